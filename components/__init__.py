@@ -1,0 +1,1 @@
+"""Pulumi components: each owns its resources (children ``parent=self``) and registers outputs."""

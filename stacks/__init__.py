@@ -1,0 +1,1 @@
+"""Stacks compose components; ``python -m stacks.plan`` runs the program offline."""

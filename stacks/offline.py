@@ -1,0 +1,333 @@
+"""Run the real stack program offline, under Pulumi mocks, and record what it registers.
+
+The config comes from the same files the CLI reads (``Pulumi.yaml`` declarations and defaults,
+then ``Pulumi.<stack>.yaml``); secure values are replaced by offline placeholders that are
+still marked secret. Every registered resource is recorded with its type, name, parent,
+inputs, which inputs are secret and its dependencies. The offline plan and the tests both use
+this module, so what the tests check is what the plan shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import hashlib
+import ipaddress
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_pulumi_func
+
+from railyard.config import PROJECT, ConfigError, Problem
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FAKE_ACCOUNT = "123456789012"
+_DECLARED_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
+
+
+# --- Config, as the CLI would hand it to the program ----------------------------------------
+def load_stack_config(
+    stack: str, overrides: Mapping[str, Any] | None = None, root: Path = PROJECT_ROOT
+) -> tuple[dict[str, str], list[str]]:
+    """Config values (full key -> string, as the CLI passes them) and the secret keys.
+
+    ``overrides`` replace stack values (full keys); a value of ``None`` removes the key.
+    Raises ``ConfigError`` for a missing stack file or a value of the wrong declared type.
+    """
+    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    stack_file = root / f"Pulumi.{stack}.yaml"
+    if not stack_file.exists():
+        known = sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))
+        raise ConfigError([Problem("stack", f"no {stack_file.name}", f"use one of {known}")])
+    values = dict((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
+
+    declared = {_full_key(k): d for k, d in (project.get("config") or {}).items()}
+    for key, declaration in declared.items():
+        if isinstance(declaration, dict) and "default" in declaration:
+            values.setdefault(key, declaration["default"])
+    for key, value in (overrides or {}).items():
+        if value is None:
+            values.pop(key, None)
+        else:
+            values[key] = value
+
+    problems, secret_keys, config = [], [], {}
+    for key, value in values.items():
+        declaration = declared.get(key)
+        if isinstance(declaration, dict) and "type" in declaration:
+            expected = _DECLARED_TYPES[declaration["type"]]
+            ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+            if not ok and not _has_secure(value):
+                problems.append(
+                    Problem(key, f"must be of type {declaration['type']} (Pulumi.yaml declares it)")
+                )
+        if _has_secure(value):
+            secret_keys.append(key)
+            value = _offline_secret(value)
+        config[key] = _as_config_string(value)
+    if problems:
+        raise ConfigError(problems)
+    return config, secret_keys
+
+
+def _full_key(key: str) -> str:
+    return key if ":" in key else f"{PROJECT}:{key}"
+
+
+def _has_secure(value: Any) -> bool:
+    if isinstance(value, dict):
+        return set(value) == {"secure"} or any(_has_secure(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secure(v) for v in value)
+    return False
+
+
+def _offline_secret(value: Any) -> Any:
+    """Replace ciphertexts by stable, valid-looking placeholders (letters and digits, 32 long)."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return "offline" + hashlib.sha256(str(value["secure"]).encode()).hexdigest()[:25]
+    if isinstance(value, dict):
+        return {k: _offline_secret(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_offline_secret(v) for v in value]
+    return value
+
+
+def _as_config_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+# --- What the program registered ------------------------------------------------------------
+@dataclass
+class RegisteredResource:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    """Inputs as the engine would see them, secrets unwrapped (see ``secret_paths``)."""
+    secret_paths: list[str]
+    """Dotted paths of the inputs that arrived as secrets, e.g. ``tunnel1PresharedKey``."""
+    dependencies: list[str]
+    provider: str
+    additional_secret_outputs: list[str]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def is_secret(self, path: str) -> bool:
+        return any(path == p or path.startswith(p + ".") for p in self.secret_paths)
+
+
+@dataclass
+class OfflinePlan:
+    stack: str
+    resources: list[RegisteredResource]
+    outputs: dict[str, Any]
+    invokes: list[str]
+
+    def of_type(self, type_token: str) -> list[RegisteredResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def one(self, type_token: str) -> RegisteredResource:
+        found = self.of_type(type_token)
+        if len(found) != 1:
+            raise AssertionError(f"expected one {type_token}, found {len(found)}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> RegisteredResource:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def children(self, parent: RegisteredResource | None) -> list[RegisteredResource]:
+        parent_urn = parent.urn if parent else ""
+        return [r for r in self.resources if r.parent == parent_urn]
+
+
+def _unwrap(value: Any, path: str, secrets: list[str]) -> Any:
+    if rpc.is_rpc_secret(value):
+        secrets.append(path)
+        return _unwrap(rpc.unwrap_rpc_secret(value), path, [])
+    if isinstance(value, dict):
+        return {k: _unwrap(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    return value
+
+
+def _secret(value: Any) -> dict[str, Any]:
+    return rpc.wrap_rpc_secret(value)
+
+
+class _FabricatingMocks(mocks.Mocks):
+    """Echo inputs as outputs and make up the computed outputs the program reads."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.invokes: list[str] = []
+        self._ips = {"aws": iter(ipaddress.IPv4Network("203.0.113.0/24").hosts()),
+                     "alibaba": iter(ipaddress.IPv4Network("198.51.100.0/24").hosts())}  # fmt: skip
+
+    def _ip(self, side: str) -> str:
+        return str(next(self._ips[side]))  # documentation ranges (RFC 5737), never routable
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        digest = hashlib.sha256(f"{args.typ}::{args.name}".encode()).hexdigest()[:12]
+        resource_id = f"{args.name}-{digest}"
+        outputs = dict(args.inputs)
+        fabricate = _FABRICATORS.get(args.typ)
+        if fabricate:
+            outputs |= fabricate(self, args, resource_id)
+        if args.typ.startswith("aws:") and "arn" not in outputs:
+            service = args.typ.split(":")[1].split("/")[0]
+            outputs["arn"] = f"arn:aws:{service}:{self.region}:{FAKE_ACCOUNT}:{resource_id}"
+        return resource_id, outputs
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        self.invokes.append(args.token)
+        raise NotImplementedError(f"the offline plan has no answer for invoke {args.token}")
+
+
+def _vpn_connection(m: _FabricatingMocks, args: mocks.MockResourceArgs, _: str) -> dict:
+    out: dict[str, Any] = {}
+    for n in (1, 2):
+        inside = ipaddress.IPv4Network(rpc.unwrap_rpc_secret(args.inputs[f"tunnel{n}InsideCidr"]))
+        out[f"tunnel{n}Address"] = m._ip("aws")
+        out[f"tunnel{n}VgwInsideAddress"] = str(inside.network_address + 1)
+        out[f"tunnel{n}CgwInsideAddress"] = str(inside.network_address + 2)
+    return out
+
+
+def _alibaba_vpn_gateway(m: _FabricatingMocks, args: mocks.MockResourceArgs, _: str) -> dict:
+    out = {"internetIp": m._ip("alibaba")}
+    if args.inputs.get("disasterRecoveryVswitchId"):
+        out["disasterRecoveryInternetIp"] = m._ip("alibaba")
+    return out
+
+
+def _random_password(_: _FabricatingMocks, args: mocks.MockResourceArgs, rid: str) -> dict:
+    length = int(args.inputs.get("length", 16))
+    letters = hashlib.sha256(rid.encode()).hexdigest().translate(str.maketrans("0123456789", "ghijklmnop"))
+    value = (letters * 4)[:length]
+    return {"result": _secret(value), "bcryptHash": _secret("$2a$10$offline")}
+
+
+_FABRICATORS: dict[str, Callable[[_FabricatingMocks, mocks.MockResourceArgs, str], dict]] = {
+    "aws:ec2/vpnConnection:VpnConnection": _vpn_connection,
+    "alicloud:vpn/gateway:Gateway": _alibaba_vpn_gateway,
+    "random:index/randomPassword:RandomPassword": _random_password,
+    "alicloud:vpc/network:Network": lambda m, a, rid: {"routeTableId": f"vtb-{rid}", "routerId": f"vrt-{rid}"},
+}  # fmt: skip
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping what the registration request carried."""
+
+    def __init__(self, mocks_: mocks.Mocks) -> None:
+        super().__init__(mocks_)
+        self.recorded: list[RegisteredResource] = []
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        secret_paths: list[str] = []
+        inputs = _unwrap(rpc.deserialize_properties(request.object), "", secret_paths)
+        self.recorded.append(
+            RegisteredResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=request.custom,
+                inputs=inputs,
+                secret_paths=secret_paths,
+                dependencies=list(request.dependencies),
+                provider=request.provider,
+                additional_secret_outputs=list(request.additionalSecretOutputs),
+                outputs=_unwrap(self.resources[response.urn].state, "", []) if request.custom else {},
+            )
+        )
+        return response
+
+
+class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
+    """Runs submitted work at once, in order: deterministic registration order, and what
+    multi-language components (pulumi_eks) need under mocks (DESIGN.md §5)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as e:  # noqa: BLE001 - handed to the awaiting coroutine
+            future.set_exception(e)
+        return future
+
+
+def run_offline(
+    stack: str,
+    overrides: Mapping[str, Any] | None = None,
+    program: Callable[[], None] | None = None,
+    root: Path = PROJECT_ROOT,
+) -> OfflinePlan:
+    """Run the stack program (``stacks.program.main`` by default) for ``stack`` under mocks.
+
+    Raises ``ConfigError`` on bad config, before any resource is registered.
+    """
+    config, secret_keys = load_stack_config(stack, overrides, root)
+    if program is None:
+        from stacks.program import main as program
+    # A fresh context per run: the SDK keeps its settings, config and root stack in ContextVars.
+    return contextvars.Context().run(_run, stack, config, secret_keys, program)
+
+
+def _run(stack: str, config: dict[str, str], secret_keys: list[str], program) -> OfflinePlan:
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(_InlineExecutor())
+    asyncio.set_event_loop(loop)
+    try:
+        set_all_config(config, secret_keys)
+        fabricator = _FabricatingMocks(region=config.get("aws:region", "us-east-1"))
+        monitor = _RecordingMonitor(fabricator)
+        mocks.set_mocks(fabricator, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+        exported: dict[str, Any] = {}
+
+        async def run_program() -> None:
+            program()
+            root = runtime_settings.get_root_resource()
+            outputs = getattr(root, "outputs", {})
+            from pulumi import Output
+
+            resolved = await Output.from_input(outputs).future(with_unknowns=True)
+            exported.update(resolved or {})
+
+        loop.run_until_complete(run_pulumi_func(run_program))
+        return OfflinePlan(stack, monitor.recorded, exported, fabricator.invokes)
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def walk(plan: OfflinePlan) -> Iterator[tuple[int, RegisteredResource]]:
+    """Resources depth-first from the roots, with their depth."""
+
+    def visit(parent: RegisteredResource | None, depth: int):
+        for r in plan.children(parent):
+            yield depth, r
+            yield from visit(r, depth + 1)
+
+    roots_parent = {r.parent for r in plan.resources} - {r.urn for r in plan.resources}
+    for root_urn in sorted(roots_parent):
+        for r in [r for r in plan.resources if r.parent == root_urn]:
+            yield 0, r
+            yield from visit(r, 1)
