@@ -56,9 +56,7 @@ class AwsNetwork(pulumi.ComponentResource):
             tags={"Name": f"{name}-default-deny"},
             opts=child,
         )
-        igw = aws.ec2.InternetGateway(
-            f"{name}-igw", vpc_id=vpc.id, tags={"Name": name}, opts=child
-        )
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags={"Name": name}, opts=child)
 
         public_rt = aws.ec2.RouteTable(
             f"{name}-public",

@@ -129,13 +129,13 @@ class StackConfig(BaseModel):
     aws_private_subnet_cidrs: CidrList = Field(
         default_factory=list,
         alias=_key("awsPrivateSubnetCidrs"),
-        description="Private subnet per AZ, in AZ order. Empty: planned from the VPC CIDR.",
+        description="Private subnet per AZ, in AZ order. Empty means planned from the VPC CIDR.",
         examples=[["10.10.0.0/19", "10.10.32.0/19"]],
     )
     aws_public_subnet_cidrs: CidrList = Field(
         default_factory=list,
         alias=_key("awsPublicSubnetCidrs"),
-        description="Public subnet per AZ, in AZ order. Empty: planned from the VPC CIDR.",
+        description="Public subnet per AZ, in AZ order. Empty means planned from the VPC CIDR.",
         examples=[["10.10.224.0/22", "10.10.228.0/22"]],
     )
     eks_service_cidr: Cidr = Field(
@@ -160,7 +160,7 @@ class StackConfig(BaseModel):
     alibaba_vswitch_cidrs: CidrList = Field(
         default_factory=list,
         alias=_key("alibabaVswitchCidrs"),
-        description="vSwitch CIDR per zone, in zone order. Empty: planned from the VPC CIDR.",
+        description="vSwitch CIDR per zone, in zone order. Empty means planned from the VPC CIDR.",
         examples=[["10.60.0.0/20", "10.60.16.0/20"]],
     )
 
@@ -187,7 +187,7 @@ class StackConfig(BaseModel):
         default_factory=list,
         alias=_key("vpnTunnelInsideCidrs"),
         description="Four tunnel inside /30s (conn 1 tunnels 1-2, conn 2 tunnels 1-2). "
-        "Empty: allocated from vpnTunnelInsideBlock.",
+        "Empty means allocated from vpnTunnelInsideBlock.",
         examples=[
             ["169.254.100.0/30", "169.254.100.4/30", "169.254.100.8/30", "169.254.100.12/30"]
         ],
@@ -449,11 +449,16 @@ def _check_cidrs(c: StackConfig) -> list[Problem]:
             problems.append(
                 Problem(key, f"{stray} is not inside the VPC {vpc}", f"use ranges inside {vpc}")
             )
-    named = [
-        (f"{key}[{i}]", s) for key, subnets, _, _ in subnet_sets for i, s in enumerate(subnets)
-    ]
-    for a, b in cidr.overlapping_pairs(named):
-        problems.append(Problem(a, f"overlaps {b}", "give every subnet its own range"))
+    # Inside each VPC every subnet needs its own range (VPC-to-VPC overlap is reported above).
+    for cloud in ("aws", "alibaba"):
+        named = [
+            (f"{key}[{i}]", s)
+            for key, subnets, _, _ in subnet_sets
+            if key.startswith(f"{PROJECT}:{cloud}")
+            for i, s in enumerate(subnets)
+        ]
+        for a, b in cidr.overlapping_pairs(named):
+            problems.append(Problem(a, f"overlaps {b}", "give every subnet its own range"))
     return problems
 
 

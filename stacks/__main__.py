@@ -7,6 +7,6 @@ from pathlib import Path
 # project root that holds the railyard, components and stacks packages.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stacks.program import main  # noqa: E402
+from stacks.program import main
 
 main()

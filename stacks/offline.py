@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pulumi import RunError
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.config import set_all_config
@@ -113,6 +114,7 @@ def _as_config_string(value: Any) -> str:
 @dataclass
 class RegisteredResource:
     urn: str
+    id: str
     type: str
     name: str
     parent: str
@@ -217,7 +219,8 @@ def _alibaba_vpn_gateway(m: _FabricatingMocks, args: mocks.MockResourceArgs, _: 
 
 def _random_password(_: _FabricatingMocks, args: mocks.MockResourceArgs, rid: str) -> dict:
     length = int(args.inputs.get("length", 16))
-    letters = hashlib.sha256(rid.encode()).hexdigest().translate(str.maketrans("0123456789", "ghijklmnop"))
+    digits_to_letters = str.maketrans("0123456789", "ghijklmnop")  # never a leading '0'
+    letters = hashlib.sha256(rid.encode()).hexdigest().translate(digits_to_letters)
     value = (letters * 4)[:length]
     return {"result": _secret(value), "bcryptHash": _secret("$2a$10$offline")}
 
@@ -226,8 +229,11 @@ _FABRICATORS: dict[str, Callable[[_FabricatingMocks, mocks.MockResourceArgs, str
     "aws:ec2/vpnConnection:VpnConnection": _vpn_connection,
     "alicloud:vpn/gateway:Gateway": _alibaba_vpn_gateway,
     "random:index/randomPassword:RandomPassword": _random_password,
-    "alicloud:vpc/network:Network": lambda m, a, rid: {"routeTableId": f"vtb-{rid}", "routerId": f"vrt-{rid}"},
-}  # fmt: skip
+    "alicloud:vpc/network:Network": lambda m, a, rid: {
+        "routeTableId": f"vtb-{rid}",
+        "routerId": f"vrt-{rid}",
+    },
+}
 
 
 class _RecordingMonitor(mocks.MockMonitor):
@@ -237,7 +243,7 @@ class _RecordingMonitor(mocks.MockMonitor):
         super().__init__(mocks_)
         self.recorded: list[RegisteredResource] = []
 
-    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+    def RegisterResource(self, request):  # gRPC method name
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
@@ -246,6 +252,7 @@ class _RecordingMonitor(mocks.MockMonitor):
         self.recorded.append(
             RegisteredResource(
                 urn=response.urn,
+                id=response.id,
                 type=request.type,
                 name=request.name,
                 parent=request.parent,
@@ -255,7 +262,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                 dependencies=list(request.dependencies),
                 provider=request.provider,
                 additional_secret_outputs=list(request.additionalSecretOutputs),
-                outputs=_unwrap(self.resources[response.urn].state, "", []) if request.custom else {},
+                outputs=_unwrap(self.resources[response.urn].state, "", []),
             )
         )
         return response
@@ -269,7 +276,7 @@ class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
         future: concurrent.futures.Future = concurrent.futures.Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as e:  # noqa: BLE001 - handed to the awaiting coroutine
+        except BaseException as e:  # handed to the awaiting coroutine
             future.set_exception(e)
         return future
 
@@ -311,7 +318,12 @@ def _run(stack: str, config: dict[str, str], secret_keys: list[str], program) ->
             resolved = await Output.from_input(outputs).future(with_unknowns=True)
             exported.update(resolved or {})
 
-        loop.run_until_complete(run_pulumi_func(run_program))
+        try:
+            loop.run_until_complete(run_pulumi_func(run_program))
+        except RunError as e:
+            if isinstance(e.__cause__, ConfigError):
+                raise e.__cause__ from None
+            raise
         return OfflinePlan(stack, monitor.recorded, exported, fabricator.invokes)
     finally:
         loop.close()

@@ -1,0 +1,143 @@
+"""Offline plan: run the real stack program under mocks and show what it would register.
+
+    python -m stacks.plan dev
+    python -m stacks.plan prod --json
+    python -m stacks.plan dev --set railyard:awsNatGateways=perAz
+
+Nothing is deployed and no cloud or Pulumi CLI is needed. Exit status: 0 plan shown, 2 bad
+config or arguments (every problem is listed with its key and fix), 1 the program failed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.tree import Tree
+
+from railyard.config import ConfigError
+from stacks.offline import OfflinePlan, RegisteredResource, run_offline
+
+app = typer.Typer(
+    add_completion=False, help=__doc__, rich_markup_mode=None, pretty_exceptions_enable=False
+)
+
+
+def _parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or ":" not in key:
+            raise typer.BadParameter(
+                f"{pair!r}: expected KEY=VALUE with a full key, "
+                "e.g. railyard:awsNatGateways=single",
+                param_hint="--set",
+            )
+        # YAML scalars/lists, as in a stack file: 3 -> int, [a, b] -> list; empty -> unset
+        overrides[key] = yaml.safe_load(raw) if raw else None
+    return overrides
+
+
+def _label(r: RegisteredResource) -> str:
+    label = f"[bold]{r.type}[/bold]  {r.name}"
+    if r.secret_paths:
+        label += f"  [yellow](secret: {', '.join(sorted(set(r.secret_paths)))})[/yellow]"
+    return label
+
+
+def render_tree(plan: OfflinePlan) -> Tree:
+    """Components with their children; resources sorted by type then name."""
+    tree = Tree(f"[bold cyan]stack {plan.stack}[/bold cyan]")
+
+    def add(node: Tree, parent: RegisteredResource | None) -> None:
+        for r in sorted(plan.children(parent) if parent else _roots(plan), key=_order):
+            branch = node.add(_label(r))
+            if not r.custom:
+                add(branch, r)
+
+    add(tree, None)
+    return tree
+
+
+def _roots(plan: OfflinePlan) -> list[RegisteredResource]:
+    urns = {r.urn for r in plan.resources}
+    return [r for r in plan.resources if r.parent not in urns]
+
+
+def _order(r: RegisteredResource) -> tuple[int, str, str]:
+    # providers first, then components, then plain resources
+    rank = 0 if r.type.startswith("pulumi:providers:") else 1 if not r.custom else 2
+    return rank, r.type, r.name
+
+
+def type_counts(plan: OfflinePlan) -> Counter[str]:
+    return Counter(r.type for r in plan.resources)
+
+
+def as_json(plan: OfflinePlan) -> dict[str, Any]:
+    return {
+        "offline": True,
+        "stack": plan.stack,
+        "resources": [
+            {
+                "urn": r.urn,
+                "type": r.type,
+                "name": r.name,
+                "parent": r.parent,
+                "secretInputs": sorted(set(r.secret_paths)),
+            }
+            for r in plan.resources
+        ],
+        "countsByType": dict(sorted(type_counts(plan).items())),
+        "outputs": plan.outputs,
+    }
+
+
+@app.command()
+def plan(
+    stack: Annotated[str, typer.Argument(help="Stack name: reads Pulumi.<stack>.yaml.")],
+    set_: Annotated[
+        list[str],
+        typer.Option("--set", help="Override a config value, KEY=VALUE (repeatable)."),
+    ] = [],  # noqa: B006 - typer reads the default, never mutates it
+    as_json_: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Run the stack program offline for STACK and print what it would register."""
+    console = Console(stderr=as_json_)
+    try:
+        result = run_offline(stack, _parse_overrides(set_))
+    except ConfigError as e:
+        console.print(f"[bold red]Stack {stack}: {e}[/bold red]", highlight=False)
+        raise typer.Exit(2) from None
+
+    if as_json_:
+        typer.echo(json.dumps(as_json(result), indent=2, default=str))
+        return
+    console.print(
+        Panel(
+            f"OFFLINE PLAN of stack [bold]{stack}[/bold]: "
+            "the real program ran under Pulumi mocks.\n"
+            "Nothing was deployed; computed values (IDs, IPs) are placeholders.\n"
+            f"To deploy for real: pulumi up -s {stack}",
+            border_style="yellow",
+        )
+    )
+    console.print(render_tree(result), highlight=False)
+    table = Table(title=f"{len(result.resources)} resources by type")
+    table.add_column("type")
+    table.add_column("count", justify="right")
+    for type_token, count in sorted(type_counts(result).items()):
+        table.add_row(type_token, str(count))
+    console.print(table)
+    secrets = sum(1 for r in result.resources if r.secret_paths)
+    console.print(f"{secrets} resources receive secret inputs; none is shown in plaintext.")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+from tests.harness import stack_plan  # noqa: F401 - fixture

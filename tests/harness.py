@@ -1,0 +1,31 @@
+"""Helpers for tests that run the real stack program offline (stacks.offline)."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks.offline import OfflinePlan, RegisteredResource, run_offline
+
+STACKS = ("dev", "prod")
+_cache: dict[str, OfflinePlan] = {}
+
+
+def plan_for(stack: str) -> OfflinePlan:
+    """The offline plan of a committed stack file, run once per test session."""
+    if stack not in _cache:
+        _cache[stack] = run_offline(stack)
+    return _cache[stack]
+
+
+def by_id(plan: OfflinePlan, type_token: str) -> dict[str, RegisteredResource]:
+    """Resources of one type keyed by the ID the (mock) provider gave them."""
+    return {r.id: r for r in plan.of_type(type_token)}
+
+
+def component_of(plan: OfflinePlan, r: RegisteredResource) -> RegisteredResource:
+    parent = plan.by_urn(r.parent)
+    assert not parent.custom, f"{r.name} is not parented to a component"
+    return parent
+
+
+stack_plan = pytest.fixture(params=STACKS)(lambda request: plan_for(request.param))
