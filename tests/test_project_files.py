@@ -59,3 +59,10 @@ def test_stack_files_use_the_regions_of_the_design():
         values = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
         assert values["aws:region"] == "us-east-1"
         assert values["alicloud:region"] == "cn-hangzhou"
+
+
+def test_docs_list_every_config_key_with_its_description():
+    docs = (ROOT / "docs" / "config.md").read_text()
+    for key, (_, field) in config.FIELDS_BY_KEY.items():
+        assert f"| `{key}` |" in docs, f"{key} missing from docs/config.md"
+        assert field.description in docs, f"description of {key} differs in docs/config.md"

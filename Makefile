@@ -1,0 +1,28 @@
+# Two entry points on a fresh machine: `make plan` (offline plan of dev) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STACK ?= dev
+
+.PHONY: plan test lint format clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+plan: $(VENV)/.installed  ## offline plan of $(STACK): nothing is deployed
+	$(PY) -m stacks.plan $(STACK)
+
+test: $(VENV)/.installed  ## the whole test suite
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
