@@ -153,10 +153,8 @@ def proposal_from_alibaba(ike: Mapping[str, object], ipsec: Mapping[str, object]
 
 # --- Tunnels ---------------------------------------------------------------------------------
 ALIBABA_GATEWAY_IPS = ("internet_ip", "disaster_recovery_internet_ip")
-ALIBABA_ROLES = (
-    "master",
-    "slave",
-)  # a master tunnel leaves from internet_ip, a slave from the DR IP
+# A master tunnel leaves from internet_ip, a slave from the disaster-recovery IP.
+ALIBABA_ROLES = ("master", "slave")
 
 
 @dataclass(frozen=True)
