@@ -65,24 +65,10 @@ class AwsNetwork(pulumi.ComponentResource):
             tags={"Name": f"{name}-public"},
             opts=child,
         )
-        public_subnets = []
-        for zone, cidr in zip(zones, args.public_subnet_cidrs, strict=True):
-            subnet = aws.ec2.Subnet(
-                f"{name}-public-{zone}",
-                vpc_id=vpc.id,
-                cidr_block=cidr,
-                availability_zone=zone,
-                map_public_ip_on_launch=False,  # only NAT and load balancers live here
-                tags={"Name": f"{name}-public-{zone}", "kubernetes.io/role/elb": "1"},
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-public-{zone}",
-                subnet_id=subnet.id,
-                route_table_id=public_rt.id,
-                opts=child,
-            )
-            public_subnets.append(subnet)
+        public_subnets = [
+            self._subnet(name, "public", vpc, zone, cidr, public_rt, "kubernetes.io/role/elb")
+            for zone, cidr in zip(zones, args.public_subnet_cidrs, strict=True)
+        ]
 
         nat_zones = zones if args.nat_gateways == "perAz" else zones[:1]
         nats = []
@@ -110,19 +96,8 @@ class AwsNetwork(pulumi.ComponentResource):
                 tags={"Name": f"{name}-private-{zone}"},
                 opts=child,
             )
-            subnet = aws.ec2.Subnet(
-                f"{name}-private-{zone}",
-                vpc_id=vpc.id,
-                cidr_block=cidr,
-                availability_zone=zone,
-                tags={"Name": f"{name}-private-{zone}", "kubernetes.io/role/internal-elb": "1"},
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-{zone}",
-                subnet_id=subnet.id,
-                route_table_id=route_table.id,
-                opts=child,
+            subnet = self._subnet(
+                name, "private", vpc, zone, cidr, route_table, "kubernetes.io/role/internal-elb"
             )
             private_subnets.append(subnet)
             private_rts.append(route_table)
@@ -140,3 +115,31 @@ class AwsNetwork(pulumi.ComponentResource):
                 "private_route_table_ids": self.private_route_table_ids,
             }
         )
+
+    def _subnet(
+        self,
+        name: str,
+        tier: str,
+        vpc: aws.ec2.Vpc,
+        zone: str,
+        cidr: str,
+        route_table: aws.ec2.RouteTable,
+        elb_role_tag: str,
+    ) -> aws.ec2.Subnet:
+        """A subnet of one tier in one zone, tagged for the AWS load balancer controller."""
+        subnet = aws.ec2.Subnet(
+            f"{name}-{tier}-{zone}",
+            vpc_id=vpc.id,
+            cidr_block=cidr,
+            availability_zone=zone,
+            map_public_ip_on_launch=False,  # nothing gets a public IP by accident, even here
+            tags={"Name": f"{name}-{tier}-{zone}", elb_role_tag: "1"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{name}-{tier}-{zone}",
+            subnet_id=subnet.id,
+            route_table_id=route_table.id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return subnet

@@ -177,11 +177,14 @@ class _FabricatingMocks(mocks.Mocks):
     def __init__(self, region: str) -> None:
         self.region = region
         self.invokes: list[str] = []
-        self._ips = {"aws": iter(ipaddress.IPv4Network("203.0.113.0/24").hosts()),
-                     "alibaba": iter(ipaddress.IPv4Network("198.51.100.0/24").hosts())}  # fmt: skip
+        # documentation ranges (RFC 5737): never routable, easy to spot
+        self._ips = {
+            "aws": iter(ipaddress.IPv4Network("203.0.113.0/24").hosts()),
+            "alibaba": iter(ipaddress.IPv4Network("198.51.100.0/24").hosts()),
+        }
 
     def _ip(self, side: str) -> str:
-        return str(next(self._ips[side]))  # documentation ranges (RFC 5737), never routable
+        return str(next(self._ips[side]))
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         digest = hashlib.sha256(f"{args.typ}::{args.name}".encode()).hexdigest()[:12]
