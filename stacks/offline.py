@@ -15,7 +15,7 @@ import contextvars
 import hashlib
 import ipaddress
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,7 +137,6 @@ class OfflinePlan:
     stack: str
     resources: list[RegisteredResource]
     outputs: dict[str, Any]
-    invokes: list[str]
 
     def of_type(self, type_token: str) -> list[RegisteredResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -176,7 +175,6 @@ class _FabricatingMocks(mocks.Mocks):
 
     def __init__(self, region: str) -> None:
         self.region = region
-        self.invokes: list[str] = []
         # documentation ranges (RFC 5737): never routable, easy to spot
         self._ips = {
             "aws": iter(ipaddress.IPv4Network("203.0.113.0/24").hosts()),
@@ -199,7 +197,6 @@ class _FabricatingMocks(mocks.Mocks):
         return resource_id, outputs
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
-        self.invokes.append(args.token)
         raise NotImplementedError(f"the offline plan has no answer for invoke {args.token}")
 
 
@@ -327,22 +324,7 @@ def _run(stack: str, config: dict[str, str], secret_keys: list[str], program) ->
             if isinstance(e.__cause__, ConfigError):
                 raise e.__cause__ from None
             raise
-        return OfflinePlan(stack, monitor.recorded, exported, fabricator.invokes)
+        return OfflinePlan(stack, monitor.recorded, exported)
     finally:
         loop.close()
         asyncio.set_event_loop(None)
-
-
-def walk(plan: OfflinePlan) -> Iterator[tuple[int, RegisteredResource]]:
-    """Resources depth-first from the roots, with their depth."""
-
-    def visit(parent: RegisteredResource | None, depth: int):
-        for r in plan.children(parent):
-            yield depth, r
-            yield from visit(r, depth + 1)
-
-    roots_parent = {r.parent for r in plan.resources} - {r.urn for r in plan.resources}
-    for root_urn in sorted(roots_parent):
-        for r in [r for r in plan.resources if r.parent == root_urn]:
-            yield 0, r
-            yield from visit(r, 1)

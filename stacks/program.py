@@ -18,15 +18,14 @@ from railyard import config as stack_config
 
 def read_config() -> stack_config.StackConfig:
     """Validate the stack's config, or stop the program with every problem before any resource."""
-    raw = {
+    # Every railyard key present (to catch typos), plus the keys of the model from any source
+    # the SDK knows (the engine's config, PULUMI_CONFIG_* environment variables).
+    raw = {k: v for k, v in runtime_config.CONFIG.get().items() if k.startswith("railyard:")}
+    raw |= {
         key: value
-        for key, value in runtime_config.CONFIG.get().items()
-        if key in stack_config.FIELDS_BY_KEY or key.startswith(f"{stack_config.PROJECT}:")
+        for key in stack_config.FIELDS_BY_KEY
+        if (value := runtime_config.get_config(key)) is not None
     }
-    for key in stack_config.FIELDS_BY_KEY:
-        # Values may also come from PULUMI_CONFIG_* environment variables.
-        if key not in raw and (value := runtime_config.get_config(key)) is not None:
-            raw[key] = value
     secret_keys = [k for k in raw if runtime_config.is_config_secret(k)]
     try:
         return stack_config.load(raw, secret_keys)
