@@ -1,0 +1,24 @@
+"""Config problems: each names the key, what is wrong and the fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    key: str
+    message: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}" + (f". Fix: {self.fix}" if self.fix else "")
+
+
+class ConfigError(ValueError):
+    """The stack config is invalid; ``problems`` names every bad key."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid stack config ({len(problems)} problem(s)):\n{lines}")

@@ -1,0 +1,229 @@
+"""The stack config model: every key the program reads, with type, default and description.
+
+The alias of each field is the full Pulumi key; ``Pulumi.yaml`` declares the same keys and a
+test keeps the two (and docs/config.md) in sync.
+"""
+
+from __future__ import annotations
+
+import json
+from ipaddress import IPv4Network
+from typing import Annotated, Any, Literal
+
+from pulumi_aws import Region as _AwsRegion
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+
+from railyard import cidr, ipsec
+
+PROJECT = "railyard"
+
+AWS_REGIONS = frozenset(r.value for r in _AwsRegion)
+# Alibaba Cloud region IDs (Alibaba Cloud "Regions and zones"; pulumi_alicloud ships no enum).
+ALIBABA_REGIONS = frozenset(
+    {
+        "cn-qingdao",
+        "cn-beijing",
+        "cn-zhangjiakou",
+        "cn-huhehaote",
+        "cn-wulanchabu",
+        "cn-hangzhou",
+        "cn-shanghai",
+        "cn-nanjing",
+        "cn-fuzhou",
+        "cn-wuhan-lr",
+        "cn-shenzhen",
+        "cn-heyuan",
+        "cn-guangzhou",
+        "cn-chengdu",
+        "cn-hongkong",
+        "ap-southeast-1",
+        "ap-southeast-3",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "us-west-1",
+        "us-east-1",
+        "eu-central-1",
+        "eu-west-1",
+        "me-east-1",
+        "me-central-1",
+        "na-south-1",
+    }
+)
+RFC1918 = tuple(IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
+def _json_list(value: Any) -> Any:
+    """Pulumi hands structured config to the program as JSON text."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"is not a list ({e.msg})") from None
+    return value
+
+
+def _cidr(value: Any) -> IPv4Network:
+    if isinstance(value, IPv4Network):
+        return value
+    try:
+        return cidr.network(str(value))
+    except ValueError as e:
+        raise ValueError(f"{value!r} is not an IPv4 CIDR ({e})") from None
+
+
+Cidr = Annotated[IPv4Network, BeforeValidator(_cidr)]
+CidrList = Annotated[list[Cidr], BeforeValidator(_json_list)]
+StrList = Annotated[list[str], BeforeValidator(_json_list)]
+
+
+def full_key(name: str) -> str:
+    return f"{PROJECT}:{name}"
+
+
+class StackConfig(BaseModel):
+    """Everything one stack (environment) of railyard is configured with."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    environment: str = Field(
+        alias=full_key("environment"),
+        pattern=r"^[a-z][a-z0-9-]{1,15}$",
+        description="Environment name used in resource names and tags (e.g. dev, prod).",
+        examples=["dev"],
+    )
+    aws_region: str = Field(
+        alias="aws:region", description="AWS region of the control plane.", examples=["us-east-1"]
+    )
+    alibaba_region: str = Field(
+        alias="alicloud:region",
+        description="Alibaba Cloud region of the build farm and China CDN.",
+        examples=["cn-hangzhou"],
+    )
+
+    # --- AWS network ---
+    aws_vpc_cidr: Cidr = Field(
+        alias=full_key("awsVpcCidr"), description="CIDR of the AWS VPC.", examples=["10.10.0.0/16"]
+    )
+    aws_availability_zones: StrList = Field(
+        alias=full_key("awsAvailabilityZones"),
+        min_length=2,
+        max_length=cidr.MAX_PLANNED_ZONES,
+        description="AWS availability zones to spread subnets over (2 to 6).",
+        examples=[["us-east-1a", "us-east-1b"]],
+    )
+    aws_nat_gateways: Literal["single", "perAz"] = Field(
+        default="perAz",
+        alias=full_key("awsNatGateways"),
+        description="NAT gateways: `single` (cheap, one AZ) or `perAz` (survives an AZ outage).",
+        examples=["perAz"],
+    )
+    aws_private_subnet_cidrs: CidrList = Field(
+        default_factory=list,
+        alias=full_key("awsPrivateSubnetCidrs"),
+        description="Private subnet per AZ, in AZ order. Empty means planned from the VPC CIDR.",
+        examples=[["10.10.0.0/19", "10.10.32.0/19"]],
+    )
+    aws_public_subnet_cidrs: CidrList = Field(
+        default_factory=list,
+        alias=full_key("awsPublicSubnetCidrs"),
+        description="Public subnet per AZ, in AZ order. Empty means planned from the VPC CIDR.",
+        examples=[["10.10.224.0/22", "10.10.228.0/22"]],
+    )
+    eks_service_cidr: Cidr = Field(
+        default=IPv4Network("172.20.0.0/16"),
+        alias=full_key("eksServiceCidr"),
+        description="Kubernetes service CIDR of the EKS cluster (reserved now, used by EKS).",
+        examples=["172.20.0.0/16"],
+    )
+
+    # --- Alibaba network ---
+    alibaba_vpc_cidr: Cidr = Field(
+        alias=full_key("alibabaVpcCidr"),
+        description="CIDR of the Alibaba Cloud VPC.",
+        examples=["10.60.0.0/16"],
+    )
+    alibaba_zones: StrList = Field(
+        alias=full_key("alibabaZones"),
+        min_length=2,
+        description="Alibaba zones for vSwitches; the first two carry the dual-tunnel VPN gateway.",
+        examples=[["cn-hangzhou-i", "cn-hangzhou-j"]],
+    )
+    alibaba_vswitch_cidrs: CidrList = Field(
+        default_factory=list,
+        alias=full_key("alibabaVswitchCidrs"),
+        description="vSwitch CIDR per zone, in zone order. Empty means planned from the VPC CIDR.",
+        examples=[["10.60.0.0/20", "10.60.16.0/20"]],
+    )
+
+    # --- VPN ---
+    vpn_aws_asn: int = Field(
+        default=64512,
+        alias=full_key("vpnAwsAsn"),
+        description="BGP ASN of the AWS side (the VPN gateway's amazon_side_asn).",
+        examples=[64512],
+    )
+    vpn_alibaba_asn: int = Field(
+        default=65010,
+        alias=full_key("vpnAlibabaAsn"),
+        description="BGP ASN of the Alibaba VPN gateway.",
+        examples=[65010],
+    )
+    vpn_tunnel_inside_block: Cidr = Field(
+        default=IPv4Network("169.254.100.0/28"),
+        alias=full_key("vpnTunnelInsideBlock"),
+        description="Link-local block the four tunnel /30s are allocated from.",
+        examples=["169.254.100.0/28"],
+    )
+    vpn_tunnel_inside_cidrs: CidrList = Field(
+        default_factory=list,
+        alias=full_key("vpnTunnelInsideCidrs"),
+        description="Four tunnel inside /30s (conn 1 tunnels 1-2, conn 2 tunnels 1-2). "
+        "Empty means allocated from vpnTunnelInsideBlock.",
+        examples=[
+            ["169.254.100.0/30", "169.254.100.4/30", "169.254.100.8/30", "169.254.100.12/30"]
+        ],
+    )
+    vpn_phase1_lifetime_seconds: int = Field(
+        default=28800,
+        alias=full_key("vpnPhase1LifetimeSeconds"),
+        description="IKE (phase 1) SA lifetime, 900-28800 s (the AWS maximum).",
+        examples=[28800],
+    )
+    vpn_phase2_lifetime_seconds: int = Field(
+        default=3600,
+        alias=full_key("vpnPhase2LifetimeSeconds"),
+        description="IPsec (phase 2) SA lifetime, 900-3600 s, below phase 1.",
+        examples=[3600],
+    )
+    vpn_bandwidth_mbps: int = Field(
+        default=10,
+        alias=full_key("vpnBandwidthMbps"),
+        description="Bandwidth of the Alibaba VPN gateway in Mbit/s.",
+        examples=[10],
+    )
+    vpn_pre_shared_keys: Annotated[list[SecretStr], BeforeValidator(_json_list)] | None = Field(
+        default=None,
+        alias=full_key("vpnPreSharedKeys"),
+        description="Four tunnel PSKs, same order as the inside CIDRs. "
+        "Unset: generated by the stack and kept as secrets.",
+        json_schema_extra={"secret": True},
+    )
+
+    def tunnels(self) -> list[ipsec.TunnelPlan]:
+        return ipsec.plan_tunnels(self.vpn_tunnel_inside_cidrs)
+
+    def proposal(self) -> ipsec.IpsecProposal:
+        return ipsec.IpsecProposal(
+            phase1_lifetime_seconds=self.vpn_phase1_lifetime_seconds,
+            phase2_lifetime_seconds=self.vpn_phase2_lifetime_seconds,
+        )
+
+
+# Keys the program reads: every alias of the model.
+FIELDS_BY_KEY = {f.alias: (name, f) for name, f in StackConfig.model_fields.items()}
+SECRET_KEYS = frozenset(
+    k for k, (_, f) in FIELDS_BY_KEY.items() if (f.json_schema_extra or {}).get("secret")
+)
