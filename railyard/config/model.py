@@ -212,6 +212,170 @@ class StackConfig(BaseModel):
         json_schema_extra={"secret": True},
     )
 
+    # --- Container images (ECR) ---
+    ecr_repositories: StrList = Field(
+        alias=full_key("ecrRepositories"),
+        min_length=1,
+        description="ECR repositories to create: backend services and the pipeline-steps image.",
+        examples=[["railyard/steps", "backend/api"]],
+    )
+    ecr_release_tag_prefixes: StrList = Field(
+        default_factory=lambda: ["dev_", "stage_", "prod_"],
+        alias=full_key("ecrReleaseTagPrefixes"),
+        description="Tag prefixes of release images; the newest ecrKeepReleaseImages are kept.",
+        examples=[["dev_", "stage_", "prod_"]],
+    )
+    ecr_keep_release_images: int = Field(
+        default=50,
+        alias=full_key("ecrKeepReleaseImages"),
+        description="Release images kept per repository; untagged images expire after a day.",
+        examples=[50],
+    )
+    ecr_replication_destinations: StrList = Field(
+        default_factory=list,
+        alias=full_key("ecrReplicationDestinations"),
+        description="Where images replicate: `region` (this account) or `account:region`.",
+        examples=[["us-west-2"]],
+    )
+
+    # --- PWA delivery ---
+    pwa_hashed_asset_paths: StrList = Field(
+        default_factory=lambda: ["/assets/*", "/static/*"],
+        alias=full_key("pwaHashedAssetPaths"),
+        description="Folders of content-hashed assets, cached for a year as immutable.",
+        examples=[["/assets/*", "/static/*"]],
+    )
+    pwa_entrypoint_ttl_seconds: int = Field(
+        default=0,
+        alias=full_key("pwaEntrypointTtlSeconds"),
+        description="Edge TTL of /sw.js, /index.html, /asset-manifest.json. Must be 0.",
+        examples=[0],
+    )
+    pwa_hashed_asset_ttl_seconds: int = Field(
+        default=31536000,
+        alias=full_key("pwaHashedAssetTtlSeconds"),
+        description="Edge and browser TTL of hashed assets (at least a day).",
+        examples=[31536000],
+    )
+    pwa_default_ttl_seconds: int = Field(
+        default=300,
+        alias=full_key("pwaDefaultTtlSeconds"),
+        description="Edge TTL of every other file (favicon, web manifest).",
+        examples=[300],
+    )
+    pwa_keep_releases: int = Field(
+        default=5,
+        alias=full_key("pwaKeepReleases"),
+        description="Older versions of each object kept in the buckets (rollback depth).",
+        examples=[5],
+    )
+    pwa_spa_fallback: bool = Field(
+        default=True,
+        alias=full_key("pwaSpaFallback"),
+        description="Answer 403/404 with /index.html (client-side routing) on CloudFront.",
+        examples=[True],
+    )
+    pwa_aws_domain: str = Field(
+        default="",
+        alias=full_key("pwaAwsDomain"),
+        description="Custom domain of the CloudFront distribution. Empty: the default domain.",
+        examples=["app.example.com"],
+    )
+    pwa_aws_certificate_arn: str = Field(
+        default="",
+        alias=full_key("pwaAwsCertificateArn"),
+        description="ACM certificate (us-east-1) for pwaAwsDomain.",
+        examples=[
+            "arn:aws:acm:us-east-1:123456789012:certificate/0f6a4f1c-1111-2222-3333-444455556666"
+        ],
+    )
+    pwa_china_domain: str = Field(
+        default="",
+        alias=full_key("pwaChinaDomain"),
+        description="Domain of the Alibaba CDN in front of the OSS bucket. Empty: no CDN.",
+        examples=["app.example.com.cn"],
+    )
+    pwa_china_certificate_id: str = Field(
+        default="",
+        alias=full_key("pwaChinaCertificateId"),
+        description="Alibaba Certificate Service (CAS) certificate id; set: HTTPS only.",
+        examples=["12345678"],
+    )
+
+    # --- Android build farm ---
+    build_farm_image_id: str = Field(
+        alias=full_key("buildFarmImageId"),
+        min_length=1,
+        description="Pinned ECS image of the build hosts.",
+        examples=["ubuntu_22_04_x64_20G_alibase_20240926.vhd"],
+    )
+    build_farm_instance_types: StrList = Field(
+        alias=full_key("buildFarmInstanceTypes"),
+        min_length=1,
+        description="ECS instance types, in preference order (more types: more spot pools).",
+        examples=[["ecs.c7.2xlarge", "ecs.c6.2xlarge"]],
+    )
+    build_farm_min_size: int = Field(
+        default=0,
+        alias=full_key("buildFarmMinSize"),
+        description="Fewest build hosts.",
+        examples=[0],
+    )
+    build_farm_max_size: int = Field(
+        default=4,
+        alias=full_key("buildFarmMaxSize"),
+        description="Most build hosts.",
+        examples=[4],
+    )
+    build_farm_desired_size: int = Field(
+        default=1,
+        alias=full_key("buildFarmDesiredSize"),
+        description="Build hosts to start with (between min and max).",
+        examples=[1],
+    )
+    build_farm_on_demand_base: int = Field(
+        default=0,
+        alias=full_key("buildFarmOnDemandBase"),
+        description="Hosts that are always on-demand; the rest are spot (prod: at least 1).",
+        examples=[1],
+    )
+    build_farm_system_disk_gb: int = Field(
+        default=200,
+        alias=full_key("buildFarmSystemDiskGb"),
+        description="System disk of a build host in GiB (Gradle caches, Android SDK).",
+        examples=[200],
+    )
+    build_farm_ssh_cidrs: CidrList = Field(
+        default_factory=list,
+        alias=full_key("buildFarmSshCidrs"),
+        description="CIDRs allowed to SSH to build hosts. Empty (default): no SSH at all.",
+        examples=[["10.10.0.0/16"]],
+    )
+    build_agent_port: int = Field(
+        default=8443,
+        alias=full_key("buildAgentPort"),
+        description="Port of the build agent and of its internal load balancer.",
+        examples=[8443],
+    )
+    build_agent_version: str = Field(
+        alias=full_key("buildAgentVersion"),
+        pattern=r"^\d+\.\d+\.\d+$",
+        description="Pinned version of the build agent the hosts install.",
+        examples=["0.1.0"],
+    )
+    apk_retention_days: int = Field(
+        default=90,
+        alias=full_key("apkRetentionDays"),
+        description="Days APKs are kept in the APK bucket.",
+        examples=[90],
+    )
+    alibaba_kms_instance_id: str = Field(
+        default="",
+        alias=full_key("alibabaKmsInstanceId"),
+        description="Dedicated KMS instance for the agent token secret. Empty: shared KMS.",
+        examples=["kst-hzz65f176a0ogplgq****"],
+    )
+
     def tunnels(self) -> list[ipsec.TunnelPlan]:
         return ipsec.plan_tunnels(self.vpn_tunnel_inside_cidrs)
 

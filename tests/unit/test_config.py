@@ -14,6 +14,10 @@ VALID = {
     "railyard:awsAvailabilityZones": json.dumps(["us-east-1a", "us-east-1b"]),
     "railyard:alibabaVpcCidr": "10.60.0.0/16",
     "railyard:alibabaZones": json.dumps(["cn-hangzhou-i", "cn-hangzhou-j"]),
+    "railyard:ecrRepositories": json.dumps(["railyard/steps"]),
+    "railyard:buildFarmImageId": "ubuntu_22_04_x64_20G_alibase_20240926.vhd",
+    "railyard:buildFarmInstanceTypes": json.dumps(["ecs.c7.2xlarge"]),
+    "railyard:buildAgentVersion": "0.1.0",
 }
 PSKS_KEY = "railyard:vpnPreSharedKeys"
 
