@@ -21,6 +21,8 @@ class AlibabaNetworkArgs:
     """One vSwitch CIDR per zone, in zone order."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every resource (Alibaba has no provider-level default tags)."""
+    nat_gateway: bool = True
+    """Internet egress for hosts without public IPs (build hosts fetch Gradle dependencies)."""
 
 
 class AlibabaNetwork(pulumi.ComponentResource):
@@ -59,7 +61,51 @@ class AlibabaNetwork(pulumi.ComponentResource):
             for zone, cidr in zip(args.zones, args.vswitch_cidrs, strict=True)
         ]
 
+        if args.nat_gateway:
+            self._nat(name, vpc, vswitches, args)
+
         self.vpc_id = vpc.id
         self.vpc_cidr = args.vpc_cidr
         self.vswitch_ids = [v.id for v in vswitches]
         self.register_outputs({"vpc_id": self.vpc_id, "vswitch_ids": self.vswitch_ids})
+
+    def _nat(self, name, vpc, vswitches, args: AlibabaNetworkArgs) -> None:
+        """An enhanced NAT gateway with one EIP, SNAT for every vSwitch."""
+        child = pulumi.ResourceOptions(parent=self)
+        nat = alicloud.vpc.NatGateway(
+            f"{name}-nat",
+            nat_gateway_name=f"{name}-nat",
+            vpc_id=vpc.id,
+            vswitch_id=vswitches[0].id,
+            nat_type="Enhanced",
+            network_type="internet",
+            payment_type="PayAsYouGo",
+            internet_charge_type="PayByLcu",
+            tags=dict(args.tags),
+            opts=child,
+        )
+        eip = alicloud.ecs.EipAddress(
+            f"{name}-nat",
+            address_name=f"{name}-nat",
+            bandwidth="100",
+            internet_charge_type="PayByTraffic",
+            payment_type="PayAsYouGo",
+            tags=dict(args.tags),
+            opts=child,
+        )
+        association = alicloud.ecs.EipAssociation(
+            f"{name}-nat",
+            allocation_id=eip.id,
+            instance_id=nat.id,
+            instance_type="Nat",
+            opts=child,
+        )
+        for zone, vswitch in zip(args.zones, vswitches, strict=True):
+            alicloud.vpc.SnatEntry(
+                f"{name}-snat-{zone}",
+                snat_table_id=nat.snat_table_ids,
+                source_vswitch_id=vswitch.id,
+                snat_ip=eip.ip_address,
+                snat_entry_name=f"{name}-{zone}",
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[association]),
+            )

@@ -173,8 +173,9 @@ def _secret(value: Any) -> dict[str, Any]:
 class _FabricatingMocks(mocks.Mocks):
     """Echo inputs as outputs and make up the computed outputs the program reads."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, alibaba_region: str) -> None:
         self.region = region
+        self.alibaba_region = alibaba_region
         # documentation ranges (RFC 5737): never routable, easy to spot
         self._ips = {
             "aws": iter(ipaddress.IPv4Network("203.0.113.0/24").hosts()),
@@ -197,6 +198,14 @@ class _FabricatingMocks(mocks.Mocks):
         return resource_id, outputs
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            arn = f"arn:aws:iam::{FAKE_ACCOUNT}:user/offline-plan"
+            return {
+                "accountId": FAKE_ACCOUNT,
+                "arn": arn,
+                "userId": "AIDAOFFLINE",
+                "id": FAKE_ACCOUNT,
+            }, []
         raise NotImplementedError(f"the offline plan has no answer for invoke {args.token}")
 
 
@@ -232,6 +241,32 @@ _FABRICATORS: dict[str, Callable[[_FabricatingMocks, mocks.MockResourceArgs, str
     "alicloud:vpc/network:Network": lambda m, a, rid: {
         "routeTableId": f"vtb-{rid}",
         "routerId": f"vrt-{rid}",
+    },
+    "alicloud:vpc/natGateway:NatGateway": lambda m, a, rid: {"snatTableIds": f"stb-{rid}"},
+    "alicloud:ecs/eipAddress:EipAddress": lambda m, a, rid: {"ipAddress": m._ip("alibaba")},
+    "alicloud:oss/bucket:Bucket": lambda m, a, rid: {
+        "extranetEndpoint": f"oss-{m.alibaba_region}.aliyuncs.com",
+        "intranetEndpoint": f"oss-{m.alibaba_region}-internal.aliyuncs.com",
+    },
+    "alicloud:nlb/loadBalancer:LoadBalancer": lambda m, a, rid: {
+        "dnsName": f"{rid}.{m.alibaba_region}.nlb.aliyuncsslb.com"
+    },
+    "alicloud:cdn/domainNew:DomainNew": lambda m, a, rid: {
+        "cname": f"{a.inputs['domainName']}.w.kunlunsl.com"
+    },
+    "random:index/randomId:RandomId": lambda m, a, rid: {
+        "hex": hashlib.sha256(rid.encode()).hexdigest()[: 2 * int(a.inputs["byteLength"])]
+    },
+    "aws:s3/bucket:Bucket": lambda m, a, rid: {
+        "bucket": rid,
+        "bucketRegionalDomainName": f"{rid}.s3.{m.region}.amazonaws.com",
+    },
+    "aws:cloudfront/distribution:Distribution": lambda m, a, rid: {
+        "domainName": f"d{hashlib.sha256(rid.encode()).hexdigest()[:13]}.cloudfront.net",
+        "arn": f"arn:aws:cloudfront::{FAKE_ACCOUNT}:distribution/{rid}",
+    },
+    "aws:ecr/repository:Repository": lambda m, a, rid: {
+        "repositoryUrl": f"{FAKE_ACCOUNT}.dkr.ecr.{m.region}.amazonaws.com/{a.inputs['name']}"
     },
 }
 
@@ -304,7 +339,10 @@ def _run(stack: str, config: dict[str, str], secret_keys: list[str], program) ->
     asyncio.set_event_loop(loop)
     try:
         set_all_config(config, secret_keys)
-        fabricator = _FabricatingMocks(region=config.get("aws:region", "us-east-1"))
+        fabricator = _FabricatingMocks(
+            region=config.get("aws:region", "us-east-1"),
+            alibaba_region=config.get("alicloud:region", "cn-hangzhou"),
+        )
         monitor = _RecordingMonitor(fabricator)
         mocks.set_mocks(fabricator, project=PROJECT, stack=stack, preview=False, monitor=monitor)
         exported: dict[str, Any] = {}

@@ -1,9 +1,12 @@
 """The railyard stack program: read and validate config, then compose the components.
 
-``main`` is what both ``pulumi up`` and the offline plan run.
+``main`` is what both ``pulumi up`` and the offline plan run. Each ``_area`` function wires
+one area's components and exports what other tools need; resources live in ``components/``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_alicloud as alicloud
@@ -12,11 +15,17 @@ from pulumi.runtime import config as runtime_config
 
 from components.alibaba_network import AlibabaNetwork, AlibabaNetworkArgs
 from components.aws_network import AwsNetwork, AwsNetworkArgs
+from components.build_farm import AndroidBuildFarm, AndroidBuildFarmArgs
+from components.container_registry import ContainerRegistry, ContainerRegistryArgs
 from components.hybrid_vpn import HybridVpn, HybridVpnArgs
+from components.pwa_aws import PwaAwsSite, PwaAwsSiteArgs
+from components.pwa_china import PwaChinaSite, PwaChinaSiteArgs
+from railyard import cache_rules
 from railyard import config as stack_config
+from railyard.config import StackConfig
 
 
-def read_config() -> stack_config.StackConfig:
+def read_config() -> StackConfig:
     """Validate the stack's config, or stop the program with every problem before any resource."""
     # Every railyard key present (to catch typos), plus the keys of the model from any source
     # the SDK knows (the engine's config, PULUMI_CONFIG_* environment variables).
@@ -33,42 +42,69 @@ def read_config() -> stack_config.StackConfig:
         raise pulumi.RunError(str(e)) from e
 
 
-def build(cfg: stack_config.StackConfig) -> None:
-    """Register every resource of one environment and export what other tools need."""
-    prefix = f"railyard-{cfg.environment}"
-    tags = {"Project": "railyard", "Environment": cfg.environment, "ManagedBy": "pulumi"}
+@dataclass
+class Context:
+    cfg: StackConfig
+    prefix: str
+    tags: dict[str, str]
+    on_aws: pulumi.ResourceOptions
+    on_alibaba: pulumi.ResourceOptions
+    on_both: pulumi.ResourceOptions
 
+
+def _context(cfg: StackConfig) -> Context:
+    tags = {"Project": "railyard", "Environment": cfg.environment, "ManagedBy": "pulumi"}
     # Explicit providers: region from config, tags on every AWS resource, no implicit defaults.
     aws_provider = aws.Provider(
         "aws", region=cfg.aws_region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags)
     )
     alibaba_provider = alicloud.Provider("alicloud", region=cfg.alibaba_region)
-    on_aws = pulumi.ResourceOptions(providers=[aws_provider])
-    on_alibaba = pulumi.ResourceOptions(providers=[alibaba_provider])
+    return Context(
+        cfg=cfg,
+        prefix=f"railyard-{cfg.environment}",
+        tags=tags,
+        on_aws=pulumi.ResourceOptions(providers=[aws_provider]),
+        on_alibaba=pulumi.ResourceOptions(providers=[alibaba_provider]),
+        on_both=pulumi.ResourceOptions(providers=[aws_provider, alibaba_provider]),
+    )
 
+
+def _networks(c: Context) -> tuple[AwsNetwork, AlibabaNetwork]:
+    cfg = c.cfg
     aws_net = AwsNetwork(
-        f"{prefix}-aws",
+        f"{c.prefix}-aws",
         AwsNetworkArgs(
             vpc_cidr=str(cfg.aws_vpc_cidr),
             availability_zones=cfg.aws_availability_zones,
-            private_subnet_cidrs=[str(c) for c in cfg.aws_private_subnet_cidrs],
-            public_subnet_cidrs=[str(c) for c in cfg.aws_public_subnet_cidrs],
+            private_subnet_cidrs=[str(n) for n in cfg.aws_private_subnet_cidrs],
+            public_subnet_cidrs=[str(n) for n in cfg.aws_public_subnet_cidrs],
             nat_gateways=cfg.aws_nat_gateways,
         ),
-        opts=on_aws,
+        opts=c.on_aws,
     )
     alibaba_net = AlibabaNetwork(
-        f"{prefix}-alibaba",
+        f"{c.prefix}-alibaba",
         AlibabaNetworkArgs(
             vpc_cidr=str(cfg.alibaba_vpc_cidr),
             zones=cfg.alibaba_zones,
-            vswitch_cidrs=[str(c) for c in cfg.alibaba_vswitch_cidrs],
-            tags=tags,
+            vswitch_cidrs=[str(n) for n in cfg.alibaba_vswitch_cidrs],
+            tags=c.tags,
         ),
-        opts=on_alibaba,
+        opts=c.on_alibaba,
     )
+    pulumi.export("awsVpcId", aws_net.vpc_id)
+    pulumi.export("awsPrivateSubnetIds", aws_net.private_subnet_ids)
+    pulumi.export("awsPublicSubnetIds", aws_net.public_subnet_ids)
+    pulumi.export("alibabaVpcId", alibaba_net.vpc_id)
+    pulumi.export("alibabaVswitchIds", alibaba_net.vswitch_ids)
+    return aws_net, alibaba_net
+
+
+def _vpn(c: Context, aws_net: AwsNetwork, alibaba_net: AlibabaNetwork) -> None:
+    cfg = c.cfg
+    psks = cfg.vpn_pre_shared_keys
     vpn = HybridVpn(
-        f"{prefix}-vpn",
+        f"{c.prefix}-vpn",
         HybridVpnArgs(
             aws_vpc_id=aws_net.vpc_id,
             aws_private_route_table_ids=aws_net.private_route_table_ids,
@@ -78,24 +114,110 @@ def build(cfg: stack_config.StackConfig) -> None:
             alibaba_asn=cfg.vpn_alibaba_asn,
             tunnels=cfg.tunnels(),
             proposal=cfg.proposal(),
-            pre_shared_keys=(
-                [k.get_secret_value() for k in cfg.vpn_pre_shared_keys]
-                if cfg.vpn_pre_shared_keys is not None
-                else None
-            ),
+            pre_shared_keys=[k.get_secret_value() for k in psks] if psks is not None else None,
             bandwidth_mbps=cfg.vpn_bandwidth_mbps,
-            alibaba_tags=tags,
+            alibaba_tags=c.tags,
         ),
-        opts=pulumi.ResourceOptions(providers=[aws_provider, alibaba_provider]),
+        opts=c.on_both,
     )
-
-    pulumi.export("awsVpcId", aws_net.vpc_id)
-    pulumi.export("awsPrivateSubnetIds", aws_net.private_subnet_ids)
-    pulumi.export("awsPublicSubnetIds", aws_net.public_subnet_ids)
-    pulumi.export("alibabaVpcId", alibaba_net.vpc_id)
-    pulumi.export("alibabaVswitchIds", alibaba_net.vswitch_ids)
     pulumi.export("vpnTunnels", vpn.tunnels)
     pulumi.export("vpnAsns", {"aws": cfg.vpn_aws_asn, "alibaba": cfg.vpn_alibaba_asn})
+
+
+def _delivery(c: Context) -> None:
+    cfg = c.cfg
+    registry = ContainerRegistry(
+        f"{c.prefix}-images",
+        ContainerRegistryArgs(
+            repositories=cfg.ecr_repositories,
+            release_tag_prefixes=cfg.ecr_release_tag_prefixes,
+            keep_release_images=cfg.ecr_keep_release_images,
+            replication_destinations=cfg.ecr_replication_destinations,
+        ),
+        opts=c.on_aws,
+    )
+    rules = cache_rules.pwa_cache_rules(
+        cfg.pwa_hashed_asset_paths,
+        cfg.pwa_hashed_asset_ttl_seconds,
+        cfg.pwa_entrypoint_ttl_seconds,
+    )
+    pwa = PwaAwsSite(
+        f"{c.prefix}-pwa",
+        PwaAwsSiteArgs(
+            rules=rules,
+            default_rule=cache_rules.default_rule(cfg.pwa_default_ttl_seconds),
+            keep_releases=cfg.pwa_keep_releases,
+            spa_fallback=cfg.pwa_spa_fallback,
+            domain=cfg.pwa_aws_domain,
+            certificate_arn=cfg.pwa_aws_certificate_arn,
+        ),
+        opts=c.on_aws,
+    )
+    pwa_cn = PwaChinaSite(
+        f"{c.prefix}-pwa-cn",
+        PwaChinaSiteArgs(
+            bucket_prefix=f"{c.prefix}-pwa",
+            rules=rules,
+            domain=cfg.pwa_china_domain,
+            certificate_id=cfg.pwa_china_certificate_id,
+            tags=c.tags,
+        ),
+        opts=c.on_alibaba,
+    )
+    pulumi.export("ecrRepositoryUrls", registry.repository_urls)
+    pulumi.export(
+        "pwa",
+        {
+            "s3Bucket": pwa.bucket_name,
+            "cloudfrontDistributionId": pwa.distribution_id,
+            "url": pwa.url,
+            "ossBucket": pwa_cn.bucket_name,
+            "alibabaCdnDomain": pwa_cn.cdn_domain,
+            "alibabaCdnCname": pwa_cn.cdn_cname,
+        },
+    )
+
+
+def _build_farm(c: Context, aws_net: AwsNetwork, alibaba_net: AlibabaNetwork) -> None:
+    cfg = c.cfg
+    farm = AndroidBuildFarm(
+        f"{c.prefix}-android",
+        AndroidBuildFarmArgs(
+            vpc_id=alibaba_net.vpc_id,
+            vswitch_ids=alibaba_net.vswitch_ids[:2],
+            zones=cfg.alibaba_zones[:2],
+            vswitch_cidrs=[str(n) for n in cfg.alibaba_vswitch_cidrs[:2]],
+            aws_vpc_cidr=aws_net.vpc_cidr,
+            region=cfg.alibaba_region,
+            image_id=cfg.build_farm_image_id,
+            instance_types=cfg.build_farm_instance_types,
+            min_size=cfg.build_farm_min_size,
+            max_size=cfg.build_farm_max_size,
+            desired_size=cfg.build_farm_desired_size,
+            on_demand_base=cfg.build_farm_on_demand_base,
+            agent_version=cfg.build_agent_version,
+            agent_port=cfg.build_agent_port,
+            system_disk_gb=cfg.build_farm_system_disk_gb,
+            ssh_cidrs=[str(n) for n in cfg.build_farm_ssh_cidrs],
+            apk_retention_days=cfg.apk_retention_days,
+            kms_instance_id=cfg.alibaba_kms_instance_id,
+            deletion_protection=cfg.environment == "prod",
+            tags=c.tags,
+        ),
+        opts=c.on_alibaba,
+    )
+    pulumi.export("buildAgentEndpoint", farm.agent_endpoint)
+    pulumi.export("buildAgentToken", farm.agent_token)
+    pulumi.export("apkBucket", farm.apk_bucket)
+
+
+def build(cfg: StackConfig) -> None:
+    """Register every resource of one environment and export what other tools need."""
+    c = _context(cfg)
+    aws_net, alibaba_net = _networks(c)
+    _vpn(c, aws_net, alibaba_net)
+    _delivery(c)
+    _build_farm(c, aws_net, alibaba_net)
 
 
 def main() -> None:

@@ -1,0 +1,328 @@
+"""The Android build farm on Alibaba Cloud: an ESS scaling group behind an internal NLB.
+
+Hosts come and go (scaling, spot reclaim), so the pipeline never talks to a host directly:
+it submits through the internal load balancer, whose private address is a stack output, and
+follows the job on the host that accepted it (the runtime issue). Hosts get the agent token
+from KMS through their RAM role; the token is never in user data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_alicloud as alicloud
+import pulumi_random as random
+
+from components.storage import PrivateOssBucket, PrivateOssBucketArgs
+from railyard.cloud_init import BuildHostSettings, render
+
+APK_PREFIX = "apks/"
+
+
+@dataclass
+class AndroidBuildFarmArgs:
+    vpc_id: pulumi.Input[str]
+    """The Alibaba VPC."""
+    vswitch_ids: Sequence[pulumi.Input[str]]
+    """Two vSwitches (two zones) for hosts and the load balancer."""
+    zones: Sequence[str]
+    """The zones of ``vswitch_ids``, same order."""
+    vswitch_cidrs: Sequence[str]
+    """CIDRs of ``vswitch_ids``: where the load balancer's health checks come from."""
+    aws_vpc_cidr: str
+    """The only network allowed to reach the agent port (over the VPN)."""
+    region: str
+    """Alibaba region (for the RAM policy and the agent's KMS client)."""
+    image_id: str
+    """Pinned ECS image."""
+    instance_types: Sequence[str]
+    """Instance types, in preference order."""
+    min_size: int
+    max_size: int
+    desired_size: int
+    on_demand_base: int
+    """Hosts that are always on-demand; above them, spot."""
+    agent_version: str
+    """Pinned build agent version the hosts install."""
+    agent_port: int = 8443
+    system_disk_gb: int = 200
+    ssh_cidrs: Sequence[str] = ()
+    """Who may SSH in; empty: nobody (no rule at all)."""
+    apk_retention_days: int = 90
+    kms_instance_id: str = ""
+    """Dedicated KMS instance for the token secret; empty: shared KMS."""
+    deletion_protection: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class AndroidBuildFarm(pulumi.ComponentResource):
+    agent_endpoint: pulumi.Output[str]
+    agent_token: pulumi.Output[str]
+    apk_bucket: pulumi.Output[str]
+    scaling_group_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: AndroidBuildFarmArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("railyard:buildfarm:AndroidBuildFarm", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+        health_port = args.agent_port + 1
+
+        apks = PrivateOssBucket(
+            f"{name}-apks",
+            PrivateOssBucketArgs(
+                name_prefix=name, expire_after_days=args.apk_retention_days, tags=tags
+            ),
+            opts=child,
+        )
+
+        # --- the agent token: generated, kept secret, handed to hosts through KMS ---
+        token = random.RandomPassword(f"{name}-agent-token", length=48, special=False, opts=child)
+        token_secret_name = f"{name}-agent-token"
+        alicloud.kms.Secret(
+            f"{name}-agent-token",
+            secret_name=token_secret_name,
+            secret_data=pulumi.Output.secret(token.result),
+            version_id="v1",
+            description="Bearer token of the railyard build agents",
+            dkms_instance_id=args.kms_instance_id or None,
+            recovery_window_in_days=7,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["secret_data"]),
+        )
+
+        # --- who the hosts are: a RAM role that may only write APKs and read its token ---
+        role_name = f"{name}-host"
+        role = alicloud.ram.Role(
+            f"{name}-host",
+            role_name=role_name,
+            assume_role_policy_document=json.dumps(
+                {
+                    "Version": "1",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Principal": {"Service": ["ecs.aliyuncs.com"]},
+                        }
+                    ],
+                }
+            ),
+            description="railyard Android build hosts",
+            opts=child,
+        )
+        policy = alicloud.ram.Policy(
+            f"{name}-host",
+            policy_name=f"{name}-host",
+            policy_document=apks.name.apply(
+                lambda bucket: host_policy(bucket, args.region, token_secret_name)
+            ),
+            description="Write APKs under apks/ of the APK bucket; read the agent token",
+            opts=child,
+        )
+        alicloud.ram.RolePolicyAttachment(
+            f"{name}-host",
+            role_name=role.role_name,
+            policy_name=policy.policy_name,
+            policy_type="Custom",
+            opts=child,
+        )
+
+        # --- network: agent port only from AWS (over the VPN), health checks from the NLB ---
+        sg = alicloud.ecs.SecurityGroup(
+            f"{name}-hosts",
+            security_group_name=f"{name}-hosts",
+            vpc_id=args.vpc_id,
+            inner_access_policy="Drop",
+            description="railyard build hosts",
+            tags=tags,
+            opts=child,
+        )
+        ingress = [("agent-from-aws", args.agent_port, args.aws_vpc_cidr)]
+        ingress += [(f"health-{i + 1}", health_port, c) for i, c in enumerate(args.vswitch_cidrs)]
+        ingress += [(f"ssh-{i + 1}", 22, c) for i, c in enumerate(args.ssh_cidrs)]
+        for rule_name, port, cidr in ingress:
+            alicloud.ecs.SecurityGroupRule(
+                f"{name}-{rule_name}",
+                security_group_id=sg.id,
+                type="ingress",
+                ip_protocol="tcp",
+                port_range=f"{port}/{port}",
+                cidr_ip=cidr,
+                policy="accept",
+                nic_type="intranet",
+                description=rule_name,
+                opts=child,
+            )
+
+        # --- the internal load balancer the pipeline talks to ---
+        nlb = alicloud.nlb.LoadBalancer(
+            f"{name}-agents",
+            load_balancer_name=f"{name}-agents",
+            load_balancer_type="Network",
+            address_type="Intranet",
+            address_ip_version="Ipv4",
+            vpc_id=args.vpc_id,
+            cross_zone_enabled=True,
+            zone_mappings=[
+                alicloud.nlb.LoadBalancerZoneMappingArgs(vswitch_id=v, zone_id=z)
+                for v, z in zip(args.vswitch_ids, args.zones, strict=True)
+            ],
+            tags=tags,
+            opts=child,
+        )
+        servers = alicloud.nlb.ServerGroup(
+            f"{name}-agents",
+            server_group_name=f"{name}-agents",
+            server_group_type="Instance",
+            vpc_id=args.vpc_id,
+            protocol="TCP",
+            scheduler="Wrr",
+            preserve_client_ip_enabled=True,  # the security group sees the AWS source
+            connection_drain_enabled=True,
+            connection_drain_timeout=300,
+            health_check=alicloud.nlb.ServerGroupHealthCheckArgs(
+                health_check_enabled=True,
+                health_check_type="HTTP",
+                health_check_connect_port=health_port,
+                health_check_url="/healthz",
+                health_check_domain="$SERVER_IP",
+                http_check_method="GET",
+                health_check_http_codes=["http_2xx"],
+                health_check_interval=5,
+                health_check_connect_timeout=5,
+                healthy_threshold=2,
+                unhealthy_threshold=2,
+            ),
+            tags=tags,
+            opts=child,
+        )
+        alicloud.nlb.Listener(
+            f"{name}-agents",
+            load_balancer_id=nlb.id,
+            server_group_id=servers.id,
+            listener_protocol="TCP",
+            listener_port=args.agent_port,
+            listener_description="railyard build agents",
+            idle_timeout=900,  # long polls wait up to minutes
+            opts=child,
+        )
+
+        # --- the hosts: spot above an on-demand base, across both zones ---
+        group = alicloud.ess.ScalingGroup(
+            f"{name}-hosts",
+            scaling_group_name=f"{name}-hosts",
+            min_size=args.min_size,
+            max_size=args.max_size,
+            desired_capacity=args.desired_size,
+            vswitch_ids=list(args.vswitch_ids),
+            multi_az_policy="COST_OPTIMIZED",
+            on_demand_base_capacity=args.on_demand_base,
+            on_demand_percentage_above_base_capacity=0,
+            spot_instance_pools=min(len(args.instance_types), 10),
+            spot_instance_remedy=True,  # replace a spot host before it is reclaimed
+            compensate_with_on_demand=True,
+            az_balance=True,
+            default_cooldown=300,
+            removal_policies=["OldestScalingConfiguration", "OldestInstance"],
+            group_deletion_protection=args.deletion_protection,
+            tags=tags,
+            opts=child,
+        )
+        user_data = apks.name.apply(
+            lambda bucket: render(
+                BuildHostSettings(
+                    agent_version=args.agent_version,
+                    agent_port=args.agent_port,
+                    token_secret_name=token_secret_name,
+                    region=args.region,
+                    apk_bucket=bucket,
+                    ram_role=role_name,
+                )
+            )
+        )
+        alicloud.ess.ScalingConfiguration(
+            f"{name}-hosts",
+            scaling_group_id=group.id,
+            scaling_configuration_name=f"{name}-hosts",
+            image_id=args.image_id,
+            instance_types=list(args.instance_types),
+            security_group_id=sg.id,
+            role_name=role.role_name,
+            user_data=user_data,
+            spot_strategy="SpotAsPriceGo",
+            internet_max_bandwidth_out=0,  # no public IP; egress through the VPC NAT
+            system_disk_category="cloud_essd",
+            system_disk_size=args.system_disk_gb,
+            system_disk_encrypted=True,
+            active=True,
+            enable=True,
+            force_delete=True,
+            tags=tags,
+            opts=child,
+        )
+        alicloud.ess.ServerGroupAttachment(
+            f"{name}-agents",
+            scaling_group_id=group.id,
+            server_group_id=servers.id,
+            port=args.agent_port,
+            type="NLB",
+            weight=100,
+            force_attach=True,
+            opts=child,
+        )
+        # Scale-in waits: the host leaves the load balancer at once (no new jobs) and running
+        # builds get up to an hour to finish before the instance goes.
+        alicloud.ess.LifecycleHook(
+            f"{name}-drain",
+            scaling_group_id=group.id,
+            name=f"{name}-drain",
+            lifecycle_transition="SCALE_IN",
+            heartbeat_timeout=3600,
+            default_result="CONTINUE",
+            opts=child,
+        )
+
+        self.agent_endpoint = pulumi.Output.concat(nlb.dns_name, ":", str(args.agent_port))
+        self.agent_token = pulumi.Output.secret(token.result)
+        self.apk_bucket = apks.name
+        self.scaling_group_id = group.id
+        self.register_outputs(
+            {
+                "agent_endpoint": self.agent_endpoint,
+                "agent_token": self.agent_token,
+                "apk_bucket": self.apk_bucket,
+                "scaling_group_id": self.scaling_group_id,
+            }
+        )
+
+
+def host_policy(bucket: str, region: str, token_secret_name: str) -> str:
+    """RAM policy of the build hosts: APK objects under one prefix, one KMS secret."""
+    return json.dumps(
+        {
+            "Version": "1",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        "oss:PutObject",
+                        "oss:GetObject",
+                        "oss:AbortMultipartUpload",
+                        "oss:ListParts",
+                    ],
+                    "Resource": [f"acs:oss:*:*:{bucket}/{APK_PREFIX}*"],
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["kms:GetSecretValue"],
+                    "Resource": [f"acs:kms:{region}:*:secret/{token_secret_name}"],
+                },
+            ],
+        },
+        sort_keys=True,
+    )

@@ -1,0 +1,115 @@
+"""cloud-init of an Android build host: install the pinned agent, run it, watch for spot reclaim.
+
+Pure text rendering. The agent token is never in here: the host reads it from KMS with its
+RAM role at start (only the secret's *name* is written).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import yaml
+
+METADATA = "http://100.100.100.200/latest/meta-data"
+AGENT_UNIT = "railyard-agent.service"
+
+
+@dataclass(frozen=True)
+class BuildHostSettings:
+    agent_version: str
+    agent_port: int
+    token_secret_name: str
+    region: str
+    apk_bucket: str
+    ram_role: str
+    package_index: str = "https://mirrors.aliyun.com/pypi/simple/"
+
+    @property
+    def health_port(self) -> int:
+        """Plain-HTTP /healthz for the load balancer, apart from the authenticated API."""
+        return self.agent_port + 1
+
+
+SPOT_WATCH = f"""#!/bin/sh
+# Alibaba announces a spot reclaim a few minutes ahead at this metadata path. On notice the
+# agent gets SIGTERM: it refuses new jobs (503) and marks running ones interrupted, so the
+# pipeline resubmits them to another host.
+while :; do
+  if curl -sf -m 2 {METADATA}/instance/spot/termination-time >/dev/null; then
+    systemctl kill --signal=SIGTERM {AGENT_UNIT}
+    exit 0
+  fi
+  sleep 5
+done
+"""
+
+
+def render(s: BuildHostSettings) -> str:
+    env = {
+        "RAILYARD_AGENT_PORT": s.agent_port,
+        "RAILYARD_AGENT_HEALTH_PORT": s.health_port,
+        "RAILYARD_AGENT_TOKEN_KMS_SECRET": s.token_secret_name,
+        "RAILYARD_ALIBABA_REGION": s.region,
+        "RAILYARD_APK_BUCKET": s.apk_bucket,
+        "ALIBABA_CLOUD_ECS_METADATA": s.ram_role,  # SDK credentials from the instance role
+    }
+    agent_unit = f"""[Unit]
+Description=railyard Android build agent {s.agent_version}
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+User=railyard
+EnvironmentFile=/etc/railyard/agent.env
+ExecStart=/opt/railyard/bin/railyard-agent
+KillSignal=SIGTERM
+TimeoutStopSec=300
+Restart=on-failure
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+"""
+    watch_unit = f"""[Unit]
+Description=railyard spot reclaim watch
+After={AGENT_UNIT}
+
+[Service]
+ExecStart=/usr/local/bin/railyard-spot-watch
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+"""
+    config = {
+        "package_update": True,
+        "packages": ["python3-venv", "openjdk-17-jdk-headless", "unzip", "curl"],
+        "users": [{"name": "railyard", "system": True, "shell": "/usr/sbin/nologin"}],
+        "write_files": [
+            {
+                "path": "/etc/railyard/agent.env",
+                "permissions": "0640",
+                "content": "".join(f"{k}={v}\n" for k, v in env.items()),
+            },
+            {"path": f"/etc/systemd/system/{AGENT_UNIT}", "content": agent_unit},
+            {"path": "/etc/systemd/system/railyard-spot-watch.service", "content": watch_unit},
+            {
+                "path": "/usr/local/bin/railyard-spot-watch",
+                "permissions": "0755",
+                "content": SPOT_WATCH,
+            },
+        ],
+        "runcmd": [
+            ["python3", "-m", "venv", "/opt/railyard"],
+            [
+                "/opt/railyard/bin/pip",
+                "install",
+                "--index-url",
+                s.package_index,
+                f"railyard-runtime=={s.agent_version}",
+            ],
+            ["systemctl", "daemon-reload"],
+            ["systemctl", "enable", "--now", AGENT_UNIT, "railyard-spot-watch.service"],
+        ],
+    }
+    return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False, width=120)
