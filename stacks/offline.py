@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pulumi import RunError
+from pulumi import Output, RunError
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.config import set_all_config
@@ -31,6 +31,7 @@ from railyard.config import PROJECT, ConfigError, Problem
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAKE_ACCOUNT = "123456789012"
+SECRET_MASK = "[secret]"
 _DECLARED_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
 
 
@@ -350,11 +351,11 @@ def _run(stack: str, config: dict[str, str], secret_keys: list[str], program) ->
         async def run_program() -> None:
             program()
             root = runtime_settings.get_root_resource()
-            outputs = getattr(root, "outputs", {})
-            from pulumi import Output
-
-            resolved = await Output.from_input(outputs).future(with_unknowns=True)
-            exported.update(resolved or {})
+            for name, value in getattr(root, "outputs", {}).items():
+                output = Output.from_input(value)
+                secret = await output.is_secret()
+                # secrets stay masked in the plan, as `pulumi stack output` shows them
+                exported[name] = SECRET_MASK if secret else await output.future(with_unknowns=True)
 
         try:
             loop.run_until_complete(run_pulumi_func(run_program))

@@ -37,6 +37,11 @@ def aws_tunnel_of(plan, alibaba_spec):
     return matches[0]
 
 
+def vpn_passwords(plan):
+    vpn = plan.one("railyard:vpn:HybridVpn")
+    return [r for r in plan.children(vpn) if r.type == "random:index/randomPassword:RandomPassword"]
+
+
 def test_vpn_shape(stack_plan):
     assert len(stack_plan.of_type(VGW)) == 1
     assert len(stack_plan.of_type(AWS_CGW)) == 2
@@ -167,7 +172,7 @@ def test_generated_psks_are_secrets_on_both_sides(stack_plan):
     for conn in stack_plan.of_type(ALI_CONN):
         assert conn.is_secret("tunnelOptionsSpecifications")
         assert "tunnelOptionsSpecifications" in conn.additional_secret_outputs
-    passwords = stack_plan.of_type("random:index/randomPassword:RandomPassword")
+    passwords = vpn_passwords(stack_plan)
     assert len(passwords) == 4
     assert all(p.inputs["special"] is False and p.inputs["length"] >= 32 for p in passwords)
 
@@ -180,7 +185,7 @@ def plan_with_configured_psks():
 
 def test_configured_psks_stay_secret_and_match_per_tunnel(plan_with_configured_psks):
     plan = plan_with_configured_psks
-    assert not plan.of_type("random:index/randomPassword:RandomPassword")
+    assert not vpn_passwords(plan)
     aws_psks = {}
     for conn in plan.of_type(AWS_CONN):
         for n in (1, 2):

@@ -1,0 +1,145 @@
+"""The Android build farm as the real program registers it for dev and prod."""
+
+import json
+
+import pytest
+
+from stacks.offline import SECRET_MASK, run_offline
+from tests.harness import by_id
+
+SG_RULE = "alicloud:ecs/securityGroupRule:SecurityGroupRule"
+AGENT_PORT = 8443
+
+
+def farm_password(plan):
+    farm = plan.one("railyard:buildfarm:AndroidBuildFarm")
+    (token,) = [
+        r for r in plan.children(farm) if r.type == "random:index/randomPassword:RandomPassword"
+    ]
+    return token
+
+
+def test_no_ingress_from_anywhere_and_agent_port_only_from_the_aws_vpc(stack_plan):
+    aws_cidr = stack_plan.one("aws:ec2/vpc:Vpc").inputs["cidrBlock"]
+    rules = [r.inputs for r in stack_plan.of_type(SG_RULE) if r.inputs["type"] == "ingress"]
+    assert rules
+    assert all(r["cidrIp"] != "0.0.0.0/0" for r in rules)
+    agent = [r for r in rules if r["portRange"] == f"{AGENT_PORT}/{AGENT_PORT}"]
+    assert [r["cidrIp"] for r in agent] == [aws_cidr]
+    vswitch_cidrs = {
+        s.inputs["cidrBlock"] for s in stack_plan.of_type("alicloud:vpc/switch:Switch")
+    }
+    health = [r for r in rules if r["portRange"] == f"{AGENT_PORT + 1}/{AGENT_PORT + 1}"]
+    assert health and {r["cidrIp"] for r in health} <= vswitch_cidrs
+    assert not [r for r in rules if r["portRange"] == "22/22"]  # no SSH unless configured
+
+
+def test_ssh_only_from_configured_ranges():
+    plan = run_offline("dev", {"railyard:buildFarmSshCidrs": ["10.10.0.0/16"]})
+    ssh = [r.inputs for r in plan.of_type(SG_RULE) if r.inputs["portRange"] == "22/22"]
+    assert [r["cidrIp"] for r in ssh] == ["10.10.0.0/16"]
+
+
+def test_agent_load_balancer_is_internal_and_attached_to_the_scaling_group(stack_plan):
+    nlb = stack_plan.one("alicloud:nlb/loadBalancer:LoadBalancer")
+    assert nlb.inputs["addressType"] == "Intranet"
+    switches = by_id(stack_plan, "alicloud:vpc/switch:Switch")
+    zones = {switches[m["vswitchId"]].inputs["zoneId"] for m in nlb.inputs["zoneMappings"]}
+    assert len(zones) == 2
+    listener = stack_plan.one("alicloud:nlb/listener:Listener")
+    servers = stack_plan.one("alicloud:nlb/serverGroup:ServerGroup")
+    assert listener.inputs["loadBalancerId"] == nlb.id
+    assert listener.inputs["serverGroupId"] == servers.id
+    assert listener.inputs["listenerPort"] == AGENT_PORT
+    assert servers.inputs["healthCheck"]["healthCheckEnabled"] is True
+    group = stack_plan.one("alicloud:ess/scalingGroup:ScalingGroup")
+    attachment = stack_plan.one("alicloud:ess/serverGroupAttachment:ServerGroupAttachment")
+    assert attachment.inputs["scalingGroupId"] == group.id
+    assert attachment.inputs["serverGroupId"] == servers.id
+    assert attachment.inputs["type"] == "NLB" and attachment.inputs["port"] == AGENT_PORT
+    assert stack_plan.outputs["buildAgentEndpoint"] == f"{nlb.outputs['dnsName']}:{AGENT_PORT}"
+
+
+def test_scaling_group_spans_both_zones_spot_above_an_on_demand_base(stack_plan):
+    group = stack_plan.one("alicloud:ess/scalingGroup:ScalingGroup").inputs
+    assert len(group["vswitchIds"]) == 2
+    expected = {"dev": (0, 2, 1, 0), "prod": (1, 8, 2, 1)}[stack_plan.stack]
+    actual = (
+        group["minSize"],
+        group["maxSize"],
+        group["desiredCapacity"],
+        group["onDemandBaseCapacity"],
+    )
+    assert actual == expected
+    assert group["onDemandPercentageAboveBaseCapacity"] == 0
+    assert group["multiAzPolicy"] == "COST_OPTIMIZED"
+    hook = stack_plan.one("alicloud:ess/lifecycleHook:LifecycleHook").inputs
+    assert hook["lifecycleTransition"] == "SCALE_IN" and hook["defaultResult"] == "CONTINUE"
+
+
+def test_hosts_run_the_pinned_image_privately_with_their_role(stack_plan):
+    conf = stack_plan.one("alicloud:ess/scalingConfiguration:ScalingConfiguration").inputs
+    assert conf["imageId"] == "ubuntu_22_04_x64_20G_alibase_20240926.vhd"
+    assert conf["internetMaxBandwidthOut"] == 0
+    assert conf["spotStrategy"] == "SpotAsPriceGo"
+    assert conf["systemDiskEncrypted"] is True
+    assert conf["roleName"] == stack_plan.one("alicloud:ram/role:Role").inputs["roleName"]
+    sg = stack_plan.one("alicloud:ecs/securityGroup:SecurityGroup")
+    assert conf["securityGroupId"] == sg.id
+    assert "railyard-runtime==0.1.0" in conf["userData"]
+    assert "RAILYARD_AGENT_TOKEN_KMS_SECRET=railyard-" in conf["userData"]
+
+
+def test_ram_policy_is_limited_to_the_apk_bucket_and_the_token_secret(stack_plan):
+    apk_bucket = stack_plan.outputs["apkBucket"]
+    document = json.loads(stack_plan.one("alicloud:ram/policy:Policy").inputs["policyDocument"])
+    oss, kms = document["Statement"]
+    assert oss["Resource"] == [f"acs:oss:*:*:{apk_bucket}/apks/*"]
+    assert all(a.startswith("oss:") and "*" not in a for a in oss["Action"])
+    secret = stack_plan.one("alicloud:kms/secret:Secret").inputs["secretName"]
+    assert kms["Action"] == ["kms:GetSecretValue"]
+    assert kms["Resource"] == [f"acs:kms:cn-hangzhou:*:secret/{secret}"]
+    trust = json.loads(stack_plan.one("alicloud:ram/role:Role").inputs["assumeRolePolicyDocument"])
+    assert trust["Statement"][0]["Principal"] == {"Service": ["ecs.aliyuncs.com"]}
+    attachment = stack_plan.one("alicloud:ram/rolePolicyAttachment:RolePolicyAttachment").inputs
+    assert attachment["policyType"] == "Custom"
+
+
+def test_agent_token_is_secret_everywhere(stack_plan):
+    token = farm_password(stack_plan).outputs["result"]
+    assert len(token) == 48
+    secret = stack_plan.one("alicloud:kms/secret:Secret")
+    assert secret.is_secret("secretData") and secret.inputs["secretData"] == token
+    assert "secretData" in secret.additional_secret_outputs
+    for r in stack_plan.resources:
+        for path, value in _strings(r.inputs):
+            if token in value:
+                assert r.is_secret(path), f"{r.type} {r.name}: token in plaintext at {path}"
+    assert stack_plan.outputs["buildAgentToken"] == SECRET_MASK
+
+
+def _strings(value, path=""):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, f"{path}.{k}" if path else k)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, f"{path}[{i}]")
+    elif isinstance(value, str):
+        yield path, value
+
+
+def test_hosts_reach_the_internet_through_the_nat_only(stack_plan):
+    nat = stack_plan.one("alicloud:vpc/natGateway:NatGateway")
+    snats = stack_plan.of_type("alicloud:vpc/snatEntry:SnatEntry")
+    switches = {s.id for s in stack_plan.of_type("alicloud:vpc/switch:Switch")}
+    assert {s.inputs["sourceVswitchId"] for s in snats} == switches
+    assert {s.inputs["snatTableId"] for s in snats} == {nat.outputs["snatTableIds"]}
+
+
+@pytest.mark.parametrize("stack", ["prod"])
+def test_prod_protects_the_scaling_group(stack):
+    from tests.harness import plan_for
+
+    group = plan_for(stack).one("alicloud:ess/scalingGroup:ScalingGroup").inputs
+    assert group["groupDeletionProtection"] is True
