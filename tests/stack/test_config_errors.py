@@ -76,3 +76,18 @@ def test_value_of_the_wrong_declared_type(registrations):
 def test_unknown_stack():
     with pytest.raises(ConfigError, match=r"no Pulumi.staging.yaml.*\['dev', 'prod'\]"):
         offline.run_offline("staging")
+
+
+def test_service_worker_ttl_above_zero(registrations):
+    found, _ = fails("dev", {"railyard:pwaEntrypointTtlSeconds": 3600}, registrations)
+    assert "/sw.js" in found["railyard:pwaEntrypointTtlSeconds"].message
+
+
+def test_unknown_region(registrations):
+    found, _ = fails("prod", {"alicloud:region": "cn-atlantis"}, registrations)
+    assert "unknown Alibaba Cloud region" in found["alicloud:region"].message
+
+
+def test_certificate_without_domain(registrations):
+    found, _ = fails("prod", {"railyard:pwaChinaDomain": ""}, registrations)
+    assert "railyard:pwaChinaDomain is empty" in found["railyard:pwaChinaCertificateId"].message
