@@ -116,6 +116,9 @@ def test_agent_token_is_secret_everywhere(stack_plan):
             if token in value:
                 assert r.is_secret(path), f"{r.type} {r.name}: token in plaintext at {path}"
     assert stack_plan.outputs["buildAgentToken"] == SECRET_MASK
+    # the hosts get it from KMS, never through user data (secret or not: Alibaba shows it)
+    conf = stack_plan.one("alicloud:ess/scalingConfiguration:ScalingConfiguration")
+    assert token not in conf.inputs["userData"] and not conf.is_secret("userData")
 
 
 def _strings(value, path=""):
