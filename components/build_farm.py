@@ -245,7 +245,7 @@ class AndroidBuildFarm(pulumi.ComponentResource):
                 )
             )
         )
-        alicloud.ess.ScalingConfiguration(
+        configuration = alicloud.ess.ScalingConfiguration(
             f"{name}-hosts",
             scaling_group_id=group.id,
             scaling_configuration_name=f"{name}-hosts",
@@ -273,7 +273,8 @@ class AndroidBuildFarm(pulumi.ComponentResource):
             type="NLB",
             weight=100,
             force_attach=True,
-            opts=child,
+            # ESS attaches load balancers to an active group only
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[configuration]),
         )
         # Scale-in waits: the host leaves the load balancer at once (no new jobs) and running
         # builds get up to an hour to finish before the instance goes.

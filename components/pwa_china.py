@@ -70,17 +70,21 @@ class PwaChinaSite(pulumi.ComponentResource):
             ]
             if args.certificate_id:
                 functions += [("https_force", {"enable": "on"}), ("https_option", {"http2": "on"})]
+            # One at a time: the CDN API refuses a change while the domain is being configured.
+            previous: list[pulumi.Resource] = []
             for i, (function, function_args) in enumerate(functions):
-                alicloud.cdn.DomainConfig(
-                    f"{name}-cdn-{i:02d}-{function}",
-                    domain_name=cdn.domain_name,
-                    function_name=function,
-                    function_args=[
-                        alicloud.cdn.DomainConfigFunctionArgArgs(arg_name=k, arg_value=v)
-                        for k, v in function_args.items()
-                    ],
-                    opts=child,
-                )
+                previous = [
+                    alicloud.cdn.DomainConfig(
+                        f"{name}-cdn-{i:02d}-{function}",
+                        domain_name=cdn.domain_name,
+                        function_name=function,
+                        function_args=[
+                            alicloud.cdn.DomainConfigFunctionArgArgs(arg_name=k, arg_value=v)
+                            for k, v in function_args.items()
+                        ],
+                        opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
+                    )
+                ]
             self.cdn_cname = cdn.cname
         self.register_outputs(
             {"bucket": self.bucket_name, "cdn_domain": self.cdn_domain, "cdn_cname": self.cdn_cname}

@@ -227,3 +227,10 @@ def test_pwa_outputs_for_the_publish_step(stack):
     assert pwa["s3Bucket"] and pwa["cloudfrontDistributionId"] and pwa["ossBucket"]
     assert pwa["alibabaCdnDomain"] == "pwa-dev.railyard.example.cn"
     assert pwa["url"].startswith("https://") and pwa["url"].endswith(".cloudfront.net")
+
+
+def test_alibaba_cdn_configs_are_applied_one_at_a_time(stack_plan):
+    configs = stack_plan.of_type("alicloud:cdn/domainConfig:DomainConfig")
+    urns = {c.urn for c in configs}
+    chained = [c for c in configs if urns & set(c.dependencies)]
+    assert len(chained) == len(configs) - 1  # every config but the first waits for another
