@@ -146,3 +146,9 @@ def test_prod_protects_the_scaling_group(stack):
 
     group = plan_for(stack).one("alicloud:ess/scalingGroup:ScalingGroup").inputs
     assert group["groupDeletionProtection"] is True
+
+
+def test_load_balancer_is_attached_after_the_scaling_configuration(stack_plan):
+    conf = stack_plan.one("alicloud:ess/scalingConfiguration:ScalingConfiguration")
+    attachment = stack_plan.one("alicloud:ess/serverGroupAttachment:ServerGroupAttachment")
+    assert conf.urn in attachment.dependencies
