@@ -28,4 +28,7 @@ def component_of(plan: OfflinePlan, r: RegisteredResource) -> RegisteredResource
     return parent
 
 
-stack_plan = pytest.fixture(params=STACKS)(lambda request: plan_for(request.param))
+@pytest.fixture(params=STACKS)
+def stack_plan(request) -> OfflinePlan:
+    """The offline plan of each committed stack (dev, prod): tests using it run for both."""
+    return plan_for(request.param)
