@@ -130,7 +130,8 @@ class RegisteredResource:
     outputs: dict[str, Any] = field(default_factory=dict)
 
     def is_secret(self, path: str) -> bool:
-        return any(path == p or path.startswith(p + ".") for p in self.secret_paths)
+        """Whether ``path`` is a secret input or lies inside one (``a.b`` or ``a[0]`` in ``a``)."""
+        return any(path == p or path.startswith((p + ".", p + "[")) for p in self.secret_paths)
 
 
 @dataclass
