@@ -17,7 +17,7 @@ import pulumi_alicloud as alicloud
 import pulumi_random as random
 
 from components.storage import PrivateOssBucket, PrivateOssBucketArgs
-from railyard.cloud_init import BuildHostSettings, render
+from railyard.cloud_init import BuildHostSettings, health_port_for, render
 
 APK_PREFIX = "apks/"
 
@@ -70,7 +70,7 @@ class AndroidBuildFarm(pulumi.ComponentResource):
         super().__init__("railyard:buildfarm:AndroidBuildFarm", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
-        health_port = args.agent_port + 1
+        health_port = health_port_for(args.agent_port)
 
         apks = PrivateOssBucket(
             f"{name}-apks",

@@ -14,6 +14,11 @@ METADATA = "http://100.100.100.200/latest/meta-data"
 AGENT_UNIT = "railyard-agent.service"
 
 
+def health_port_for(agent_port: int) -> int:
+    """Plain-HTTP /healthz for the load balancer, next to the authenticated API port."""
+    return agent_port + 1
+
+
 @dataclass(frozen=True)
 class BuildHostSettings:
     agent_version: str
@@ -26,8 +31,7 @@ class BuildHostSettings:
 
     @property
     def health_port(self) -> int:
-        """Plain-HTTP /healthz for the load balancer, apart from the authenticated API."""
-        return self.agent_port + 1
+        return health_port_for(self.agent_port)
 
 
 SPOT_WATCH = f"""#!/bin/sh

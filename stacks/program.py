@@ -29,7 +29,8 @@ def read_config() -> StackConfig:
     """Validate the stack's config, or stop the program with every problem before any resource."""
     # Every railyard key present (to catch typos), plus the keys of the model from any source
     # the SDK knows (the engine's config, PULUMI_CONFIG_* environment variables).
-    raw = {k: v for k, v in runtime_config.CONFIG.get().items() if k.startswith("railyard:")}
+    namespace = f"{stack_config.PROJECT}:"
+    raw = {k: v for k, v in runtime_config.CONFIG.get().items() if k.startswith(namespace)}
     raw |= {
         key: value
         for key in stack_config.FIELDS_BY_KEY
@@ -201,7 +202,7 @@ def _build_farm(c: Context, aws_net: AwsNetwork, alibaba_net: AlibabaNetwork) ->
             ssh_cidrs=[str(n) for n in cfg.build_farm_ssh_cidrs],
             apk_retention_days=cfg.apk_retention_days,
             kms_instance_id=cfg.alibaba_kms_instance_id,
-            deletion_protection=cfg.environment == "prod",
+            deletion_protection=cfg.is_production,
             tags=c.tags,
         ),
         opts=c.on_alibaba,

@@ -22,6 +22,18 @@ def by_id(plan: OfflinePlan, type_token: str) -> dict[str, RegisteredResource]:
     return {r.id: r for r in plan.of_type(type_token)}
 
 
+def string_leaves(value, path=""):
+    """(dotted path, string) for every string inside nested inputs, paths as ``is_secret`` takes."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from string_leaves(v, f"{path}.{k}" if path else k)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from string_leaves(v, f"{path}[{i}]")
+    elif isinstance(value, str):
+        yield path, value
+
+
 def component_of(plan: OfflinePlan, r: RegisteredResource) -> RegisteredResource:
     parent = plan.by_urn(r.parent)
     assert not parent.custom, f"{r.name} is not parented to a component"

@@ -191,7 +191,7 @@ def _check_build_farm(c: StackConfig) -> list[Problem]:
         problems.append(
             Problem(full_key("buildFarmOnDemandBase"), f"must be 0 to max size {hi}", "lower it")
         )
-    if c.environment == "prod" and c.build_farm_on_demand_base < 1:
+    if c.is_production and c.build_farm_on_demand_base < 1:
         problems.append(
             Problem(
                 full_key("buildFarmOnDemandBase"),

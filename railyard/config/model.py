@@ -376,6 +376,11 @@ class StackConfig(BaseModel):
         examples=["kst-hzz65f176a0ogplgq****"],
     )
 
+    @property
+    def is_production(self) -> bool:
+        """The `prod` environment: stricter rules (on-demand hosts, deletion protection)."""
+        return self.environment == "prod"
+
     def tunnels(self) -> list[ipsec.TunnelPlan]:
         return ipsec.plan_tunnels(self.vpn_tunnel_inside_cidrs)
 

@@ -6,7 +6,7 @@ import pytest
 
 from railyard import cache_rules
 from stacks.offline import FAKE_ACCOUNT
-from tests.harness import by_id
+from tests.harness import by_id, plan_for
 
 ENTRY_TTLS = (0, 0, 0)
 YEAR = 31536000
@@ -219,11 +219,8 @@ def test_alibaba_https_only_with_a_certificate(stack_plan):
         assert "https_force" not in names
 
 
-@pytest.mark.parametrize("stack", ["dev"])
-def test_pwa_outputs_for_the_publish_step(stack):
-    from tests.harness import plan_for
-
-    pwa = plan_for(stack).outputs["pwa"]
+def test_pwa_outputs_for_the_publish_step():
+    pwa = plan_for("dev").outputs["pwa"]
     assert pwa["s3Bucket"] and pwa["cloudfrontDistributionId"] and pwa["ossBucket"]
     assert pwa["alibabaCdnDomain"] == "pwa-dev.railyard.example.cn"
     assert pwa["url"].startswith("https://") and pwa["url"].endswith(".cloudfront.net")

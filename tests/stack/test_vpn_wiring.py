@@ -4,7 +4,7 @@ import pytest
 
 from railyard import ipsec
 from stacks.offline import run_offline
-from tests.harness import by_id
+from tests.harness import by_id, string_leaves
 
 AWS_CGW = "aws:ec2/customerGateway:CustomerGateway"
 AWS_CONN = "aws:ec2/vpnConnection:VpnConnection"
@@ -201,20 +201,12 @@ def test_configured_psks_appear_nowhere_outside_secret_inputs(plan_with_configur
     plan = plan_with_configured_psks
     psks = {c.inputs["tunnel1PresharedKey"] for c in plan.of_type(AWS_CONN)}
 
-    def plain_strings(value, path, r):
-        if r.is_secret(path):
-            return
-        if isinstance(value, dict):
-            for k, v in value.items():
-                yield from plain_strings(v, f"{path}.{k}" if path else k, r)
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                yield from plain_strings(v, f"{path}[{i}]", r)
-        elif isinstance(value, str):
-            yield value
-
     for r in plan.resources:
-        leaked = [s for s in plain_strings(r.inputs, "", r) if any(p in s for p in psks)]
+        leaked = [
+            path
+            for path, s in string_leaves(r.inputs)
+            if any(p in s for p in psks) and not r.is_secret(path)
+        ]
         assert not leaked, f"{r.name} has a PSK in a non-secret input"
     assert not any(p in str(plan.outputs) for p in psks)
 

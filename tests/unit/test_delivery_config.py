@@ -5,13 +5,7 @@ import json
 import pytest
 
 from railyard import config
-from tests.unit.test_config import VALID
-
-
-def problems(overrides):
-    with pytest.raises(config.ConfigError) as e:
-        config.load({**VALID, **overrides})
-    return {p.key: p for p in e.value.problems}
+from tests.unit.test_config import VALID, problems
 
 
 def test_defaults_are_valid():
