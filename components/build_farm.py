@@ -8,6 +8,7 @@ from KMS through their RAM role; the token is never in user data.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -213,6 +214,45 @@ class AndroidBuildFarm(pulumi.ComponentResource):
         )
 
         # --- the hosts: spot above an on-demand base, across both zones ---
+        user_data = apks.name.apply(
+            lambda bucket: render(
+                BuildHostSettings(
+                    agent_version=args.agent_version,
+                    agent_port=args.agent_port,
+                    token_secret_name=token_secret_name,
+                    region=args.region,
+                    apk_bucket=bucket,
+                    ram_role=role_name,
+                )
+            )
+        )
+        # A launch template, not an ESS scaling configuration: only a template can require
+        # IMDSv2 (http_tokens), which the policy pack demands of every host.
+        template = alicloud.ecs.EcsLaunchTemplate(
+            f"{name}-hosts",
+            launch_template_name=f"{name}-hosts",
+            description="railyard Android build hosts",
+            image_id=args.image_id,
+            instance_type=args.instance_types[0],
+            instance_charge_type="PostPaid",
+            spot_strategy="SpotAsPriceGo",
+            security_group_ids=[sg.id],
+            ram_role_name=role.role_name,
+            user_data=user_data.apply(_base64),  # the launch template API takes Base64
+            internet_max_bandwidth_out=0,  # no public IP; egress through the VPC NAT
+            network_type="vpc",
+            http_endpoint="enabled",
+            http_tokens="enforced",  # IMDSv2 only
+            system_disk=alicloud.ecs.EcsLaunchTemplateSystemDiskArgs(
+                category="cloud_essd",
+                size=args.system_disk_gb,
+                encrypted=True,
+                delete_with_instance=True,
+            ),
+            template_tags=tags,
+            tags=tags,
+            opts=child,
+        )
         group = alicloud.ess.ScalingGroup(
             f"{name}-hosts",
             scaling_group_name=f"{name}-hosts",
@@ -220,6 +260,13 @@ class AndroidBuildFarm(pulumi.ComponentResource):
             max_size=args.max_size,
             desired_capacity=args.desired_size,
             vswitch_ids=list(args.vswitch_ids),
+            launch_template_id=template.id,
+            launch_template_version="Latest",
+            # every instance type the group may launch, in preference order
+            launch_template_overrides=[
+                alicloud.ess.ScalingGroupLaunchTemplateOverrideArgs(instance_type=t)
+                for t in args.instance_types
+            ],
             multi_az_policy="COST_OPTIMIZED",
             on_demand_base_capacity=args.on_demand_base,
             on_demand_percentage_above_base_capacity=0,
@@ -233,38 +280,6 @@ class AndroidBuildFarm(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        user_data = apks.name.apply(
-            lambda bucket: render(
-                BuildHostSettings(
-                    agent_version=args.agent_version,
-                    agent_port=args.agent_port,
-                    token_secret_name=token_secret_name,
-                    region=args.region,
-                    apk_bucket=bucket,
-                    ram_role=role_name,
-                )
-            )
-        )
-        configuration = alicloud.ess.ScalingConfiguration(
-            f"{name}-hosts",
-            scaling_group_id=group.id,
-            scaling_configuration_name=f"{name}-hosts",
-            image_id=args.image_id,
-            instance_types=list(args.instance_types),
-            security_group_id=sg.id,
-            role_name=role.role_name,
-            user_data=user_data,
-            spot_strategy="SpotAsPriceGo",
-            internet_max_bandwidth_out=0,  # no public IP; egress through the VPC NAT
-            system_disk_category="cloud_essd",
-            system_disk_size=args.system_disk_gb,
-            system_disk_encrypted=True,
-            active=True,
-            enable=True,
-            force_delete=True,
-            tags=tags,
-            opts=child,
-        )
         alicloud.ess.ServerGroupAttachment(
             f"{name}-agents",
             scaling_group_id=group.id,
@@ -273,8 +288,9 @@ class AndroidBuildFarm(pulumi.ComponentResource):
             type="NLB",
             weight=100,
             force_attach=True,
-            # ESS attaches load balancers to an active group only
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[configuration]),
+            # a group launched from a template is enabled on creation (ESS attaches load
+            # balancers to an active group only)
+            opts=child,
         )
         # Scale-in waits: the host leaves the load balancer at once (no new jobs) and running
         # builds get up to an hour to finish before the instance goes.
@@ -327,3 +343,7 @@ def host_policy(bucket: str, region: str, token_secret_name: str) -> str:
         },
         sort_keys=True,
     )
+
+
+def _base64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import yaml
 
-METADATA = "http://100.100.100.200/latest/meta-data"
+METADATA_ROOT = "http://100.100.100.200/latest"
+METADATA = f"{METADATA_ROOT}/meta-data"
 AGENT_UNIT = "railyard-agent.service"
 
 
@@ -37,9 +38,13 @@ class BuildHostSettings:
 SPOT_WATCH = f"""#!/bin/sh
 # Alibaba announces a spot reclaim a few minutes ahead at this metadata path. On notice the
 # agent gets SIGTERM: it refuses new jobs (503) and marks running ones interrupted, so the
-# pipeline resubmits them to another host.
+# pipeline resubmits them to another host. Hosts answer metadata in hardened mode only
+# (IMDSv2): every read carries a short-lived token.
 while :; do
-  if curl -sf -m 2 {METADATA}/instance/spot/termination-time >/dev/null; then
+  token=$(curl -sf -m 2 -X PUT -H "X-aliyun-ecs-metadata-token-ttl-seconds: 60" \
+    {METADATA_ROOT}/api/token)
+  if curl -sf -m 2 -H "X-aliyun-ecs-metadata-token: $token" \
+      {METADATA}/instance/spot/termination-time >/dev/null; then
     systemctl kill --signal=SIGTERM {AGENT_UNIT}
     exit 0
   fi
@@ -56,6 +61,7 @@ def render(s: BuildHostSettings) -> str:
         "RAILYARD_ALIBABA_REGION": s.region,
         "RAILYARD_APK_BUCKET": s.apk_bucket,
         "ALIBABA_CLOUD_ECS_METADATA": s.ram_role,  # SDK credentials from the instance role
+        "ALIBABA_CLOUD_IMDSV1_DISABLED": "true",  # ...fetched in hardened mode (IMDSv2)
     }
     agent_unit = f"""[Unit]
 Description=railyard Android build agent {s.agent_version}

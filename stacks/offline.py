@@ -125,6 +125,8 @@ class RegisteredResource:
     secret_paths: list[str]
     """Dotted paths of the inputs that arrived as secrets, e.g. ``tunnel1PresharedKey``."""
     dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    """Input name -> URNs of the resources that input was computed from."""
     provider: str
     additional_secret_outputs: list[str]
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -297,6 +299,9 @@ class _RecordingMonitor(mocks.MockMonitor):
                 inputs=inputs,
                 secret_paths=secret_paths,
                 dependencies=list(request.dependencies),
+                property_dependencies={
+                    key: list(deps.urns) for key, deps in request.propertyDependencies.items()
+                },
                 provider=request.provider,
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 outputs=_unwrap(self.resources[response.urn].state, "", []),

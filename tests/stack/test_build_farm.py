@@ -1,5 +1,6 @@
 """The Android build farm as the real program registers it for dev and prod."""
 
+import base64
 import json
 
 from stacks.offline import SECRET_MASK, run_offline
@@ -75,17 +76,34 @@ def test_scaling_group_spans_both_zones_spot_above_an_on_demand_base(stack_plan)
     assert hook["lifecycleTransition"] == "SCALE_IN" and hook["defaultResult"] == "CONTINUE"
 
 
+def user_data(plan) -> str:
+    template = plan.one("alicloud:ecs/ecsLaunchTemplate:EcsLaunchTemplate")
+    return base64.b64decode(template.inputs["userData"]).decode()
+
+
 def test_hosts_run_the_pinned_image_privately_with_their_role(stack_plan):
-    conf = stack_plan.one("alicloud:ess/scalingConfiguration:ScalingConfiguration").inputs
-    assert conf["imageId"] == "ubuntu_22_04_x64_20G_alibase_20240926.vhd"
-    assert conf["internetMaxBandwidthOut"] == 0
-    assert conf["spotStrategy"] == "SpotAsPriceGo"
-    assert conf["systemDiskEncrypted"] is True
-    assert conf["roleName"] == stack_plan.one("alicloud:ram/role:Role").inputs["roleName"]
+    template = stack_plan.one("alicloud:ecs/ecsLaunchTemplate:EcsLaunchTemplate").inputs
+    assert template["imageId"] == "ubuntu_22_04_x64_20G_alibase_20240926.vhd"
+    assert template["internetMaxBandwidthOut"] == 0
+    assert template["spotStrategy"] == "SpotAsPriceGo"
+    assert template["systemDisk"]["encrypted"] is True
+    assert template["ramRoleName"] == stack_plan.one("alicloud:ram/role:Role").inputs["roleName"]
     sg = stack_plan.one("alicloud:ecs/securityGroup:SecurityGroup")
-    assert conf["securityGroupId"] == sg.id
-    assert "railyard-runtime==0.1.0" in conf["userData"]
-    assert "RAILYARD_AGENT_TOKEN_KMS_SECRET=railyard-" in conf["userData"]
+    assert template["securityGroupIds"] == [sg.id]
+    assert "railyard-runtime==0.1.0" in user_data(stack_plan)
+    assert "RAILYARD_AGENT_TOKEN_KMS_SECRET=railyard-" in user_data(stack_plan)
+
+
+def test_hosts_answer_metadata_over_imdsv2_only(stack_plan):
+    template = stack_plan.one("alicloud:ecs/ecsLaunchTemplate:EcsLaunchTemplate")
+    assert template.inputs["httpTokens"] == "enforced"
+    # ESS scaling configurations cannot require IMDSv2; the group launches from the template
+    assert not stack_plan.of_type("alicloud:ess/scalingConfiguration:ScalingConfiguration")
+    group = stack_plan.one("alicloud:ess/scalingGroup:ScalingGroup")
+    assert group.inputs["launchTemplateId"] == template.id
+    assert group.inputs["launchTemplateVersion"] == "Latest"
+    types = [o["instanceType"] for o in group.inputs["launchTemplateOverrides"]]
+    assert types[0] == template.inputs["instanceType"] and len(types) == len(set(types)) >= 2
 
 
 def test_ram_policy_is_limited_to_the_apk_bucket_and_the_token_secret(stack_plan):
@@ -115,8 +133,8 @@ def test_agent_token_is_secret_everywhere(stack_plan):
                 assert r.is_secret(path), f"{r.type} {r.name}: token in plaintext at {path}"
     assert stack_plan.outputs["buildAgentToken"] == SECRET_MASK
     # the hosts get it from KMS, never through user data (secret or not: Alibaba shows it)
-    conf = stack_plan.one("alicloud:ess/scalingConfiguration:ScalingConfiguration")
-    assert token not in conf.inputs["userData"] and not conf.is_secret("userData")
+    template = stack_plan.one("alicloud:ecs/ecsLaunchTemplate:EcsLaunchTemplate")
+    assert token not in user_data(stack_plan) and not template.is_secret("userData")
 
 
 def test_hosts_reach_the_internet_through_the_nat_only(stack_plan):
@@ -132,7 +150,9 @@ def test_prod_protects_the_scaling_group():
     assert group["groupDeletionProtection"] is True
 
 
-def test_load_balancer_is_attached_after_the_scaling_configuration(stack_plan):
-    conf = stack_plan.one("alicloud:ess/scalingConfiguration:ScalingConfiguration")
+def test_load_balancer_is_attached_to_the_group_launched_from_the_template(stack_plan):
+    group = stack_plan.one("alicloud:ess/scalingGroup:ScalingGroup")
+    template = stack_plan.one("alicloud:ecs/ecsLaunchTemplate:EcsLaunchTemplate")
     attachment = stack_plan.one("alicloud:ess/serverGroupAttachment:ServerGroupAttachment")
-    assert conf.urn in attachment.dependencies
+    assert attachment.property_dependencies["scalingGroupId"] == [group.urn]
+    assert group.property_dependencies["launchTemplateId"] == [template.urn]

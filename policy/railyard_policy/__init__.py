@@ -1,0 +1,37 @@
+"""railyard's policies, importable without starting a policy pack (DESIGN.md §10).
+
+``policy/__main__.py`` builds the pack for the Pulumi engine; ``stacks/policy_check.py`` runs
+the same policies over the offline plan.
+"""
+
+from __future__ import annotations
+
+from pulumi_policy import Policy
+
+from railyard_policy import (
+    cloudfront,
+    compute,
+    digest_pinning,
+    iam,
+    network,
+    registry,
+    secrets,
+    storage,
+    vpn,
+)
+
+PACK_NAME = "railyard"
+
+POLICIES: list[Policy] = [
+    digest_pinning.POLICY,
+    storage.S3_POLICY,
+    storage.OSS_POLICY,
+    cloudfront.POLICY,
+    network.POLICY,
+    compute.IMDS_POLICY,
+    compute.EKS_ENDPOINT_POLICY,
+    registry.POLICY,
+    secrets.POLICY,
+    iam.POLICY,
+    vpn.POLICY,
+]
