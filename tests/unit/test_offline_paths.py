@@ -12,6 +12,7 @@ def resource(secret_paths):
         inputs={},
         secret_paths=secret_paths,
         dependencies=[],
+        property_dependencies={},
         provider="",
         additional_secret_outputs=[],
     )
