@@ -3,15 +3,19 @@
     python -m stacks.plan dev
     python -m stacks.plan prod --json
     python -m stacks.plan dev --set railyard:awsNatGateways=perAz
+    python -m stacks.plan prod --diagram docs/stack-prod.svg
 
-Nothing is deployed and no cloud or Pulumi CLI is needed. Exit status: 0 plan shown, 2 bad
-config or arguments (every problem is listed with its key and fix), 1 the program failed.
+Nothing is deployed and no cloud or Pulumi CLI is needed. The policy pack (policy/) judges
+what the program registered. Exit status: 0 plan shown and no mandatory policy violation,
+3 a mandatory policy violation, 2 bad config or arguments (every problem is listed with its
+key and fix), 1 the program failed.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -22,7 +26,11 @@ from rich.table import Table
 from rich.tree import Tree
 
 from railyard.config import ConfigError
+from stacks.diagram import DiagramError, build_graph, write
 from stacks.offline import OfflinePlan, RegisteredResource, run_offline
+from stacks.policy_check import DEFAULT_POLICY_CONFIG, Verdict, evaluate, load_policy_config
+
+EXIT_POLICY_VIOLATION = 3
 
 app = typer.Typer(
     add_completion=False, help=__doc__, rich_markup_mode=None, pretty_exceptions_enable=False
@@ -80,7 +88,20 @@ def type_counts(plan: OfflinePlan) -> Counter[str]:
     return Counter(r.type for r in plan.resources)
 
 
-def as_json(plan: OfflinePlan) -> dict[str, Any]:
+def verdict_table(plan: OfflinePlan, verdicts: list[Verdict]) -> Table:
+    by_urn = {r.urn: r for r in plan.resources}
+    table = Table(title="policy violations", show_lines=True)
+    for column in ("level", "policy", "resource", "violation"):
+        table.add_column(column)
+    for v in sorted(verdicts, key=lambda v: (not v.mandatory, v.policy, v.urn)):
+        r = by_urn.get(v.urn)
+        where = f"{r.type}\n{r.name}" if r else "(stack)"
+        style = "bold red" if v.mandatory else "yellow"
+        table.add_row(f"[{style}]{v.enforcement}[/{style}]", v.policy, where, v.message)
+    return table
+
+
+def as_json(plan: OfflinePlan, verdicts: list[Verdict]) -> dict[str, Any]:
     return {
         "offline": True,
         "stack": plan.stack,
@@ -96,6 +117,10 @@ def as_json(plan: OfflinePlan) -> dict[str, Any]:
         ],
         "countsByType": dict(sorted(type_counts(plan).items())),
         "outputs": plan.outputs,
+        "policyViolations": [
+            {"policy": v.policy, "enforcement": v.enforcement, "urn": v.urn, "message": v.message}
+            for v in verdicts
+        ],
     }
 
 
@@ -107,18 +132,35 @@ def plan(
         typer.Option("--set", help="Override a config value, KEY=VALUE (repeatable)."),
     ] = [],  # noqa: B006 - typer reads the default, never mutates it
     as_json_: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    policy_config: Annotated[
+        Path,
+        typer.Option(help="Policy pack config (the file `--policy-pack-config` takes)."),
+    ] = DEFAULT_POLICY_CONFIG,
+    diagram: Annotated[
+        list[Path],
+        typer.Option(help="Also write a picture of the stack: .mmd, .dot, .svg or .png."),
+    ] = [],  # noqa: B006 - typer reads the default, never mutates it
 ) -> None:
-    """Run the stack program offline for STACK and print what it would register."""
+    """Run the stack program offline for STACK, judge it with the policy pack, print it."""
     console = Console(stderr=as_json_)
     try:
+        settings = load_policy_config(policy_config)
         result = run_offline(stack, _parse_overrides(set_))
     except ConfigError as e:
         console.print(f"[bold red]Stack {stack}: {e}[/bold red]", highlight=False)
         raise typer.Exit(2) from None
+    verdicts = evaluate(result, settings)
+    mandatory = sum(v.mandatory for v in verdicts)
+    try:
+        graph = build_graph(result) if diagram else None
+        written = [write(graph, path) for path in diagram]
+    except DiagramError as e:
+        console.print(f"[bold red]--diagram: {e}[/bold red]", highlight=False)
+        raise typer.Exit(2) from None
 
     if as_json_:
-        typer.echo(json.dumps(as_json(result), indent=2, default=str))
-        return
+        typer.echo(json.dumps(as_json(result, verdicts), indent=2, default=str))
+        raise typer.Exit(EXIT_POLICY_VIOLATION if mandatory else 0)
     console.print(
         Panel(
             f"OFFLINE PLAN of stack [bold]{stack}[/bold]: "
@@ -137,6 +179,16 @@ def plan(
     console.print(table)
     secrets = sum(1 for r in result.resources if r.secret_paths)
     console.print(f"{secrets} resources receive secret inputs; none is shown in plaintext.")
+    for path in written:
+        console.print(f"Diagram written to {path}")
+    if verdicts:
+        console.print(verdict_table(result, verdicts))
+    console.print(
+        f"Policy pack: {mandatory} mandatory and {len(verdicts) - mandatory} advisory "
+        f"violations ({policy_config})."
+    )
+    if mandatory:
+        raise typer.Exit(EXIT_POLICY_VIOLATION)
 
 
 if __name__ == "__main__":

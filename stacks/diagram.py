@@ -1,0 +1,190 @@
+"""A picture of a stack from its offline plan: clouds and components as groups, resources as
+nodes, dependencies as edges, the VPN crossing between the clouds drawn bold.
+
+To stay readable for a real stack (over 100 resources), resources of one type inside one
+top-level component are one node ("ec2 Subnet x6"), and edges join those nodes. Mermaid text
+needs nothing else; SVG/PNG go through Graphviz (the ``graphviz`` package and its ``dot``).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import graphviz
+
+from stacks.offline import OfflinePlan, RegisteredResource
+
+CLOUDS = {"aws": "AWS", "alicloud": "Alibaba Cloud"}
+FORMATS = (".mmd", ".dot", ".svg", ".png")
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    label: str
+    cloud: str  # "aws" | "alicloud"
+    group: str  # the id of the component group
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str  # built first
+    target: str  # built from it
+    crosses_clouds: bool
+
+
+@dataclass
+class StackGraph:
+    stack: str
+    groups: dict[str, str] = field(default_factory=dict)  # group id -> label
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+
+    def node_labelled(self, label: str) -> Node:
+        found = [n for n in self.nodes.values() if n.label.split(" x")[0] == label]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} nodes labelled {label!r}")
+        return found[0]
+
+    def has_edge(self, source: Node, target: Node) -> bool:
+        return any(e.source == source.id and e.target == target.id for e in self.edges)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
+
+
+def _short_type(type_token: str) -> str:
+    """``aws:ec2/vpnConnection:VpnConnection`` -> ``ec2 VpnConnection``."""
+    package, module, name = type_token.split(":")
+    module = module.split("/")[0]
+    return f"{package if module == 'index' else module} {name}"
+
+
+def build_graph(plan: OfflinePlan) -> StackGraph:
+    by_urn = {r.urn: r for r in plan.resources}
+
+    def top_component(r: RegisteredResource) -> RegisteredResource | None:
+        top, cursor = None, by_urn.get(r.parent)
+        while cursor is not None:
+            if not cursor.custom:
+                top = cursor
+            cursor = by_urn.get(cursor.parent)
+        return top
+
+    drawn = [r for r in plan.resources if r.custom and not r.type.startswith("pulumi:providers:")]
+    homes: dict[str, RegisteredResource | None] = {r.urn: top_component(r) for r in drawn}
+    majority: dict[str, str] = {}  # component urn -> its main cloud, for cloud-less resources
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in drawn:
+        prefix = r.type.split(":")[0]
+        if prefix in CLOUDS and homes[r.urn] is not None:
+            votes[homes[r.urn].urn][prefix] += 1
+    for urn, counter in votes.items():
+        majority[urn] = counter.most_common(1)[0][0]
+
+    graph = StackGraph(plan.stack)
+    node_of: dict[str, str] = {}
+    ids: dict[tuple[str, str], str] = {}
+    counts: Counter[str] = Counter()
+    for r in drawn:
+        home = homes[r.urn]
+        prefix = r.type.split(":")[0]
+        cloud = prefix if prefix in CLOUDS else majority.get(home.urn if home else "", "aws")
+        home_name = home.name if home else "stack"
+        group_id = _slug(f"{cloud}_{home_name}")
+        kind = home.type.split(":")[-1] if home else "resources"
+        graph.groups[group_id] = f"{kind} {home_name}"
+        key = (group_id, r.type)
+        node_id = ids.setdefault(key, f"n{len(ids) + 1}")
+        node_of[r.urn] = node_id
+        counts[node_id] += 1
+        graph.nodes[node_id] = Node(node_id, _short_type(r.type), cloud, group_id)
+    for node_id, count in counts.items():
+        if count > 1:
+            node = graph.nodes[node_id]
+            graph.nodes[node_id] = Node(node.id, f"{node.label} x{count}", node.cloud, node.group)
+
+    seen: set[tuple[str, str]] = set()
+    for r in drawn:
+        target = node_of[r.urn]
+        for dep in r.dependencies:
+            source = node_of.get(dep)
+            if source is None or source == target or (source, target) in seen:
+                continue
+            seen.add((source, target))
+            crosses = graph.nodes[source].cloud != graph.nodes[target].cloud
+            graph.edges.append(Edge(source, target, crosses))
+    return graph
+
+
+def to_mermaid(graph: StackGraph) -> str:
+    lines = ["flowchart LR"]
+    for cloud, cloud_label in CLOUDS.items():
+        lines.append(f'  subgraph {cloud}["{cloud_label}"]')
+        for group_id, group_label in sorted(graph.groups.items()):
+            members = sorted(
+                (n for n in graph.nodes.values() if n.group == group_id and n.cloud == cloud),
+                key=lambda n: n.label,
+            )
+            if not members:
+                continue
+            lines.append(f'    subgraph {group_id}["{group_label}"]')
+            lines += [f'      {n.id}["{n.label}"]' for n in members]
+            lines.append("    end")
+        lines.append("  end")
+    for e in graph.edges:
+        arrow = " ==>|VPN| " if e.crosses_clouds else " --> "
+        lines.append(f"  {e.source}{arrow}{e.target}")
+    return "\n".join(lines) + "\n"
+
+
+def to_dot(graph: StackGraph) -> graphviz.Digraph:
+    dot = graphviz.Digraph(f"railyard-{graph.stack}")
+    dot.attr(rankdir="LR", fontname="Helvetica", compound="true", label=f"stack {graph.stack}")
+    dot.attr("node", shape="box", style="rounded,filled", fillcolor="white", fontname="Helvetica")
+    for cloud, cloud_label in CLOUDS.items():
+        with dot.subgraph(name=f"cluster_{cloud}") as c:
+            c.attr(label=cloud_label, style="filled", fillcolor="#eef3fb" if cloud == "aws" else "#fdf1e6")
+            for group_id, group_label in sorted(graph.groups.items()):
+                members = [n for n in graph.nodes.values() if n.group == group_id and n.cloud == cloud]
+                if not members:
+                    continue
+                with c.subgraph(name=f"cluster_{group_id}") as g:
+                    g.attr(label=group_label, style="rounded,filled", fillcolor="white")
+                    for n in sorted(members, key=lambda n: n.label):
+                        g.node(n.id, n.label)
+    for e in graph.edges:
+        if e.crosses_clouds:
+            dot.edge(e.source, e.target, label="VPN", penwidth="2.5", color="#c0392b")
+        else:
+            dot.edge(e.source, e.target, color="#7f8c8d")
+    return dot
+
+
+class DiagramError(Exception):
+    pass
+
+
+def write(graph: StackGraph, path: Path) -> Path:
+    """Write the picture; the suffix picks the format (.mmd, .dot, .svg, .png)."""
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise DiagramError(f"{path}: unknown diagram format; use one of {', '.join(FORMATS)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".mmd":
+        path.write_text(to_mermaid(graph))
+    elif suffix == ".dot":
+        path.write_text(to_dot(graph).source)
+    else:
+        if shutil.which("dot") is None:
+            raise DiagramError(
+                f"{path}: SVG/PNG need Graphviz's `dot` (apt install graphviz, brew install "
+                "graphviz); .mmd and .dot need nothing"
+            )
+        path.write_bytes(to_dot(graph).pipe(format=suffix.lstrip(".")))
+    return path
