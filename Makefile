@@ -3,9 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: plan test lint format clean
+.PHONY: plan test lint format diagram clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
@@ -15,6 +15,9 @@ plan: $(VENV)/.installed  ## offline plan of $(STACK): nothing is deployed
 
 test: $(VENV)/.installed  ## the whole test suite
 	$(PY) -m pytest
+
+diagram: $(VENV)/.installed  ## the picture README embeds (needs Graphviz for the SVG)
+	$(PY) -m stacks.plan prod --diagram docs/stack-prod.mmd --diagram docs/stack-prod.svg > /dev/null
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

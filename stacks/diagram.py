@@ -112,7 +112,7 @@ def build_graph(plan: OfflinePlan) -> StackGraph:
     seen: set[tuple[str, str]] = set()
     for r in drawn:
         target = node_of[r.urn]
-        for dep in r.dependencies:
+        for dep in sorted(r.dependencies):  # the SDK sends them as a set
             source = node_of.get(dep)
             if source is None or source == target or (source, target) in seen:
                 continue
@@ -149,9 +149,15 @@ def to_dot(graph: StackGraph) -> graphviz.Digraph:
     dot.attr("node", shape="box", style="rounded,filled", fillcolor="white", fontname="Helvetica")
     for cloud, cloud_label in CLOUDS.items():
         with dot.subgraph(name=f"cluster_{cloud}") as c:
-            c.attr(label=cloud_label, style="filled", fillcolor="#eef3fb" if cloud == "aws" else "#fdf1e6")
+            c.attr(
+                label=cloud_label,
+                style="filled",
+                fillcolor="#eef3fb" if cloud == "aws" else "#fdf1e6",
+            )
             for group_id, group_label in sorted(graph.groups.items()):
-                members = [n for n in graph.nodes.values() if n.group == group_id and n.cloud == cloud]
+                members = [
+                    n for n in graph.nodes.values() if n.group == group_id and n.cloud == cloud
+                ]
                 if not members:
                     continue
                 with c.subgraph(name=f"cluster_{group_id}") as g:

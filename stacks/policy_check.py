@@ -77,7 +77,9 @@ def load_policy_config(
         try:
             raw = json.loads(Path(path).read_text())
         except (OSError, ValueError) as e:
-            raise ConfigError([Problem(str(path), f"cannot read policy config: {e}", "fix the JSON")])
+            raise ConfigError(
+                [Problem(str(path), f"cannot read policy config: {e}", "fix the JSON")]
+            ) from None
     known = {p.name: p for p in policies}
     levels = {e.value for e in EnforcementLevel}
     problems = [
@@ -91,7 +93,9 @@ def load_policy_config(
         entry = {"enforcementLevel": entry} if isinstance(entry, str) else dict(entry)
         level = entry.pop("enforcementLevel", None) or raw.get("all")
         if level is not None and level not in levels:
-            problems.append(Problem(f"{path}: {name}", f"enforcementLevel {level!r}", f"use {sorted(levels)}"))
+            problems.append(
+                Problem(f"{path}: {name}", f"enforcementLevel {level!r}", f"use {sorted(levels)}")
+            )
             level = None
         schema = (policy.config_schema.properties if policy.config_schema else {}) or {}
         unknown = sorted(set(entry) - set(schema))
@@ -128,25 +132,30 @@ def evaluate(
             setting = settings[policy.name]
             if setting.enforcement == EnforcementLevel.DISABLED:
                 continue
-            level = setting.enforcement.value
-
-            def report(message: str, urn: str | None, _urn: str = "", _name: str = policy.name):
-                verdicts.append(Verdict(_name, level, urn or _urn, message))
-
             if isinstance(policy, ResourceValidationPolicy):
                 for r in plan.resources:
                     args = _resource_args(plan, r, setting.config)
-                    _run(policy, args, lambda m, u=None, r=r: report(m, None, r.urn), r.urn, verdicts)
+                    _judge(policy, setting, args, r.urn, verdicts)
             elif isinstance(policy, StackValidationPolicy):
                 args = StackValidationArgs(_stack_resources(plan), setting.config)
-                _run(policy, args, lambda m, u=None: report(m, u), "", verdicts)
+                _judge(policy, setting, args, "", verdicts)
     return verdicts
 
 
-def _run(policy: Policy, args: Any, report: Any, urn: str, verdicts: list[Verdict]) -> None:
+def _judge(
+    policy: Policy, setting: PolicySettings, args: Any, urn: str, verdicts: list[Verdict]
+) -> None:
+    """Validate; a resource policy's violations belong to ``urn``, a stack policy's to the
+    URN it reports (or the stack)."""
+
+    def report(message: str, reported_urn: str | None = None) -> None:
+        verdicts.append(
+            Verdict(policy.name, setting.enforcement.value, urn or reported_urn or "", message)
+        )
+
     try:
         policy.validate(args, report)  # type: ignore[attr-defined]
-    except UnknownValueError as e:  # as the engine: can't judge, say so, don't block
+    except UnknownValueError as e:  # as the engine: can't judge during preview, don't block
         verdicts.append(Verdict(policy.name, "advisory", urn, f"can't check: {e.message}"))
     except _NotApplicableError:
         pass

@@ -74,3 +74,49 @@ def test_the_cli_entry_point_imports_and_validates_config_first():
     assert result.returncode != 0
     assert "ModuleNotFoundError" not in result.stderr
     assert "railyard:environment: is required" in result.stderr
+
+
+def test_plan_reports_a_clean_policy_verdict_and_writes_a_diagram(tmp_path):
+    picture = tmp_path / "dev.mmd"
+    result = plan("dev", "--diagram", str(picture))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Policy pack: 0 mandatory and 0 advisory violations" in result.stdout
+    assert picture.read_text().startswith("flowchart LR")
+
+
+def test_a_mandatory_violation_exits_3_naming_resource_policy_and_field(monkeypatch):
+    from typer.testing import CliRunner
+
+    from stacks import plan as plan_cli
+    from stacks.offline import run_offline
+    from tests.stack.test_policies import with_tagged_pod
+
+    monkeypatch.setattr(
+        plan_cli,
+        "run_offline",
+        lambda stack, overrides: run_offline(stack, overrides, with_tagged_pod),
+    )
+    result = CliRunner().invoke(plan_cli.app, ["dev"], env={"COLUMNS": "250"})
+    assert result.exit_code == 3, result.output
+    assert "images-pinned-by-digest" in result.output and "legacy-debug" in result.output
+    assert "spec.containers[0].image: 'busybox:1.36' is not pinned" in result.output
+    assert "1 mandatory" in result.output
+
+    as_json = CliRunner().invoke(plan_cli.app, ["dev", "--json"])
+    assert as_json.exit_code == 3
+    (violation,) = json.loads(as_json.stdout)["policyViolations"]
+    assert violation["urn"].endswith("::legacy-debug") and violation["enforcement"] == "mandatory"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--policy-config", "missing.json"], "cannot read policy config"),
+        (["--diagram", "out.jpeg"], "unknown diagram format"),
+    ],
+)
+def test_bad_policy_config_or_diagram_path_exit_2(args, message, tmp_path):
+    args = [a if not a.endswith((".json", ".jpeg")) else str(tmp_path / a) for a in args]
+    result = plan("dev", *args)
+    assert result.returncode == 2
+    assert message in result.stdout + result.stderr

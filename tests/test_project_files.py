@@ -66,3 +66,26 @@ def test_docs_list_every_config_key_with_its_description():
     for key, (_, field) in config.FIELDS_BY_KEY.items():
         assert f"| `{key}` |" in docs, f"{key} missing from docs/config.md"
         assert field.description in docs, f"description of {key} differs in docs/config.md"
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-r"):
+            name, sep, version = line.partition("==")
+            assert sep, f"{path.name}: {line!r} is not pinned with =="
+            pins[name.lower()] = version
+    return pins
+
+
+def test_policy_pack_pins_the_same_versions_as_the_project():
+    project = _pins(ROOT / "requirements.txt")
+    pack = _pins(ROOT / "policy" / "requirements.txt")
+    assert {name: project.get(name) for name in pack} == pack
+
+
+def test_policy_pack_project_file_runs_python_in_its_own_virtualenv():
+    pack = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())
+    assert pack["runtime"] == {"name": "python", "options": {"virtualenv": "venv"}}
+    assert "policy/venv/" in (ROOT / ".gitignore").read_text()

@@ -12,8 +12,17 @@ DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 HTTPS_VIEWER_POLICIES = {"redirect-to-https", "https-only"}
 # The oldest security policy that still refuses TLS 1.0/1.1.
 MIN_TLS = "TLSv1.2_2021"
-_TLS_ORDER = ["SSLv3", "TLSv1", "TLSv1_2016", "TLSv1.1_2016", "TLSv1.2_2018", "TLSv1.2_2019",
-              "TLSv1.2_2021", "TLSv1.2_2025", "TLSv1.3_2025"]
+_TLS_ORDER = [
+    "SSLv3",
+    "TLSv1",
+    "TLSv1_2016",
+    "TLSv1.1_2016",
+    "TLSv1.2_2018",
+    "TLSv1.2_2019",
+    "TLSv1.2_2021",
+    "TLSv1.2_2025",
+    "TLSv1.3_2025",
+]
 
 
 def check(args: ResourceValidationArgs) -> Iterator[str]:

@@ -58,12 +58,14 @@ def check_eks_endpoint(args: ResourceValidationArgs) -> Iterator[str]:
     production = args.get_config().get(PRODUCTION_STACKS, DEFAULT_PRODUCTION_STACKS)
     if current_stack() not in (production or ()):
         return
-    if args.resource_type == EKS_CLUSTER:
-        if get(args.props, "vpcConfig", "endpointPublicAccess", default=True) is not False:
-            yield "vpcConfig.endpointPublicAccess must be false in a production stack"
-    elif args.resource_type == EKS_COMPONENT_CLUSTER:  # pulumi_eks defaults it to true
-        if get(args.props, "endpointPublicAccess", default=True) is not False:
-            yield "endpointPublicAccess must be false in a production stack"
+    # Both default to a public endpoint when unset.
+    field = {
+        EKS_CLUSTER: "vpcConfig.endpointPublicAccess",
+        EKS_COMPONENT_CLUSTER: "endpointPublicAccess",
+    }
+    path = field.get(args.resource_type)
+    if path and get(args.props, *path.split("."), default=True) is not False:
+        yield f"{path} must be false in a production stack"
 
 
 IMDS_POLICY = resource_policy(

@@ -12,7 +12,10 @@ from pulumi_policy import PolicyResource, StackValidationArgs
 from railyard_policy.support import get, stack_policy
 
 WORLD = {"0.0.0.0/0", "::/0"}
-AWS_GROUPS = ("aws:ec2/securityGroup:SecurityGroup", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+AWS_GROUPS = (
+    "aws:ec2/securityGroup:SecurityGroup",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+)
 AWS_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 AWS_INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 ALIBABA_RULE = "alicloud:ecs/securityGroupRule:SecurityGroupRule"
@@ -103,9 +106,12 @@ def check(args: StackValidationArgs) -> Iterator[tuple[str, str]]:
         if ingress.https_only and ingress.group_urn in on_load_balancers:
             continue
         ports = f"{ingress.protocol} {ingress.from_port}-{ingress.to_port}"
-        yield ingress.urn, (
-            f"{names[ingress.urn]}: {ingress.where} admits {ports} from the whole internet; "
-            "narrow the source CIDR (only 443/tcp on a load balancer may be public)"
+        yield (
+            ingress.urn,
+            (
+                f"{names[ingress.urn]}: {ingress.where} admits {ports} from the whole internet; "
+                "narrow the source CIDR (only 443/tcp on a load balancer may be public)"
+            ),
         )
 
 

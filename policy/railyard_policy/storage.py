@@ -14,7 +14,12 @@ S3_ENCRYPTION = (
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
 )
-S3_BLOCK_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+S3_BLOCK_FLAGS = (
+    "blockPublicAcls",
+    "blockPublicPolicy",
+    "ignorePublicAcls",
+    "restrictPublicBuckets",
+)
 PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
 
 OSS_BUCKET = "alicloud:oss/bucket:Bucket"
@@ -29,25 +34,34 @@ def check_s3(args: StackValidationArgs) -> Iterator[tuple[str, str]]:
         if acl in PUBLIC_ACLS:
             yield bucket.urn, f"{bucket.name}: acl {acl!r} makes it public; remove the acl"
         blocks = [
-            b for b in dependents(resources, "bucket", bucket.urn)
+            b
+            for b in dependents(resources, "bucket", bucket.urn)
             if b.resource_type == S3_PUBLIC_ACCESS_BLOCK
         ]
         if not blocks:
-            yield bucket.urn, (
-                f"{bucket.name}: no BucketPublicAccessBlock; add one with "
-                + ", ".join(f"{f}=true" for f in S3_BLOCK_FLAGS)
+            yield (
+                bucket.urn,
+                (
+                    f"{bucket.name}: no BucketPublicAccessBlock; add one with "
+                    + ", ".join(f"{f}=true" for f in S3_BLOCK_FLAGS)
+                ),
             )
         for block in blocks:
             off = [f for f in S3_BLOCK_FLAGS if get(block.props, f) is not True]
             if off:
                 yield block.urn, f"{block.name}: {', '.join(off)} must be true"
         encrypted = [
-            e for e in dependents(resources, "bucket", bucket.urn) if e.resource_type in S3_ENCRYPTION
+            e
+            for e in dependents(resources, "bucket", bucket.urn)
+            if e.resource_type in S3_ENCRYPTION
         ]
         if not encrypted and not get(bucket.props, "serverSideEncryptionConfiguration"):
-            yield bucket.urn, (
-                f"{bucket.name}: no default encryption; add a "
-                "BucketServerSideEncryptionConfiguration (aws:kms or AES256)"
+            yield (
+                bucket.urn,
+                (
+                    f"{bucket.name}: no default encryption; add a "
+                    "BucketServerSideEncryptionConfiguration (aws:kms or AES256)"
+                ),
             )
 
 
@@ -58,18 +72,26 @@ def check_oss(args: StackValidationArgs) -> Iterator[tuple[str, str]]:
         if acl not in (None, "", "private"):
             yield bucket.urn, f"{bucket.name}: acl {acl!r}; OSS buckets must be private"
         for acl_resource in dependents(resources, "bucket", bucket.urn):
-            if acl_resource.resource_type == OSS_ACL and get(acl_resource.props, "acl") != "private":
-                yield acl_resource.urn, (
-                    f"{acl_resource.name}: acl {get(acl_resource.props, 'acl')!r}; "
-                    "set acl='private' (serve through the CDN with origin auth)"
+            if (
+                acl_resource.resource_type == OSS_ACL
+                and get(acl_resource.props, "acl") != "private"
+            ):
+                yield (
+                    acl_resource.urn,
+                    (
+                        f"{acl_resource.name}: acl {get(acl_resource.props, 'acl')!r}; "
+                        "set acl='private' (serve through the CDN with origin auth)"
+                    ),
                 )
         blocks = [
-            b for b in dependents(resources, "bucket", bucket.urn)
+            b
+            for b in dependents(resources, "bucket", bucket.urn)
             if b.resource_type == OSS_PUBLIC_ACCESS_BLOCK
         ]
         if not any(get(b.props, "blockPublicAccess") is True for b in blocks):
-            yield bucket.urn, (
-                f"{bucket.name}: no BucketPublicAccessBlock with blockPublicAccess=true; add one"
+            yield (
+                bucket.urn,
+                (f"{bucket.name}: no BucketPublicAccessBlock with blockPublicAccess=true; add one"),
             )
 
 

@@ -75,7 +75,8 @@ def input_is_secret(urn: str, path: str, additional_secret_outputs: Sequence[str
     facts = _facts.get()
     if facts is not None:
         return any(
-            path == p or path.startswith((p + ".", p + "[")) for p in facts.secret_paths.get(urn, ())
+            path == p or path.startswith((p + ".", p + "["))
+            for p in facts.secret_paths.get(urn, ())
         )
     top = path.split(".", 1)[0].split("[", 1)[0]
     return top in set(additional_secret_outputs)

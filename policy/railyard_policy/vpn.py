@@ -37,7 +37,10 @@ def _alibaba(connection: PolicyResource) -> Iterator[tuple[str, IpsecProposal | 
     for i, t in enumerate(tunnels):
         where = f"tunnelOptionsSpecifications[{i}]"
         try:
-            yield where, proposal_from_alibaba(get(t, "tunnelIkeConfig"), get(t, "tunnelIpsecConfig"))
+            yield (
+                where,
+                proposal_from_alibaba(get(t, "tunnelIkeConfig"), get(t, "tunnelIpsecConfig")),
+            )
         except (ValueError, KeyError, TypeError) as e:
             yield where, f"has no complete proposal ({e})"
 
@@ -59,9 +62,12 @@ def check(args: StackValidationArgs) -> Iterator[tuple[str, str]]:
     reference = seen[0][2]
     for r, where, proposal in seen[1:]:
         if proposal != reference:
-            yield r.urn, (
-                f"{r.name}: {where} proposes {proposal}, but {seen[0][0].name} "
-                f"{seen[0][1]} proposes {reference}; render both sides from one IpsecProposal"
+            yield (
+                r.urn,
+                (
+                    f"{r.name}: {where} proposes {proposal}, but {seen[0][0].name} "
+                    f"{seen[0][1]} proposes {reference}; render both sides from one IpsecProposal"
+                ),
             )
 
 

@@ -1,7 +1,7 @@
 """images-pinned-by-digest: every image field the engine can hand us, pinned and unpinned."""
 
 import pytest
-from pulumi_policy.proxy import UnknownValueError, UNKNOWN_STRING_VALUE
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from railyard_policy import digest_pinning
 from tests.policy.helpers import resource_violations
@@ -32,21 +32,41 @@ def check(type_token: str, props: dict, **kw) -> list[str]:
     ("type_token", "wrap", "prefix"),
     [
         ("kubernetes:core/v1:Pod", lambda p: {"spec": p}, "spec"),
-        ("kubernetes:apps/v1:Deployment", lambda p: {"spec": {"template": {"spec": p}}},
-         "spec.template.spec"),
-        ("kubernetes:apps/v1:StatefulSet", lambda p: {"spec": {"template": {"spec": p}}},
-         "spec.template.spec"),
-        ("kubernetes:apps/v1:DaemonSet", lambda p: {"spec": {"template": {"spec": p}}},
-         "spec.template.spec"),
-        ("kubernetes:apps/v1:ReplicaSet", lambda p: {"spec": {"template": {"spec": p}}},
-         "spec.template.spec"),
-        ("kubernetes:batch/v1:Job", lambda p: {"spec": {"template": {"spec": p}}},
-         "spec.template.spec"),
-        ("kubernetes:apps/v1:DeploymentPatch", lambda p: {"spec": {"template": {"spec": p}}},
-         "spec.template.spec"),
-        ("kubernetes:batch/v1:CronJob",
-         lambda p: {"spec": {"jobTemplate": {"spec": {"template": {"spec": p}}}}},
-         "spec.jobTemplate.spec.template.spec"),
+        (
+            "kubernetes:apps/v1:Deployment",
+            lambda p: {"spec": {"template": {"spec": p}}},
+            "spec.template.spec",
+        ),
+        (
+            "kubernetes:apps/v1:StatefulSet",
+            lambda p: {"spec": {"template": {"spec": p}}},
+            "spec.template.spec",
+        ),
+        (
+            "kubernetes:apps/v1:DaemonSet",
+            lambda p: {"spec": {"template": {"spec": p}}},
+            "spec.template.spec",
+        ),
+        (
+            "kubernetes:apps/v1:ReplicaSet",
+            lambda p: {"spec": {"template": {"spec": p}}},
+            "spec.template.spec",
+        ),
+        (
+            "kubernetes:batch/v1:Job",
+            lambda p: {"spec": {"template": {"spec": p}}},
+            "spec.template.spec",
+        ),
+        (
+            "kubernetes:apps/v1:DeploymentPatch",
+            lambda p: {"spec": {"template": {"spec": p}}},
+            "spec.template.spec",
+        ),
+        (
+            "kubernetes:batch/v1:CronJob",
+            lambda p: {"spec": {"jobTemplate": {"spec": {"template": {"spec": p}}}}},
+            "spec.jobTemplate.spec.template.spec",
+        ),
     ],
 )
 def test_pod_bearing_kinds(type_token, wrap, prefix):
@@ -57,7 +77,9 @@ def test_pod_bearing_kinds(type_token, wrap, prefix):
 
 
 def test_cron_job_init_and_ephemeral_containers():
-    spec = {"spec": {"jobTemplate": {"spec": {"template": {"spec": pod(PINNED, BY_TAG, "busybox")}}}}}
+    spec = {
+        "spec": {"jobTemplate": {"spec": {"template": {"spec": pod(PINNED, BY_TAG, "busybox")}}}}
+    }
     messages = check("kubernetes:batch/v1:CronJob", spec)
     base = "spec.jobTemplate.spec.template.spec"
     assert [m.split(":")[0] for m in messages] == [
@@ -88,8 +110,12 @@ def workflow_spec(image: str) -> dict:
             {"name": "a", "container": {"image": PINNED}},
             {"name": "b", "script": {"image": image, "source": "true"}},
             {"name": "c", "containerSet": {"containers": [{"name": "x", "image": image}]}},
-            {"name": "d", "container": {"image": PINNED}, "initContainers": [{"image": image}],
-             "sidecars": [{"name": "s", "image": image}]},
+            {
+                "name": "d",
+                "container": {"image": PINNED},
+                "initContainers": [{"image": image}],
+                "sidecars": [{"name": "s", "image": image}],
+            },
         ],
     }
 
@@ -121,16 +147,25 @@ def test_child_workflows_created_by_a_resource_template_are_checked():
         "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\n"
         "spec:\n  templates:\n  - name: x\n    container:\n      image: alpine:3.20\n"
     )
-    spec = {"spec": {"templates": [{"name": "chunk", "resource": {"action": "create",
-                                                                   "manifest": manifest}}]}}
+    spec = {
+        "spec": {
+            "templates": [{"name": "chunk", "resource": {"action": "create", "manifest": manifest}}]
+        }
+    }
     (message,) = check("kubernetes:argoproj.io/v1alpha1:WorkflowTemplate", spec)
     assert message.startswith("spec.templates[0].resource.manifest.spec.templates[0].container")
 
 
 def test_helm_values_image_maps_and_strings():
     values = {
-        "controller": {"image": {"registry": "quay.io", "repository": "argoproj/workflow-controller",
-                                 "tag": "v4.0.8@sha256:" + "7a156419f80285859fc8f859927b6cc249f0d128e161e080dc17fca8fcbbceb6"}},
+        "controller": {
+            "image": {
+                "registry": "quay.io",
+                "repository": "argoproj/workflow-controller",
+                "tag": "v4.0.8@sha256:"
+                + "7a156419f80285859fc8f859927b6cc249f0d128e161e080dc17fca8fcbbceb6",
+            }
+        },
         "executor": {"image": {"repository": "quay.io/argoproj/argoexec", "tag": "v4.0.8"}},
         "server": {"image": {"repository": "quay.io/argoproj/argocli"}},
         "extra": {"image": "nginx:1.27"},

@@ -34,8 +34,10 @@ def test_s3_compliant():
     ("stack", "expected"),
     [
         (lambda: s3_stack(block=None), "site: no BucketPublicAccessBlock"),
-        (lambda: s3_stack(block={**ALL_BLOCKED, "restrictPublicBuckets": False}),
-         "site-pab: restrictPublicBuckets must be true"),
+        (
+            lambda: s3_stack(block={**ALL_BLOCKED, "restrictPublicBuckets": False}),
+            "site-pab: restrictPublicBuckets must be true",
+        ),
         (lambda: s3_stack(encrypted=False), "site: no default encryption"),
         (lambda: s3_stack(acl="public-read"), "site: acl 'public-read' makes it public"),
     ],
@@ -65,8 +67,9 @@ def oss_stack(acl="private", blocked=True, inline_acl=None) -> Stack:
     stack = Stack()
     bucket = stack.add(storage.OSS_BUCKET, "apks", {"acl": inline_acl} if inline_acl else {})
     stack.add(storage.OSS_ACL, "apks-acl", {"acl": acl}, bucket=bucket)
-    stack.add(storage.OSS_PUBLIC_ACCESS_BLOCK, "apks-pab", {"blockPublicAccess": blocked},
-              bucket=bucket)
+    stack.add(
+        storage.OSS_PUBLIC_ACCESS_BLOCK, "apks-pab", {"blockPublicAccess": blocked}, bucket=bucket
+    )
     return stack
 
 
@@ -91,9 +94,12 @@ def test_oss_violations(kwargs, expected):
 def distribution(**changes) -> dict:
     props = {
         "defaultCacheBehavior": {"viewerProtocolPolicy": "redirect-to-https"},
-        "orderedCacheBehaviors": [{"pathPattern": "/assets/*", "viewerProtocolPolicy": "https-only"}],
-        "origins": [{"originId": "s3", "domainName": "b.s3.amazonaws.com",
-                     "originAccessControlId": "oac-1"}],
+        "orderedCacheBehaviors": [
+            {"pathPattern": "/assets/*", "viewerProtocolPolicy": "https-only"}
+        ],
+        "origins": [
+            {"originId": "s3", "domainName": "b.s3.amazonaws.com", "originAccessControlId": "oac-1"}
+        ],
         "viewerCertificate": {"cloudfrontDefaultCertificate": True},
     }
     props.update(changes)
@@ -113,20 +119,42 @@ def test_cloudfront_compliant():
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"defaultCacheBehavior": {"viewerProtocolPolicy": "allow-all"}},
-         "defaultCacheBehavior.viewerProtocolPolicy is 'allow-all'"),
-        ({"orderedCacheBehaviors": [{"viewerProtocolPolicy": "allow-all"}]},
-         "orderedCacheBehaviors[0].viewerProtocolPolicy is 'allow-all'"),
-        ({"origins": [{"originId": "s3", "domainName": "b"}]},
-         "origins[0]: S3 origin without originAccessControlId"),
-        ({"origins": [{"originId": "s3", "s3OriginConfig": {"originAccessIdentity": "oai"},
-                       "originAccessControlId": "oac"}]},
-         "origins[0]: uses a legacy origin access identity"),
-        ({"origins": [{"originId": "api", "customOriginConfig": {
-            "originProtocolPolicy": "http-only"}}]},
-         "origins[0].customOriginConfig.originProtocolPolicy must be 'https-only'"),
-        ({"viewerCertificate": {"acmCertificateArn": "a", "minimumProtocolVersion": "TLSv1"}},
-         "viewerCertificate.minimumProtocolVersion is 'TLSv1'"),
+        (
+            {"defaultCacheBehavior": {"viewerProtocolPolicy": "allow-all"}},
+            "defaultCacheBehavior.viewerProtocolPolicy is 'allow-all'",
+        ),
+        (
+            {"orderedCacheBehaviors": [{"viewerProtocolPolicy": "allow-all"}]},
+            "orderedCacheBehaviors[0].viewerProtocolPolicy is 'allow-all'",
+        ),
+        (
+            {"origins": [{"originId": "s3", "domainName": "b"}]},
+            "origins[0]: S3 origin without originAccessControlId",
+        ),
+        (
+            {
+                "origins": [
+                    {
+                        "originId": "s3",
+                        "s3OriginConfig": {"originAccessIdentity": "oai"},
+                        "originAccessControlId": "oac",
+                    }
+                ]
+            },
+            "origins[0]: uses a legacy origin access identity",
+        ),
+        (
+            {
+                "origins": [
+                    {"originId": "api", "customOriginConfig": {"originProtocolPolicy": "http-only"}}
+                ]
+            },
+            "origins[0].customOriginConfig.originProtocolPolicy must be 'https-only'",
+        ),
+        (
+            {"viewerCertificate": {"acmCertificateArn": "a", "minimumProtocolVersion": "TLSv1"}},
+            "viewerCertificate.minimumProtocolVersion is 'TLSv1'",
+        ),
     ],
 )
 def test_cloudfront_violations(changes, expected):
@@ -140,16 +168,28 @@ def sg_stack(cidr: str, port: int, on_lb: bool, cloud: str = "alibaba") -> Stack
     stack = Stack()
     if cloud == "alibaba":
         group = stack.add("alicloud:ecs/securityGroup:SecurityGroup", "lb-sg", {})
-        stack.add(network.ALIBABA_RULE, "https", {
-            "type": "ingress", "ipProtocol": "tcp", "portRange": f"{port}/{port}",
-            "cidrIp": cidr, "policy": "accept"}, securityGroupId=group)
+        stack.add(
+            network.ALIBABA_RULE,
+            "https",
+            {
+                "type": "ingress",
+                "ipProtocol": "tcp",
+                "portRange": f"{port}/{port}",
+                "cidrIp": cidr,
+                "policy": "accept",
+            },
+            securityGroupId=group,
+        )
         if on_lb:
             stack.add("alicloud:nlb/loadBalancer:LoadBalancer", "nlb", {}, securityGroupIds=group)
     else:
         group = stack.add("aws:ec2/securityGroup:SecurityGroup", "lb-sg", {})
-        stack.add(network.AWS_INGRESS_RULE, "https", {
-            "ipProtocol": "tcp", "fromPort": port, "toPort": port, "cidrIpv4": cidr},
-            securityGroupId=group)
+        stack.add(
+            network.AWS_INGRESS_RULE,
+            "https",
+            {"ipProtocol": "tcp", "fromPort": port, "toPort": port, "cidrIpv4": cidr},
+            securityGroupId=group,
+        )
         if on_lb:
             stack.add("aws:lb/loadBalancer:LoadBalancer", "alb", {}, securityGroups=group)
     return stack
@@ -162,11 +202,14 @@ def test_https_from_the_world_on_a_load_balancer_is_allowed(cloud):
 
 
 @pytest.mark.parametrize("cloud", ["aws", "alibaba"])
-@pytest.mark.parametrize(("cidr", "port", "on_lb"), [
-    ("0.0.0.0/0", 22, True),  # not 443
-    ("0.0.0.0/0", 443, False),  # not a load balancer's group
-    ("::/0", 80, True),
-])
+@pytest.mark.parametrize(
+    ("cidr", "port", "on_lb"),
+    [
+        ("0.0.0.0/0", 22, True),  # not 443
+        ("0.0.0.0/0", 443, False),  # not a load balancer's group
+        ("::/0", 80, True),
+    ],
+)
 def test_world_open_ingress_is_refused(cloud, cidr, port, on_lb):
     ((urn, message),) = sg_stack(cidr, port, on_lb, cloud).violations(network.POLICY)
     assert urn.endswith("::https") and "from the whole internet" in message
@@ -174,8 +217,15 @@ def test_world_open_ingress_is_refused(cloud, cidr, port, on_lb):
 
 def test_inline_rules_of_aws_groups_are_checked():
     stack = Stack()
-    stack.add("aws:ec2/securityGroup:SecurityGroup", "web", {"ingress": [
-        {"protocol": "tcp", "fromPort": 0, "toPort": 65535, "cidrBlocks": ["0.0.0.0/0"]}]})
+    stack.add(
+        "aws:ec2/securityGroup:SecurityGroup",
+        "web",
+        {
+            "ingress": [
+                {"protocol": "tcp", "fromPort": 0, "toPort": 65535, "cidrBlocks": ["0.0.0.0/0"]}
+            ]
+        },
+    )
     ((_, message),) = stack.violations(network.POLICY)
     assert message.startswith("web: ingress[0] admits tcp 0-65535")
 
@@ -184,14 +234,23 @@ def test_inline_rules_of_aws_groups_are_checked():
 @pytest.mark.parametrize(
     ("type_token", "good", "bad"),
     [
-        ("aws:ec2/instance:Instance", {"metadataOptions": {"httpTokens": "required"}},
-         {"metadataOptions": {"httpTokens": "optional"}}),
-        ("aws:ec2/launchTemplate:LaunchTemplate", {"metadataOptions": {"httpTokens": "required"}},
-         {}),
+        (
+            "aws:ec2/instance:Instance",
+            {"metadataOptions": {"httpTokens": "required"}},
+            {"metadataOptions": {"httpTokens": "optional"}},
+        ),
+        (
+            "aws:ec2/launchTemplate:LaunchTemplate",
+            {"metadataOptions": {"httpTokens": "required"}},
+            {},
+        ),
         ("alicloud:ecs/instance:Instance", {"httpTokens": "enforced"}, {"httpTokens": "optional"}),
         ("alicloud:ecs/ecsLaunchTemplate:EcsLaunchTemplate", {"httpTokens": "enforced"}, {}),
-        ("alicloud:ess/scalingConfiguration:ScalingConfiguration", {"httpEndpoint": "disabled"},
-         {"httpEndpoint": "enabled"}),
+        (
+            "alicloud:ess/scalingConfiguration:ScalingConfiguration",
+            {"httpEndpoint": "disabled"},
+            {"httpEndpoint": "enabled"},
+        ),
         ("aws:eks/nodeGroup:NodeGroup", {"launchTemplate": {"id": "lt-1", "version": "1"}}, {}),
         ("eks:index:ManagedNodeGroup", {"enableIMDSv2": True}, {"enableIMDSv2": False}),
         ("eks:index:Cluster", {"skipDefaultNodeGroup": True}, {}),
@@ -206,8 +265,11 @@ def test_imdsv2(type_token, good, bad):
 @pytest.mark.parametrize(
     ("type_token", "public", "private"),
     [
-        ("aws:eks/cluster:Cluster", {"vpcConfig": {"endpointPublicAccess": True}},
-         {"vpcConfig": {"endpointPublicAccess": False}}),
+        (
+            "aws:eks/cluster:Cluster",
+            {"vpcConfig": {"endpointPublicAccess": True}},
+            {"vpcConfig": {"endpointPublicAccess": False}},
+        ),
         ("eks:index:Cluster", {}, {"endpointPublicAccess": False}),  # pulumi_eks default: public
     ],
 )
@@ -245,8 +307,12 @@ def test_ecr():
     [("aws:iam/rolePolicy:RolePolicy", "policy"), ("alicloud:ram/policy:Policy", "policyDocument")],
 )
 def test_no_wildcard_admin(type_token, field):
-    scoped = {"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"},
-                            {"Effect": "Deny", "Action": "*", "Resource": "*"}]}
+    scoped = {
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"},
+            {"Effect": "Deny", "Action": "*", "Resource": "*"},
+        ]
+    }
     assert resource_violations(iam.POLICY, type_token, {field: json.dumps(scoped)}) == []
     admin = {"Statement": {"Effect": "Allow", "Action": "*:*", "Resource": ["*"]}}
     (message,) = resource_violations(iam.POLICY, type_token, {field: json.dumps(admin)})
@@ -278,7 +344,10 @@ def test_credentials_nested_in_lists_are_found():
 def test_credentials_under_the_engine_need_additional_secret_outputs():
     props = {"secretData": "token-value"}
     kms = "alicloud:kms/secret:Secret"
-    assert resource_violations(secrets.POLICY, kms, props, additional_secret_outputs=["secretData"]) == []
+    assert (
+        resource_violations(secrets.POLICY, kms, props, additional_secret_outputs=["secretData"])
+        == []
+    )
     assert resource_violations(secrets.POLICY, kms, props)
 
 
@@ -295,8 +364,12 @@ def aws_side(proposal: IpsecProposal, **changes) -> dict:
 def alibaba_side(proposal: IpsecProposal, roles=("master", "slave")) -> dict:
     ike = {_camel(k): v for k, v in proposal.alibaba_ike_config().items()}
     ipsec = {_camel(k): v for k, v in proposal.alibaba_ipsec_config().items()}
-    return {"enableTunnelsBgp": True, "tunnelOptionsSpecifications": [
-        {"role": role, "tunnelIkeConfig": ike, "tunnelIpsecConfig": ipsec} for role in roles]}
+    return {
+        "enableTunnelsBgp": True,
+        "tunnelOptionsSpecifications": [
+            {"role": role, "tunnelIkeConfig": ike, "tunnelIpsecConfig": ipsec} for role in roles
+        ],
+    }
 
 
 def _camel(snake: str) -> str:

@@ -1,0 +1,87 @@
+"""The picture of prod: the key nodes and edges, readable size, and what README embeds."""
+
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from stacks.diagram import DiagramError, build_graph, to_mermaid, write
+from tests.harness import plan_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return build_graph(plan_for("prod"))
+
+
+def test_resources_are_grouped_not_dumped(graph):
+    plan = plan_for("prod")
+    drawn = [r for r in plan.resources if r.custom and not r.type.startswith("pulumi:providers:")]
+    assert len(graph.nodes) < len(drawn) * 0.6
+    counted = sum(
+        int(n.label.rsplit(" x", 1)[1]) if " x" in n.label else 1 for n in graph.nodes.values()
+    )
+    assert counted == len(drawn)
+
+
+def test_key_nodes_sit_in_their_cloud_and_component(graph):
+    expected = {
+        "ec2 Vpc": ("aws", "AwsNetwork"),
+        "ec2 VpnConnection": ("aws", "HybridVpn"),
+        "cloudfront Distribution": ("aws", "PwaAwsSite"),
+        "vpn Gateway": ("alicloud", "HybridVpn"),
+        "vpn Connection": ("alicloud", "HybridVpn"),
+        "cdn DomainNew": ("alicloud", "PwaChinaSite"),
+        "ess ScalingGroup": ("alicloud", "AndroidBuildFarm"),
+        "nlb LoadBalancer": ("alicloud", "AndroidBuildFarm"),
+    }
+    for label, (cloud, component) in expected.items():
+        node = graph.node_labelled(label)
+        assert node.cloud == cloud and graph.groups[node.group].startswith(component), label
+    assert graph.node_labelled("ec2 VpnConnection").label == "ec2 VpnConnection x2"
+
+
+def test_dependencies_are_edges_and_the_vpn_crosses_the_clouds(graph):
+    n = graph.node_labelled
+    assert graph.has_edge(n("ec2 Vpc"), n("ec2 VpnGateway"))
+    assert graph.has_edge(n("ec2 VpnGateway"), n("ec2 VpnConnection"))
+    assert graph.has_edge(n("s3 Bucket"), n("cloudfront Distribution"))
+    # AWS customer gateways are the Alibaba gateway's IPs, Alibaba's are the AWS tunnels'
+    assert graph.has_edge(n("vpn Gateway"), n("ec2 CustomerGateway"))
+    assert graph.has_edge(n("ec2 VpnConnection"), n("vpn CustomerGateway"))
+    crossing = {(e.source, e.target) for e in graph.edges if e.crosses_clouds}
+    assert (n("vpn Gateway").id, n("ec2 CustomerGateway").id) in crossing
+    assert all(graph.nodes[s].cloud != graph.nodes[t].cloud for s, t in crossing)
+
+
+def test_mermaid_has_clouds_components_and_a_bold_vpn_edge(graph):
+    text = to_mermaid(graph)
+    assert text.startswith("flowchart LR\n")
+    assert 'subgraph aws["AWS"]' in text and 'subgraph alicloud["Alibaba Cloud"]' in text
+    vpn = graph.node_labelled("vpn Gateway").id
+    cgw = graph.node_labelled("ec2 CustomerGateway").id
+    assert f"  {vpn} ==>|VPN| {cgw}\n" in text
+
+
+def test_svg_renders_with_every_node(graph, tmp_path):
+    assert shutil.which("dot"), "SVG needs Graphviz's dot: apt install graphviz"
+    svg = write(graph, tmp_path / "prod.svg").read_text()
+    texts = {t.text for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")}
+    assert {n.label for n in graph.nodes.values()} <= texts
+    assert {"AWS", "Alibaba Cloud", "VPN"} <= texts
+
+
+def test_unknown_format_is_refused(graph, tmp_path):
+    with pytest.raises(DiagramError, match=r"use one of \.mmd, \.dot, \.svg, \.png"):
+        write(graph, tmp_path / "prod.jpeg")
+
+
+def test_readme_embeds_the_picture_generated_from_prod(graph):
+    assert "![The prod stack](docs/stack-prod.svg)" in (ROOT / "README.md").read_text()
+    committed = (ROOT / "docs" / "stack-prod.mmd").read_text()
+    assert committed == to_mermaid(graph), "regenerate: make diagram"
+    svg = (ROOT / "docs" / "stack-prod.svg").read_text()
+    assert all(f">{n.label}<" in svg for n in graph.nodes.values()), "regenerate: make diagram"

@@ -1,0 +1,83 @@
+"""The repo's own pipeline files: valid against their schemas, and wired as documented."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from pre_commit.clientlib import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+
+
+def workflow(name: str) -> dict:
+    # YAML 1.1 reads the key `on` as True
+    return yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+
+
+@pytest.mark.parametrize(
+    ("schema", "files"),
+    [("vendor.github-workflows", WORKFLOWS), ("vendor.renovate", [ROOT / "renovate.json"])],
+)
+def test_files_match_their_published_schemas(schema, files):
+    assert files
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_pre_commit_config_is_valid_and_runs_ruff():
+    config = load_config(str(ROOT / ".pre-commit-config.yaml"))
+    ids = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
+    assert {"ruff-check", "ruff-format", "workflows"} <= ids
+
+
+def test_pull_requests_test_plan_and_preview_both_stacks_with_the_policy_pack():
+    pr = workflow("pull-request.yml")
+    assert pr[True]["pull_request"]["branches"] == ["main"]
+    jobs = pr["jobs"]
+    assert "bash .ci/run" in str(jobs["test"]["steps"])
+    assert jobs["offline-plan"]["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    preview = jobs["preview"]
+    assert preview["needs"] == "offline-plan"
+    assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    (pulumi,) = [s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
+    assert pulumi["with"]["command"] == "preview"
+    assert pulumi["with"]["policyPacks"] == "policy"
+    assert pulumi["with"]["policyPackConfigs"] == "policy/config.json"
+    assert pulumi["with"]["comment-on-pr"] is True
+    assert preview["permissions"]["id-token"] == "write"
+
+
+def test_merges_deploy_dev_then_prod_behind_its_environment():
+    deploy = workflow("deploy.yml")
+    assert deploy[True]["push"]["branches"] == ["main"]
+    dev, prod = deploy["jobs"]["dev"], deploy["jobs"]["prod"]
+    assert dev["with"]["stack"] == "dev" and prod["with"]["stack"] == "prod"
+    assert prod["needs"] == "dev"
+    assert deploy["concurrency"]["cancel-in-progress"] is False
+    up = workflow("pulumi-up.yml")["jobs"]["up"]
+    assert up["environment"] == "${{ inputs.stack }}"  # prod's environment has reviewers
+    (pulumi,) = [s for s in up["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
+    assert pulumi["with"]["command"] == "up" and pulumi["with"]["policyPacks"] == "policy"
+
+
+def test_no_credential_is_written_into_the_pipeline():
+    aws_key = re.compile(r"AKIA[0-9A-Z]{16}|LTAI[0-9A-Za-z]{12,}")
+    for path in WORKFLOWS:
+        text = path.read_text()
+        assert not aws_key.search(text), path
+        for line in text.splitlines():
+            if re.search(r"(PASSPHRASE|SECRET|TOKEN|KEY_ID):", line):
+                assert "${{ secrets." in line, f"{path.name}: {line.strip()}"
+    assert (
+        "aws-actions/configure-aws-credentials"
+        in (ROOT / ".github/workflows/pulumi-up.yml").read_text()
+    )
