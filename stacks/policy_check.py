@@ -80,6 +80,8 @@ def load_policy_config(
             raise ConfigError(
                 [Problem(str(path), f"cannot read policy config: {e}", "fix the JSON")]
             ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem(str(path), "is not a JSON object", 'use {"<policy>": ...}')])
     known = {p.name: p for p in policies}
     levels = {e.value for e in EnforcementLevel}
     problems = [
@@ -90,6 +92,9 @@ def load_policy_config(
     settings: dict[str, PolicySettings] = {}
     for name, policy in known.items():
         entry = raw.get(name, {})
+        if not isinstance(entry, str | dict):
+            problems.append(Problem(f"{path}: {name}", f"{entry!r}", "use a level or an object"))
+            entry = {}
         entry = {"enforcementLevel": entry} if isinstance(entry, str) else dict(entry)
         level = entry.pop("enforcementLevel", None) or raw.get("all")
         if level is not None and level not in levels:

@@ -92,6 +92,8 @@ def test_enforcement_levels_and_exemptions_come_from_policy_config(tmp_path):
         ({"image-pinning": "mandatory"}, "image-pinning: no such policy"),
         ({"iam-no-wildcard-admin": "strict"}, "enforcementLevel 'strict'"),
         ({"images-pinned-by-digest": {"exempt": []}}, "unknown properties ['exempt']"),
+        ({"iam-no-wildcard-admin": ["advisory"]}, "use a level or an object"),
+        (["mandatory"], "is not a JSON object"),
     ],
 )
 def test_bad_policy_config_is_refused_with_the_fix(tmp_path, content, message):
