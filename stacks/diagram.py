@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,9 +26,14 @@ FORMATS = (".mmd", ".dot", ".svg", ".png")
 @dataclass(frozen=True)
 class Node:
     id: str
-    label: str
+    kind: str  # short resource type, e.g. "ec2 Subnet"
     cloud: str  # "aws" | "alicloud"
     group: str  # the id of the component group
+    count: int  # resources of that type in that group
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} x{self.count}" if self.count > 1 else self.kind
 
 
 @dataclass(frozen=True)
@@ -45,13 +51,27 @@ class StackGraph:
     edges: list[Edge] = field(default_factory=list)
 
     def node_labelled(self, label: str) -> Node:
-        found = [n for n in self.nodes.values() if n.label.split(" x")[0] == label]
+        found = [n for n in self.nodes.values() if n.kind == label]
         if len(found) != 1:
             raise KeyError(f"{len(found)} nodes labelled {label!r}")
         return found[0]
 
     def has_edge(self, source: Node, target: Node) -> bool:
         return any(e.source == source.id and e.target == target.id for e in self.edges)
+
+    def layout(self) -> Iterator[tuple[str, str, list[tuple[str, str, list[Node]]]]]:
+        """Per cloud: (cloud, its label, [(group id, group label, its nodes by label)]),
+        groups with no node in that cloud left out."""
+        for cloud, cloud_label in CLOUDS.items():
+            groups = []
+            for group_id, group_label in sorted(self.groups.items()):
+                members = sorted(
+                    (n for n in self.nodes.values() if n.group == group_id and n.cloud == cloud),
+                    key=lambda n: n.label,
+                )
+                if members:
+                    groups.append((group_id, group_label, members))
+            yield cloud, cloud_label, groups
 
 
 def _slug(text: str) -> str:
@@ -77,37 +97,30 @@ def build_graph(plan: OfflinePlan) -> StackGraph:
         return top
 
     drawn = [r for r in plan.resources if r.custom and not r.type.startswith("pulumi:providers:")]
-    homes: dict[str, RegisteredResource | None] = {r.urn: top_component(r) for r in drawn}
-    majority: dict[str, str] = {}  # component urn -> its main cloud, for cloud-less resources
+    homes = {r.urn: top_component(r) for r in drawn}
+    own_cloud = {r.urn: p if (p := r.type.split(":")[0]) in CLOUDS else None for r in drawn}
     votes: dict[str, Counter[str]] = defaultdict(Counter)
     for r in drawn:
-        prefix = r.type.split(":")[0]
-        if prefix in CLOUDS and homes[r.urn] is not None:
-            votes[homes[r.urn].urn][prefix] += 1
-    for urn, counter in votes.items():
-        majority[urn] = counter.most_common(1)[0][0]
+        if own_cloud[r.urn] and homes[r.urn] is not None:
+            votes[homes[r.urn].urn][own_cloud[r.urn]] += 1
+    # a component's main cloud, for its cloud-less resources (random passwords, IDs)
+    majority = {urn: counter.most_common(1)[0][0] for urn, counter in votes.items()}
 
     graph = StackGraph(plan.stack)
-    node_of: dict[str, str] = {}
-    ids: dict[tuple[str, str], str] = {}
-    counts: Counter[str] = Counter()
+    members: dict[tuple[str, str, str], list[str]] = {}  # (cloud, group, type) -> URNs
     for r in drawn:
         home = homes[r.urn]
-        prefix = r.type.split(":")[0]
-        cloud = prefix if prefix in CLOUDS else majority.get(home.urn if home else "", "aws")
+        cloud = own_cloud[r.urn] or majority.get(home.urn if home else "", "aws")
         home_name = home.name if home else "stack"
         group_id = _slug(f"{cloud}_{home_name}")
         kind = home.type.split(":")[-1] if home else "resources"
         graph.groups[group_id] = f"{kind} {home_name}"
-        key = (group_id, r.type)
-        node_id = ids.setdefault(key, f"n{len(ids) + 1}")
-        node_of[r.urn] = node_id
-        counts[node_id] += 1
-        graph.nodes[node_id] = Node(node_id, _short_type(r.type), cloud, group_id)
-    for node_id, count in counts.items():
-        if count > 1:
-            node = graph.nodes[node_id]
-            graph.nodes[node_id] = Node(node.id, f"{node.label} x{count}", node.cloud, node.group)
+        members.setdefault((cloud, group_id, r.type), []).append(r.urn)
+    node_of: dict[str, str] = {}
+    for i, ((cloud, group_id, type_token), urns) in enumerate(members.items(), start=1):
+        node = Node(f"n{i}", _short_type(type_token), cloud, group_id, len(urns))
+        graph.nodes[node.id] = node
+        node_of |= dict.fromkeys(urns, node.id)
 
     seen: set[tuple[str, str]] = set()
     for r in drawn:
@@ -124,15 +137,9 @@ def build_graph(plan: OfflinePlan) -> StackGraph:
 
 def to_mermaid(graph: StackGraph) -> str:
     lines = ["flowchart LR"]
-    for cloud, cloud_label in CLOUDS.items():
+    for cloud, cloud_label, groups in graph.layout():
         lines.append(f'  subgraph {cloud}["{cloud_label}"]')
-        for group_id, group_label in sorted(graph.groups.items()):
-            members = sorted(
-                (n for n in graph.nodes.values() if n.group == group_id and n.cloud == cloud),
-                key=lambda n: n.label,
-            )
-            if not members:
-                continue
+        for group_id, group_label, members in groups:
             lines.append(f'    subgraph {group_id}["{group_label}"]')
             lines += [f'      {n.id}["{n.label}"]' for n in members]
             lines.append("    end")
@@ -147,22 +154,14 @@ def to_dot(graph: StackGraph) -> graphviz.Digraph:
     dot = graphviz.Digraph(f"railyard-{graph.stack}")
     dot.attr(rankdir="LR", fontname="Helvetica", compound="true", label=f"stack {graph.stack}")
     dot.attr("node", shape="box", style="rounded,filled", fillcolor="white", fontname="Helvetica")
-    for cloud, cloud_label in CLOUDS.items():
+    for cloud, cloud_label, groups in graph.layout():
         with dot.subgraph(name=f"cluster_{cloud}") as c:
-            c.attr(
-                label=cloud_label,
-                style="filled",
-                fillcolor="#eef3fb" if cloud == "aws" else "#fdf1e6",
-            )
-            for group_id, group_label in sorted(graph.groups.items()):
-                members = [
-                    n for n in graph.nodes.values() if n.group == group_id and n.cloud == cloud
-                ]
-                if not members:
-                    continue
+            fill = "#eef3fb" if cloud == "aws" else "#fdf1e6"
+            c.attr(label=cloud_label, style="filled", fillcolor=fill)
+            for group_id, group_label, members in groups:
                 with c.subgraph(name=f"cluster_{group_id}") as g:
                     g.attr(label=group_label, style="rounded,filled", fillcolor="white")
-                    for n in sorted(members, key=lambda n: n.label):
+                    for n in members:
                         g.node(n.id, n.label)
     for e in graph.edges:
         if e.crosses_clouds:
