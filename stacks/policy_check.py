@@ -128,9 +128,8 @@ def evaluate(
 ) -> list[Verdict]:
     """Every violation the pack reports for the plan, in resource order."""
     settings = settings if settings is not None else load_policy_config(policies=policies)
-    facts = OfflineFacts(
-        stack=plan.stack, secret_paths={r.urn: tuple(r.secret_paths) for r in plan.resources}
-    )
+    registered = {r.urn: r for r in plan.resources}  # in registration order
+    facts = OfflineFacts(plan.stack, lambda urn, path: registered[urn].is_secret(path))
     verdicts: list[Verdict] = []
     with offline_facts(facts):
         for policy in policies:
@@ -139,10 +138,10 @@ def evaluate(
                 continue
             if isinstance(policy, ResourceValidationPolicy):
                 for r in plan.resources:
-                    args = _resource_args(plan, r, setting.config)
+                    args = _resource_args(registered, r, setting.config)
                     _judge(policy, setting, args, r.urn, verdicts)
             elif isinstance(policy, StackValidationPolicy):
-                args = StackValidationArgs(_stack_resources(plan), setting.config)
+                args = StackValidationArgs(_stack_resources(registered), setting.config)
                 _judge(policy, setting, args, "", verdicts)
     return verdicts
 
@@ -178,9 +177,11 @@ def _options(r: RegisteredResource) -> PolicyResourceOptions:
     )
 
 
-def _provider(plan: OfflinePlan, r: RegisteredResource) -> PolicyProviderResource | None:
-    urn = r.provider.rsplit("::", 1)[0] if r.provider else ""
-    found = next((p for p in plan.resources if p.urn == urn), None)
+def _provider(
+    registered: Mapping[str, RegisteredResource], r: RegisteredResource
+) -> PolicyProviderResource | None:
+    # a provider reference is "<urn>::<id>"
+    found = registered.get(r.provider.rsplit("::", 1)[0]) if r.provider else None
     if found is None:
         return None
     props = unknown_checking_proxy(copy.deepcopy(found.inputs))
@@ -188,27 +189,28 @@ def _provider(plan: OfflinePlan, r: RegisteredResource) -> PolicyProviderResourc
 
 
 def _resource_args(
-    plan: OfflinePlan, r: RegisteredResource, config: Mapping[str, Any]
+    registered: Mapping[str, RegisteredResource], r: RegisteredResource, config: Mapping[str, Any]
 ) -> ResourceValidationArgs:
+    # fresh props for every policy, as the engine deserializes them per request
     props = unknown_checking_proxy(copy.deepcopy(r.inputs))
     return ResourceValidationArgs(
-        r.type, props, r.urn, r.name, _options(r), _provider(plan, r), dict(config)
+        r.type, props, r.urn, r.name, _options(r), _provider(registered, r), dict(config)
     )
 
 
-def _stack_resources(plan: OfflinePlan) -> list[PolicyResource]:
-    by_urn: dict[str, PolicyResource] = {}
-    for r in plan.resources:
+def _stack_resources(registered: Mapping[str, RegisteredResource]) -> list[PolicyResource]:
+    resources: dict[str, PolicyResource] = {}
+    for r in registered.values():
         props = unknown_checking_proxy(copy.deepcopy(r.outputs or r.inputs))
-        by_urn[r.urn] = PolicyResource(
-            r.type, props, r.urn, r.name, _options(r), _provider(plan, r), None, [], {}
+        resources[r.urn] = PolicyResource(
+            r.type, props, r.urn, r.name, _options(r), _provider(registered, r), None, [], {}
         )
-    for r in plan.resources:
-        resource = by_urn[r.urn]
-        resource.parent = by_urn.get(r.parent)
-        resource.dependencies = [by_urn[u] for u in r.dependencies if u in by_urn]
+    for r in registered.values():
+        resource = resources[r.urn]
+        resource.parent = resources.get(r.parent)
+        resource.dependencies = [resources[u] for u in r.dependencies if u in resources]
         resource.property_dependencies = {
-            key: [by_urn[u] for u in urns if u in by_urn]
+            key: [resources[u] for u in urns if u in resources]
             for key, urns in r.property_dependencies.items()
         }
-    return list(by_urn.values())
+    return list(resources.values())

@@ -12,7 +12,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import (
@@ -44,8 +44,8 @@ class OfflineFacts:
     """What the in-process runner knows that the engine does not hand to Python policies."""
 
     stack: str
-    secret_paths: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    """URN -> input paths that arrived as secrets (``a.b``, ``a[0].c``)."""
+    secret_input: Callable[[str, str], bool] | None = None
+    """(URN, input path like ``a.b`` or ``a[0].c``) -> whether it arrived as a secret."""
 
 
 _facts: ContextVar[OfflineFacts | None] = ContextVar("railyard_policy_offline", default=None)
@@ -73,11 +73,8 @@ def input_is_secret(urn: str, path: str, additional_secret_outputs: Sequence[str
     ``additionalSecretOutputs`` (provider schemas that mark a field secret add it there too).
     """
     facts = _facts.get()
-    if facts is not None:
-        return any(
-            path == p or path.startswith((p + ".", p + "["))
-            for p in facts.secret_paths.get(urn, ())
-        )
+    if facts is not None and facts.secret_input is not None:
+        return facts.secret_input(urn, path)
     top = path.split(".", 1)[0].split("[", 1)[0]
     return top in set(additional_secret_outputs)
 
