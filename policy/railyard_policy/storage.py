@@ -33,28 +33,16 @@ def check_s3(args: StackValidationArgs) -> Iterator[tuple[str, str]]:
         acl = get(bucket.props, "acl")
         if acl in PUBLIC_ACLS:
             yield bucket.urn, f"{bucket.name}: acl {acl!r} makes it public; remove the acl"
-        blocks = [
-            b
-            for b in dependents(resources, "bucket", bucket.urn)
-            if b.resource_type == S3_PUBLIC_ACCESS_BLOCK
-        ]
+        attached = dependents(resources, "bucket", bucket.urn)
+        blocks = [b for b in attached if b.resource_type == S3_PUBLIC_ACCESS_BLOCK]
         if not blocks:
-            yield (
-                bucket.urn,
-                (
-                    f"{bucket.name}: no BucketPublicAccessBlock; add one with "
-                    + ", ".join(f"{f}=true" for f in S3_BLOCK_FLAGS)
-                ),
-            )
+            flags = ", ".join(f"{f}=true" for f in S3_BLOCK_FLAGS)
+            yield bucket.urn, f"{bucket.name}: no BucketPublicAccessBlock; add one with {flags}"
         for block in blocks:
             off = [f for f in S3_BLOCK_FLAGS if get(block.props, f) is not True]
             if off:
                 yield block.urn, f"{block.name}: {', '.join(off)} must be true"
-        encrypted = [
-            e
-            for e in dependents(resources, "bucket", bucket.urn)
-            if e.resource_type in S3_ENCRYPTION
-        ]
+        encrypted = any(e.resource_type in S3_ENCRYPTION for e in attached)
         if not encrypted and not get(bucket.props, "serverSideEncryptionConfiguration"):
             yield (
                 bucket.urn,
@@ -71,24 +59,22 @@ def check_oss(args: StackValidationArgs) -> Iterator[tuple[str, str]]:
         acl = get(bucket.props, "acl")
         if acl not in (None, "", "private"):
             yield bucket.urn, f"{bucket.name}: acl {acl!r}; OSS buckets must be private"
-        for acl_resource in dependents(resources, "bucket", bucket.urn):
-            if (
-                acl_resource.resource_type == OSS_ACL
-                and get(acl_resource.props, "acl") != "private"
-            ):
+        attached = dependents(resources, "bucket", bucket.urn)
+        for acl_resource in (a for a in attached if a.resource_type == OSS_ACL):
+            acl = get(acl_resource.props, "acl")
+            if acl != "private":
                 yield (
                     acl_resource.urn,
                     (
-                        f"{acl_resource.name}: acl {get(acl_resource.props, 'acl')!r}; "
+                        f"{acl_resource.name}: acl {acl!r}; "
                         "set acl='private' (serve through the CDN with origin auth)"
                     ),
                 )
-        blocks = [
-            b
-            for b in dependents(resources, "bucket", bucket.urn)
-            if b.resource_type == OSS_PUBLIC_ACCESS_BLOCK
-        ]
-        if not any(get(b.props, "blockPublicAccess") is True for b in blocks):
+        blocked = any(
+            b.resource_type == OSS_PUBLIC_ACCESS_BLOCK and get(b.props, "blockPublicAccess") is True
+            for b in attached
+        )
+        if not blocked:
             yield (
                 bucket.urn,
                 (f"{bucket.name}: no BucketPublicAccessBlock with blockPublicAccess=true; add one"),
