@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pulumi_aws import Region as _AwsRegion
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 
-from railyard import cidr, ipsec
+from railyard import cache_rules, cidr, ipsec
 
 PROJECT = "railyard"
 
@@ -240,7 +240,7 @@ class StackConfig(BaseModel):
 
     # --- PWA delivery ---
     pwa_hashed_asset_paths: StrList = Field(
-        default_factory=lambda: ["/assets/*", "/static/*"],
+        default_factory=lambda: list(cache_rules.DEFAULT_HASHED_ASSET_PATHS),
         alias=full_key("pwaHashedAssetPaths"),
         description="Folders of content-hashed assets, cached for a year as immutable.",
         examples=[["/assets/*", "/static/*"]],
@@ -252,13 +252,13 @@ class StackConfig(BaseModel):
         examples=[0],
     )
     pwa_hashed_asset_ttl_seconds: int = Field(
-        default=31536000,
+        default=cache_rules.ONE_YEAR,
         alias=full_key("pwaHashedAssetTtlSeconds"),
         description="Edge and browser TTL of hashed assets (at least a day).",
         examples=[31536000],
     )
     pwa_default_ttl_seconds: int = Field(
-        default=300,
+        default=cache_rules.DEFAULT_TTL_SECONDS,
         alias=full_key("pwaDefaultTtlSeconds"),
         description="Edge TTL of every other file (favicon, web manifest).",
         examples=[300],

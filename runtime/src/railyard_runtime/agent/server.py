@@ -1,0 +1,146 @@
+"""``railyard-agent``: serve the API and the health check; drain on SIGTERM.
+
+One uvicorn server listens on two sockets (API port, health port). The first SIGTERM drains:
+the health check turns 503 (the load balancer stops sending), new builds get 503, running
+builds are stopped and marked interrupted, waiting clients are answered, then the server
+exits. A second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from railyard_runtime import __version__, clouds
+from railyard_runtime.agent import settings as agent_settings
+from railyard_runtime.agent.app import create_app, guarded
+from railyard_runtime.agent.runner import Runner
+from railyard_runtime.agent.settings import AgentSettings, SettingsError
+from railyard_runtime.agent.store import JobStore
+
+log = logging.getLogger("railyard.agent")
+METADATA = "http://100.100.100.200/latest"
+
+
+class DrainingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, runner: Runner, grace_seconds: float):
+        super().__init__(config)
+        self.runner = runner
+        self.grace_seconds = grace_seconds
+        self._draining: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets=None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig, frame) -> None:
+        if self._draining is not None or self._loop is None:
+            return super().handle_exit(sig, frame)  # second signal: stop now
+        self._loop.call_soon_threadsafe(self._start_drain)
+
+    def _start_drain(self) -> None:
+        self._draining = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        jobs = await self.runner.drain("the host is shutting down (drain); submit again")
+        log.warning("draining: %d unfinished job(s) marked interrupted", len(jobs))
+        await asyncio.sleep(self.grace_seconds)  # let waiting clients read the news
+        self.should_exit = True
+
+
+def advertised_url(s: AgentSettings) -> str:
+    """The URL the CLI follows a job to: configured, or this host's private IP."""
+    if s.advertise_url:
+        return s.advertise_url
+    with httpx.Client(timeout=2) as http:  # Alibaba metadata in hardened mode (IMDSv2)
+        token = http.put(
+            f"{METADATA}/api/token", headers={"X-aliyun-ecs-metadata-token-ttl-seconds": "60"}
+        ).text
+        ip = http.get(
+            f"{METADATA}/meta-data/private-ipv4", headers={"X-aliyun-ecs-metadata-token": token}
+        ).text.strip()
+    return f"http://{ip}:{s.port}"
+
+
+def oss_uploader(s: AgentSettings):
+    async def upload(apk: Path, key: str) -> str:
+        def put() -> None:
+            client = clouds.oss_client(s.region, s.oss_endpoint or None)
+            client.upload_file(
+                str(apk),
+                s.apk_bucket,
+                key,
+                ExtraArgs={"ContentType": "application/vnd.android.package-archive"},
+            )
+
+        await asyncio.to_thread(put)
+        return f"oss://{s.apk_bucket}/{key}"
+
+    return upload
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def build_server(s: AgentSettings) -> tuple[DrainingServer, list[socket.socket]]:
+    token = agent_settings.load_token(s)
+    store = JobStore(s.database)
+    requeued = store.recover(s.max_attempts)
+    if requeued:
+        log.warning("recovered %d job(s) cut off by the last stop", len(requeued))
+    runner = Runner(s, store, oss_uploader(s))
+    app = create_app(store, runner, token, advertised_url(s), s.health_port)
+
+    @asynccontextmanager
+    async def lifespan(_):
+        worker = asyncio.create_task(runner.run_forever())
+        runner.wake()  # jobs queued before a restart
+        try:
+            yield
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+            store.close()
+
+    app.router.lifespan_context = lifespan
+    config = uvicorn.Config(
+        guarded(app),
+        lifespan="on",
+        log_level="info",
+        timeout_graceful_shutdown=10,
+        timeout_keep_alive=75,
+    )
+    sockets = [_listen(s.bind, s.port), _listen(s.bind, s.health_port)]
+    return DrainingServer(config, runner, s.drain_grace_seconds), sockets
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if "--version" in sys.argv[1:]:
+        print(__version__)
+        return
+    try:
+        s = agent_settings.from_env()
+        server, sockets = build_server(s)
+    except SettingsError as e:
+        for problem in e.problems:
+            print(f"railyard-agent: {problem}", file=sys.stderr)
+        sys.exit(2)
+    log.info("railyard-agent %s on :%d (health :%d)", __version__, s.port, s.health_port)
+    server.run(sockets=sockets)

@@ -1,0 +1,191 @@
+"""``android build``: submit through the farm's load balancer, follow the job to its host.
+
+The job belongs to the agent that accepted it (its response names that host). The client
+long-polls that host; it rides out restarts and network blips with backoff, and when the
+host is gone (spot reclaim, scale-in: unreachable for ``host_lost_after`` seconds, or it no
+longer knows the job) or reports the job interrupted, it submits again through the load
+balancer, a bounded number of times. Every wait is bounded by one total deadline.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from railyard_runtime.agent.jobs import COMMIT, Job, State
+from railyard_runtime.errors import BadInput, DeadlineExceeded, StepError, Unreachable
+
+TRANSIENT_STATUS = {429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True)
+class BuildPolicy:
+    deadline_seconds: float = 3600
+    """Total time from the first submission to a finished build."""
+    request_timeout: float = 10
+    """Connect/read timeout of one request (a long poll gets ``wait_seconds`` more)."""
+    wait_seconds: float = 25
+    """How long one long poll may hang at the agent (under the NLB's idle timeout)."""
+    max_submits: int = 3
+    """Submissions through the load balancer, the first included."""
+    host_lost_after: float = 60
+    """Seconds the owning host may be unreachable before the job is submitted elsewhere."""
+    unreachable_after: float = 120
+    """Seconds the load balancer may be unreachable before the step gives up (exit 3)."""
+    backoff_initial: float = 0.5
+    backoff_max: float = 10
+
+
+class BuildFailed(StepError):
+    pass
+
+
+class _Lost(Exception):
+    """The owning host cannot give us the job any more."""
+
+
+class _Transient(Exception):
+    pass
+
+
+class AgentClient:
+    def __init__(self, token: str, policy: BuildPolicy, http: httpx.Client | None = None):
+        self.policy = policy
+        self.http = http or httpx.Client()
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def _call(self, method: str, url: str, timeout: float, **kwargs) -> httpx.Response:
+        try:
+            response = self.http.request(
+                method, url, headers=self.headers, timeout=timeout, **kwargs
+            )
+        except httpx.TransportError as e:
+            raise _Transient(f"{type(e).__name__} from {url}") from e
+        if response.status_code in TRANSIENT_STATUS:
+            raise _Transient(f"HTTP {response.status_code} from {url}")
+        if response.status_code == 401:
+            raise BadInput(
+                "the build agent refused the token: check RAILYARD_AGENT_TOKEN(_FILE) against "
+                "the stack output buildAgentToken"
+            )
+        if response.status_code == 404:
+            raise _Lost(f"{url} answered 404")
+        if response.status_code >= 400:
+            raise BadInput(f"the build agent refused the request: {_message(response)}")
+        return response
+
+    def submit(self, base_url: str, commit: str) -> Job:
+        p = self.policy
+        r = self._call("POST", f"{base_url}/builds", p.request_timeout, json={"commit": commit})
+        return Job.model_validate(r.json())
+
+    def wait(self, job: Job, timeout: float) -> Job:
+        r = self._call(
+            "GET",
+            f"{job.host}/builds/{job.id}/wait",
+            timeout + self.policy.request_timeout,
+            params={"state": job.state.value, "timeout": f"{timeout:.1f}"},
+        )
+        return Job.model_validate(r.json())
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return response.json().get("error") or response.text
+    except ValueError:
+        return response.text[:200]
+
+
+def build(
+    commit: str,
+    load_balancer_url: str,
+    token: str,
+    policy: BuildPolicy = BuildPolicy(),
+    on_event: Callable[[str], None] = lambda _: None,
+    client: AgentClient | None = None,
+) -> Job:
+    """The finished job with its artifact URL; raises with the exit code that says why not."""
+    commit = commit.strip().lower()
+    if not COMMIT.match(commit):
+        raise BadInput(f"--commit {commit!r}: must be a git commit SHA (7-40 hex characters)")
+    client = client or AgentClient(token, policy)
+    clock = _Clock(policy)
+    reason = ""
+    for attempt in range(1, policy.max_submits + 1):
+        job = clock.retry(
+            lambda: client.submit(load_balancer_url.rstrip("/"), commit),
+            f"the load balancer {load_balancer_url}",
+        )
+        on_event(f"submission {attempt}: job {job.id} on {job.host} is {job.state}")
+        job, reason = _follow(client, job, clock, on_event)
+        if job is not None and job.state is State.SUCCEEDED:
+            return job
+        if job is not None and job.state is State.FAILED:
+            tail = "\n".join(job.log_tail[-20:])
+            raise BuildFailed(f"build {job.id} of {commit} failed: {job.error}\n{tail}".rstrip())
+        on_event(f"{reason}; submitting again through the load balancer")
+    raise Unreachable(
+        f"gave up after {policy.max_submits} submissions of {commit}; last: {reason}"
+    )
+
+
+def _follow(client: AgentClient, job: Job, clock: _Clock, on_event) -> tuple[Job | None, str]:
+    """Long-poll the owning host until the job ends, or say why it cannot be followed."""
+    last_contact = time.monotonic()
+    failures = 0
+    while not job.state.is_final:
+        try:
+            seen = job.state
+            job = client.wait(job, min(client.policy.wait_seconds, clock.remaining()))
+            last_contact, failures = time.monotonic(), 0
+            if job.state is not seen:
+                on_event(f"job {job.id} is {job.state}")
+        except _Lost:
+            return None, f"{job.host} no longer knows job {job.id}"
+        except _Transient as e:
+            if time.monotonic() - last_contact > client.policy.host_lost_after:
+                return None, f"{job.host} unreachable for {client.policy.host_lost_after:g} s ({e})"
+            failures += 1
+            clock.sleep(failures)
+    if job.state is State.INTERRUPTED:
+        return job, f"job {job.id} was interrupted on {job.host} ({job.error})"
+    return job, ""
+
+
+class _Clock:
+    def __init__(self, policy: BuildPolicy):
+        self.policy = policy
+        self.deadline = time.monotonic() + policy.deadline_seconds
+
+    def remaining(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded(
+                f"the build did not finish within --deadline {self.policy.deadline_seconds:g} s"
+            )
+        return left
+
+    def sleep(self, failures: int) -> None:
+        p = self.policy
+        delay = min(p.backoff_max, p.backoff_initial * 2 ** (failures - 1))
+        time.sleep(min(delay * random.uniform(0.5, 1.0), self.remaining()))
+
+    def retry(self, call: Callable[[], Job], what: str) -> Job:
+        started, failures = time.monotonic(), 0
+        while True:
+            self.remaining()
+            try:
+                return call()
+            except _Transient as e:
+                if time.monotonic() - started > self.policy.unreachable_after:
+                    raise Unreachable(
+                        f"{what} did not answer for {self.policy.unreachable_after:g} s ({e})"
+                    ) from e
+                failures += 1
+                self.sleep(failures)
+            except _Lost as e:
+                raise Unreachable(f"{what} has no build API ({e})") from e

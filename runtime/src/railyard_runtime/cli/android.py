@@ -1,0 +1,77 @@
+"""``railyard-steps android build``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from railyard_runtime import android
+from railyard_runtime.cli.output import current, step
+from railyard_runtime.errors import BadInput
+
+app = typer.Typer(help="Android builds on the Alibaba build farm.", no_args_is_help=True)
+
+
+def _token(token_file: Path | None) -> str:
+    """From a file (a mounted Kubernetes Secret) or RAILYARD_AGENT_TOKEN; never an argument."""
+    if token_file is not None:
+        try:
+            return token_file.read_text().strip()
+        except OSError as e:
+            raise BadInput(f"--token-file {str(token_file)!r}: cannot read it ({e.strerror})") from e
+    token = os.environ.get("RAILYARD_AGENT_TOKEN", "").strip()
+    if not token:
+        raise BadInput(
+            "no agent token: mount it and pass --token-file (RAILYARD_AGENT_TOKEN_FILE), or set "
+            "RAILYARD_AGENT_TOKEN; the stack output buildAgentToken holds it"
+        )
+    return token
+
+
+@app.command("build")
+@step
+def build_command(
+    ctx: typer.Context,
+    commit: Annotated[str, typer.Option(help="Git commit SHA of the Android app.")],
+    agent_url: Annotated[
+        str,
+        typer.Option(
+            envvar="RAILYARD_AGENT_URL",
+            help="The farm's load balancer, http://<stack output buildAgentEndpoint>.",
+        ),
+    ],
+    token_file: Annotated[
+        Path | None, typer.Option(envvar="RAILYARD_AGENT_TOKEN_FILE", help="File with the token.")
+    ] = None,
+    deadline: Annotated[float, typer.Option(min=1, help="Total seconds for the build.")] = 3600,
+    max_submits: Annotated[int, typer.Option(min=1, max=10, help="Submissions at most.")] = 3,
+    host_lost_after: Annotated[
+        float, typer.Option(min=1, help="Seconds a silent host keeps its job.")
+    ] = 60,
+    request_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request.")] = 10,
+) -> None:
+    """Build the APK: submit, follow the job to its host, resubmit if the host goes away.
+
+    Exit codes: 0 built, 1 build failed, 2 bad input or token, 3 no agent answered,
+    4 deadline exceeded.
+    """
+    out = current(ctx)
+    policy = android.BuildPolicy(
+        deadline_seconds=deadline,
+        max_submits=max_submits,
+        host_lost_after=host_lost_after,
+        request_timeout=request_timeout,
+        unreachable_after=min(120, deadline),
+    )
+    with out.progress() as bars:
+        task = bars.add_task(f"android {commit[:12]}", total=None)
+
+        def on_event(message: str) -> None:
+            bars.update(task, description=message)
+            out.note(message)
+
+        job = android.build(commit, agent_url, _token(token_file), policy, on_event)
+    out.result(job, lambda console: console.print(f"APK: {job.artifact_url}"))

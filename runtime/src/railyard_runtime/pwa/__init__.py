@@ -1,0 +1,1 @@
+"""Publishing the PWA to S3/CloudFront and OSS/Alibaba CDN (DESIGN.md §9)."""

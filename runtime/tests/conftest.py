@@ -1,0 +1,176 @@
+"""Real local services for the runtime's tests, all on 127.0.0.1.
+
+- AWS: moto's ThreadedMotoServer (S3, CloudFront, ECR, SQS over real HTTP), reset per test.
+- OSS: a second bucket on that server, reached through the same S3-compatible client code the
+  steps use for OSS (the SDK's OSS4 signatures are refused by moto; DESIGN.md facts).
+- Alibaba OpenAPI (CDN refresh, KMS): a recording HTTP server that the official SDK clients
+  talk to; it checks each request is an ACS3-signed call of the expected action.
+- CDN edges: an HTTP server that serves a bucket's objects, as CloudFront/Alibaba CDN would.
+- Build agents: the real ``railyard-agent`` process (see agents.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+
+REGION = "us-east-1"
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log
+ALIBABA_REGION = "cn-hangzhou"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A clean moto, and the environment every AWS client of the steps reads."""
+    httpx.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    for key, value in {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": "alibaba-testing",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "alibaba-testing",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return moto_endpoint
+
+
+def client(service: str, endpoint: str):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+class _Server:
+    """A ThreadingHTTPServer on 127.0.0.1 with a handler class; stopped by the fixture."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+class AlibabaApi:
+    """Records OpenAPI calls; answers RefreshObjectCaches and GetSecretValue."""
+
+    def __init__(self):
+        self.calls: list[dict] = []
+        self.secrets: dict[str, str] = {}
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
+                query = parse_qs(urlparse(self.path).query) | parse_qs(body)
+                call = {
+                    "action": self.headers.get("x-acs-action"),
+                    "version": self.headers.get("x-acs-version"),
+                    "authorization": self.headers.get("authorization", ""),
+                    "params": {k: v[0] for k, v in query.items()},
+                }
+                api.calls.append(call)
+                status, answer = api.answer(call)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = _Server(Handler)
+        self.url = self.server.url
+
+    def answer(self, call: dict) -> tuple[int, dict]:
+        if not call["authorization"].startswith("ACS3-HMAC-SHA256 Credential="):
+            return 400, {"Code": "MissingSignature", "Message": "unsigned request"}
+        if call["action"] == "RefreshObjectCaches" and call["version"] == "2018-05-10":
+            return 200, {"RequestId": "req", "RefreshTaskId": str(len(self.calls))}
+        if call["action"] == "GetSecretValue" and call["version"] == "2016-01-20":
+            name = call["params"].get("SecretName")
+            if name in self.secrets:
+                return 200, {"RequestId": "req", "SecretName": name, "SecretData": self.secrets[name]}
+            return 404, {"Code": "Forbidden.ResourceNotFound", "Message": "no such secret"}
+        return 400, {"Code": "InvalidAction", "Message": call["action"]}
+
+    def refreshed_paths(self) -> list[list[str]]:
+        return [
+            c["params"]["ObjectPath"].split("\n")
+            for c in self.calls
+            if c["action"] == "RefreshObjectCaches"
+        ]
+
+
+@pytest.fixture
+def alibaba_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[AlibabaApi]:
+    api = AlibabaApi()
+    monkeypatch.setenv("RAILYARD_ALIBABA_CDN_ENDPOINT", api.url)
+    monkeypatch.setenv("RAILYARD_KMS_ENDPOINT", api.url)
+    yield api
+    api.server.stop()
+
+
+class Edge:
+    """A CDN edge in front of one bucket: GET /<key> answers with the object's bytes."""
+
+    def __init__(self, s3, bucket: str):
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                key = urlparse(self.path).path.lstrip("/")
+                try:
+                    data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                    status = 200
+                except s3.exceptions.NoSuchKey:
+                    data, status = b"not found", 404
+                self.send_response(status)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = _Server(Handler)
+        self.url = self.server.url
+
+
+@pytest.fixture
+def edges() -> Iterator[list[Edge]]:
+    started: list[Edge] = []
+    yield started
+    for edge in started:
+        edge.server.stop()

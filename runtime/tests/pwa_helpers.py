@@ -1,0 +1,119 @@
+"""A PWA build on disk and the two targets (S3 + CloudFront, OSS + Alibaba CDN) it goes to."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import ALIBABA_REGION, AlibabaApi, Edge, client
+from typer.testing import CliRunner
+
+from railyard_runtime.cli import app
+
+ENTRYPOINTS = ("sw.js", "index.html", "asset-manifest.json")
+
+
+def make_build(root: Path, version: str, extra_files: int = 0) -> Path:
+    """A build whose app bundle and entrypoints change with ``version``; the logo never does."""
+    dist = root / f"dist-{version}"
+    bundle = f"console.log('app {version}');\n".encode() * 50
+    name = f"app.{hashlib.sha256(bundle).hexdigest()[:8]}.js"
+    files = {
+        f"assets/{name}": bundle,
+        "assets/style.5d41402a.css": b"body { margin: 0 }\n",
+        "static/logo.0cc175b9.png": bytes(range(256)) * 8,
+        "favicon.ico": b"\x00\x00\x01\x00icon",
+        "index.html": f'<script src="/assets/{name}"></script><!-- {version} -->'.encode(),
+        "asset-manifest.json": json.dumps({"files": {"main.js": f"/assets/{name}"}}).encode(),
+        "sw.js": f"// service worker {version}\nself.addEventListener('fetch', () => {{}});".encode(),
+    }
+    for i in range(extra_files):
+        files[f"static/chunk-{i:04d}.{i:08x}.js"] = f"export const n = {i};\n".encode() * 20
+    for key, data in files.items():
+        path = dist / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return dist
+
+
+@dataclass
+class PwaWorld:
+    s3: object
+    cloudfront: object
+    distribution_id: str
+    aws_bucket: str
+    oss_bucket: str
+    alibaba: AlibabaApi
+    aws_edge: Edge
+    oss_edge: Edge
+
+    def run(self, *args: str, ok: bool = True):
+        result = CliRunner().invoke(app, ["--json", *args])
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    def json(self, *args: str):
+        return json.loads(self.run(*args).stdout)
+
+    def objects(self, bucket: str) -> dict[str, bytes]:
+        keys = [o["Key"] for o in self.s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        return {k: self.s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
+
+    def invalidations(self) -> list[list[str]]:
+        listing = self.cloudfront.list_invalidations(DistributionId=self.distribution_id)
+        found = []
+        for item in listing["InvalidationList"].get("Items", []):
+            one = self.cloudfront.get_invalidation(DistributionId=self.distribution_id, Id=item["Id"])
+            found.append(one["Invalidation"]["InvalidationBatch"]["Paths"]["Items"])
+        return found
+
+
+def distribution(cloudfront) -> str:
+    config = {
+        "CallerReference": "railyard-test",
+        "Origins": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": "pwa",
+                    "DomainName": "pwa.s3.us-east-1.amazonaws.com",
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                }
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "pwa",
+            "ViewerProtocolPolicy": "https-only",
+            "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+            "MinTTL": 0,
+        },
+        "Comment": "pwa",
+        "Enabled": True,
+    }
+    return cloudfront.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
+
+
+def pwa_world(aws: str, alibaba_api: AlibabaApi, edges: list, monkeypatch: pytest.MonkeyPatch):
+    s3, cloudfront = client("s3", aws), client("cloudfront", aws)
+    s3.create_bucket(Bucket="railyard-dev-pwa")
+    s3.create_bucket(Bucket="railyard-dev-pwa-cn")
+    dist_id = distribution(cloudfront)
+    aws_edge, oss_edge = Edge(s3, "railyard-dev-pwa"), Edge(s3, "railyard-dev-pwa-cn")
+    edges += [aws_edge, oss_edge]
+    for key, value in {
+        "RAILYARD_PWA_S3_BUCKET": "railyard-dev-pwa",
+        "RAILYARD_PWA_CLOUDFRONT_ID": dist_id,
+        "RAILYARD_PWA_CLOUDFRONT_URL": aws_edge.url,
+        "RAILYARD_PWA_OSS_BUCKET": "railyard-dev-pwa-cn",
+        "RAILYARD_ALIBABA_REGION": ALIBABA_REGION,
+        "RAILYARD_OSS_ENDPOINT": aws,
+        "RAILYARD_PWA_ALIBABA_CDN_URL": oss_edge.url,
+    }.items():
+        monkeypatch.setenv(key, value)
+    return PwaWorld(
+        s3, cloudfront, dist_id, "railyard-dev-pwa", "railyard-dev-pwa-cn", alibaba_api, aws_edge, oss_edge
+    )
