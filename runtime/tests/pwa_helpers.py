@@ -52,8 +52,10 @@ class PwaWorld:
 
     def run(self, *args: str, ok: bool = True):
         result = CliRunner().invoke(app, ["--json", *args])
-        if ok:
-            assert result.exit_code == 0, result.output
+        if ok and result.exit_code != 0:
+            raise AssertionError(f"{args} exited {result.exit_code}: {result.output}") from (
+                result.exception if not isinstance(result.exception, SystemExit) else None
+            )
         return result
 
     def json(self, *args: str):

@@ -152,14 +152,14 @@ def rollback(targets: Sequence[Target], to: str | None = None) -> list[TargetRep
     Every target must agree on the release and still hold all its files before anything
     changes, so a rollback never leaves the two clouds on different releases.
     """
-    plans = [(t, _rollback_plan(t, to)) for t in targets]
-    chosen = {record.id for _, record in plans}
+    plans = {t.name: _rollback_plan(t, to) for t in targets}
+    chosen = {record.id for record in plans.values()}
     if len(chosen) > 1:
         raise StepError(
             f"the targets would roll back to different releases {sorted(chosen)}: "
             "name one with --to"
         )
-    return _parallel(targets, lambda t: _roll_back(t, dict(plans)[t]))
+    return _parallel(targets, lambda t: _roll_back(t, plans[t.name]))
 
 
 def _rollback_plan(t: Target, to: str | None) -> rel.Release:
