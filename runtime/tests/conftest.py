@@ -174,3 +174,31 @@ def edges() -> Iterator[list[Edge]]:
     yield started
     for edge in started:
         edge.server.stop()
+
+
+@pytest.fixture(scope="module")
+def idle_agent(moto_endpoint: str, tmp_path_factory):
+    """One agent for tests that queue nothing (auth, validation, limits)."""
+    from agents import Agent
+
+    agent = Agent(tmp_path_factory.mktemp("idle"), moto_endpoint).start()
+    yield agent
+    agent.stop()
+
+
+@pytest.fixture
+def agents(aws: str, tmp_path):
+    """Start agents with ``agents(name, **env)``; all stopped (drained) after the test."""
+    from agents import APK_BUCKET, Agent
+
+    client("s3", aws).create_bucket(Bucket=APK_BUCKET)
+    started: list[Agent] = []
+
+    def start(name: str = "agent", **env: str) -> Agent:
+        agent = Agent(tmp_path, aws, name, **env).start()
+        started.append(agent)
+        return agent
+
+    yield start
+    for agent in started:
+        agent.stop()

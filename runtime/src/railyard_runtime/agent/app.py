@@ -20,8 +20,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
-from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from railyard_runtime.agent.jobs import BuildRequest, Job, State
 from railyard_runtime.agent.runner import Runner
@@ -31,17 +30,20 @@ MAX_BODY_BYTES = 4096
 MAX_WAIT_SECONDS = 60
 
 
-class ApiError(HTTPException):
-    """An error answered as ``{"error": message}`` (FastAPI passes HTTP exceptions through
-    body parsing, so an over-long streamed body stays a 413)."""
+class ApiError(Exception):
+    """Answered as ``{"error": message}`` with its status."""
 
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(status, message, headers)
-        self.status, self.message = status, message
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers
 
 
 class BodyLimit:
-    """413 for a body over the limit, declared or streamed, before the app reads it."""
+    """413 for a body over the limit, declared or streamed, before the app sees any of it.
+
+    Bodies here are a few bytes of JSON: reading them whole up front and replaying them is
+    cheaper than teaching every layer above about a limit.
+    """
 
     def __init__(self, app: ASGIApp, limit: int):
         self.app, self.limit = app, limit
@@ -49,24 +51,29 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        too_large = JSONResponse({"error": f"request body over {self.limit} bytes"}, 413)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            return await _too_large(self.limit)(scope, receive, send)
-        seen = 0
-
-        async def limited() -> dict:
-            nonlocal seen
+            return await too_large(scope, receive, send)
+        body, more = b"", True
+        while more:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise ApiError(413, f"request body over {self.limit} bytes")
-            return message
+            if message["type"] == "http.disconnect":
+                return None
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                return await too_large(scope, receive, send)
+        replayed = False
 
-        return await self.app(scope, limited, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # after the body: only the disconnect is left
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
-
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse({"error": f"request body over {limit} bytes"}, status_code=413)
+        return await self.app(scope, replay, send)
 
 
 def create_app(
@@ -169,11 +176,4 @@ def create_app(
 
 def guarded(app: FastAPI) -> ASGIApp:
     """The app behind the body-size limit (outermost, before any parsing)."""
-
-    async def with_errors(scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await BodyLimit(app, MAX_BODY_BYTES)(scope, receive, send)
-        except ApiError as e:
-            await JSONResponse({"error": e.message}, status_code=e.status)(scope, receive, send)
-
-    return with_errors
+    return BodyLimit(app, MAX_BODY_BYTES)

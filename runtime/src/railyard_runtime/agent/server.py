@@ -144,3 +144,7 @@ def main() -> None:
         sys.exit(2)
     log.info("railyard-agent %s on :%d (health :%d)", __version__, s.port, s.health_port)
     server.run(sockets=sockets)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""Real ``railyard-agent`` processes on 127.0.0.1, and a load balancer in front of them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import httpx
+from conftest import ALIBABA_REGION, _Server
+
+TOKEN = "t" * 48
+APK_BUCKET = "railyard-dev-android-apks"
+FAKE_GRADLE = Path(__file__).with_name("fake_gradle.py")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Agent:
+    def __init__(self, root: Path, moto: str, name: str = "agent", **env: str):
+        self.root = root / name
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.port, self.health_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.health_url = f"http://127.0.0.1:{self.health_port}/healthz"
+        token_file = self.root / "token"
+        token_file.write_text(TOKEN + "\n")
+        self.env = os.environ | {
+            "RAILYARD_AGENT_PORT": str(self.port),
+            "RAILYARD_AGENT_HEALTH_PORT": str(self.health_port),
+            "RAILYARD_AGENT_BIND": "127.0.0.1",
+            "RAILYARD_AGENT_ADVERTISE_URL": self.url,
+            "RAILYARD_AGENT_DATA_DIR": str(self.root / "data"),
+            "RAILYARD_AGENT_TOKEN_FILE": str(token_file),
+            "RAILYARD_BUILD_COMMAND": f"{sys.executable} {FAKE_GRADLE}",
+            "RAILYARD_APK_BUCKET": APK_BUCKET,
+            "RAILYARD_ALIBABA_REGION": ALIBABA_REGION,
+            "RAILYARD_OSS_ENDPOINT": moto,
+            "RAILYARD_AGENT_DRAIN_GRACE_SECONDS": "1",
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": "alibaba-testing",
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "alibaba-testing",
+            **env,
+        }
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def log(self) -> str:
+        path = self.root / "agent.log"
+        return path.read_text() if path.exists() else ""
+
+    def start(self) -> Agent:
+        with (self.root / "agent.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "railyard_runtime.agent.server"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"agent exited {self.process.returncode}:\n{self.log}")
+            try:
+                if httpx.get(self.health_url, timeout=0.5).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"agent not ready in 20 s:\n{self.log}")
+
+    def signal(self, sig: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    def wait_exit(self, timeout: float = 20) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        """Gone without a word, like a reclaimed spot instance."""
+        self.signal(signal.SIGKILL)
+        self.wait_exit()
+
+    def stop(self) -> None:
+        """After a test: no drain needed (the fake build exits when its agent is gone)."""
+        if self.process and self.process.poll() is None:
+            self.kill()
+
+    def headers(self, token: str = TOKEN) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+
+class LoadBalancer:
+    """Sends each request to the first agent whose health check answers 200 (as the NLB)."""
+
+    def __init__(self, agents: list[Agent]):
+        lb = self
+        self.agents = agents
+        self.routed: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self):
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                for agent in lb.agents:
+                    try:
+                        if httpx.get(agent.health_url, timeout=0.5).status_code != 200:
+                            continue
+                        answer = httpx.request(
+                            self.command,
+                            agent.url + self.path,
+                            content=body,
+                            headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
+                            timeout=30,
+                        )
+                    except httpx.TransportError:
+                        continue
+                    lb.routed.append(agent.url)
+                    self._answer(answer.status_code, answer.content)
+                    return
+                self._answer(503, b'{"error": "no healthy agent"}')
+
+            def _answer(self, status: int, data: bytes):
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _forward  # noqa: N815
+
+            def log_message(self, *args):
+                pass
+
+        self.server = _Server(Handler)
+        self.url = self.server.url
