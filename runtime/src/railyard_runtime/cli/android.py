@@ -51,6 +51,9 @@ def build_command(
     host_lost_after: Annotated[
         float, typer.Option(min=1, help="Seconds a silent host keeps its job.")
     ] = 60,
+    unreachable_after: Annotated[
+        float, typer.Option(min=1, help="Seconds without an answer from the load balancer.")
+    ] = 120,
     request_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request.")] = 10,
 ) -> None:
     """Build the APK: submit, follow the job to its host, resubmit if the host goes away.
@@ -64,7 +67,7 @@ def build_command(
         max_submits=max_submits,
         host_lost_after=host_lost_after,
         request_timeout=request_timeout,
-        unreachable_after=min(120, deadline),
+        unreachable_after=unreachable_after,
     )
     with out.progress() as bars:
         task = bars.add_task(f"android {commit[:12]}", total=None)
