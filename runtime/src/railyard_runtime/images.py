@@ -2,8 +2,8 @@
 
 ``batch_get_image`` returns the manifest; ``put_image`` with those exact bytes, their media
 type and the digest adds a tag to the same image. Repositories are tag-immutable, so a retry
-meets ``ImageAlreadyExistsException`` (same tag, same image: already done) or
-``ImageTagAlreadyExistsException`` (done if that tag names the same digest, else refused).
+meets ``ImageAlreadyExistsException`` or ``ImageTagAlreadyExistsException``: done when the
+tag names the same digest, refused when it names another image.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ MEDIA_TYPES = [
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 ]
+ALREADY = ("ImageAlreadyExistsException", "ImageTagAlreadyExistsException")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 
 
@@ -76,16 +77,15 @@ def promote(ecr, repository: str, source_tag: str, to_tag: str) -> Promotion:
     try:
         ecr.put_image(**args)
     except ClientError as e:
-        code = e.response["Error"]["Code"]
-        if code == "ImageAlreadyExistsException":
-            return result.model_copy(update={"outcome": "already-tagged"})
-        if code != "ImageTagAlreadyExistsException":
+        if e.response["Error"]["Code"] not in ALREADY:
             raise
+        # Done before, or the tag is taken: it is done only if the tag names this digest.
         existing = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": to_tag}])
-        if existing["imageDetails"][0]["imageDigest"] != digest:
+        tagged = existing["imageDetails"][0]["imageDigest"]
+        if tagged != digest:
             raise StepError(
-                f"{repository}:{to_tag} already names another image "
-                f"({existing['imageDetails'][0]['imageDigest']}); tags are immutable"
+                f"{repository}:{to_tag} already names another image ({tagged}, not {digest}); "
+                "tags are immutable: promote under a new build number"
             ) from e
         return result.model_copy(update={"outcome": "already-tagged"})
     return result
