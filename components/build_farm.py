@@ -48,6 +48,10 @@ class AndroidBuildFarmArgs:
     """Hosts that are always on-demand; above them, spot."""
     agent_version: str
     """Pinned build agent version the hosts install."""
+    agent_package_index: str
+    """Python package index the hosts install ``railyard-runtime==agent_version`` from."""
+    android_repo: str
+    """Git URL of the Android app the agents build."""
     agent_port: int = 8443
     system_disk_gb: int = 200
     ssh_cidrs: Sequence[str] = ()
@@ -223,6 +227,8 @@ class AndroidBuildFarm(pulumi.ComponentResource):
                     region=args.region,
                     apk_bucket=bucket,
                     ram_role=role_name,
+                    package_index=args.agent_package_index,
+                    android_repo=args.android_repo,
                 )
             )
         )

@@ -11,6 +11,7 @@ from fnmatch import fnmatchcase
 
 from railyard_runtime.cache_rules import (
     DEFAULT_HASHED_ASSET_PATHS,
+    DEFAULT_TTL_SECONDS,
     ENTRYPOINTS,
     NO_CACHE,
     ONE_YEAR,
@@ -23,6 +24,7 @@ from railyard_runtime.cache_rules import (
 
 __all__ = [
     "DEFAULT_HASHED_ASSET_PATHS",
+    "DEFAULT_TTL_SECONDS",
     "ENTRYPOINTS",
     "NO_CACHE",
     "ONE_YEAR",

@@ -7,6 +7,7 @@ RAM role at start (only the secret's *name* is written).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 
 import yaml
 
@@ -28,7 +29,10 @@ class BuildHostSettings:
     region: str
     apk_bucket: str
     ram_role: str
-    package_index: str = "https://mirrors.aliyun.com/pypi/simple/"
+    package_index: str
+    """Where ``railyard-runtime==agent_version`` is published (the simple API)."""
+    android_repo: str
+    """Git URL the agent fetches each commit from."""
 
     @property
     def health_port(self) -> int:
@@ -53,6 +57,11 @@ done
 """
 
 
+def agent_unit() -> str:
+    """The systemd unit the runtime package ships (one definition, used here verbatim)."""
+    return resources.files("railyard_runtime.agent").joinpath(AGENT_UNIT).read_text()
+
+
 def render(s: BuildHostSettings) -> str:
     env = {
         "RAILYARD_AGENT_PORT": s.agent_port,
@@ -60,26 +69,11 @@ def render(s: BuildHostSettings) -> str:
         "RAILYARD_AGENT_TOKEN_KMS_SECRET": s.token_secret_name,
         "RAILYARD_ALIBABA_REGION": s.region,
         "RAILYARD_APK_BUCKET": s.apk_bucket,
+        "RAILYARD_OSS_ENDPOINT": f"https://s3.oss-{s.region}-internal.aliyuncs.com",  # in-VPC
+        "RAILYARD_ANDROID_REPO": s.android_repo,
         "ALIBABA_CLOUD_ECS_METADATA": s.ram_role,  # SDK credentials from the instance role
         "ALIBABA_CLOUD_IMDSV1_DISABLED": "true",  # ...fetched in hardened mode (IMDSv2)
     }
-    agent_unit = f"""[Unit]
-Description=railyard Android build agent {s.agent_version}
-After=network-online.target
-Wants=network-online.target
-
-[Service]
-User=railyard
-EnvironmentFile=/etc/railyard/agent.env
-ExecStart=/opt/railyard/bin/railyard-agent
-KillSignal=SIGTERM
-TimeoutStopSec=300
-Restart=on-failure
-RestartSec=5
-
-[Install]
-WantedBy=multi-user.target
-"""
     watch_unit = f"""[Unit]
 Description=railyard spot reclaim watch
 After={AGENT_UNIT}
@@ -93,7 +87,7 @@ WantedBy=multi-user.target
 """
     config = {
         "package_update": True,
-        "packages": ["python3-venv", "openjdk-17-jdk-headless", "unzip", "curl"],
+        "packages": ["python3-venv", "openjdk-17-jdk-headless", "git", "unzip", "curl"],
         "users": [{"name": "railyard", "system": True, "shell": "/usr/sbin/nologin"}],
         "write_files": [
             {
@@ -101,7 +95,7 @@ WantedBy=multi-user.target
                 "permissions": "0640",
                 "content": "".join(f"{k}={v}\n" for k, v in env.items()),
             },
-            {"path": f"/etc/systemd/system/{AGENT_UNIT}", "content": agent_unit},
+            {"path": f"/etc/systemd/system/{AGENT_UNIT}", "content": agent_unit()},
             {"path": "/etc/systemd/system/railyard-spot-watch.service", "content": watch_unit},
             {
                 "path": "/usr/local/bin/railyard-spot-watch",

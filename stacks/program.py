@@ -198,6 +198,8 @@ def _build_farm(c: Context, aws_net: AwsNetwork, alibaba_net: AlibabaNetwork) ->
             on_demand_base=cfg.build_farm_on_demand_base,
             agent_version=cfg.build_agent_version,
             agent_port=cfg.build_agent_port,
+            agent_package_index=cfg.build_agent_package_index,
+            android_repo=cfg.build_agent_android_repo,
             system_disk_gb=cfg.build_farm_system_disk_gb,
             ssh_cidrs=[str(n) for n in cfg.build_farm_ssh_cidrs],
             apk_retention_days=cfg.apk_retention_days,

@@ -72,7 +72,7 @@ def _pins(path: Path) -> dict[str, str]:
     pins = {}
     for line in path.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
-        if line and not line.startswith("-r"):
+        if line and not line.startswith(("-r", "-e ./")):  # other files; this repo's packages
             name, sep, version = line.partition("==")
             assert sep, f"{path.name}: {line!r} is not pinned with =="
             pins[name.lower()] = version

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from railyard_runtime import __version__ as runtime_version
+
 from railyard import cache_rules
 from railyard.config.errors import Problem
 from railyard.config.model import AWS_REGIONS, StackConfig, full_key
@@ -30,6 +32,14 @@ def _check_ecr(c: StackConfig) -> list[Problem]:
                     "use lowercase letters, digits, '.', '_', '-' and '/', e.g. backend/api",
                 )
             )
+    if c.steps_image_repository not in c.ecr_repositories:
+        problems.append(
+            Problem(
+                full_key("stepsImageRepository"),
+                f"{c.steps_image_repository!r} is not one of ecrRepositories",
+                f"add {c.steps_image_repository!r} to railyard:ecrRepositories",
+            )
+        )
     if len(set(c.ecr_repositories)) != len(c.ecr_repositories):
         problems.append(Problem(key, "lists a repository twice", "list each repository once"))
     if c.ecr_keep_release_images < 1:
@@ -215,6 +225,15 @@ def _check_build_farm(c: StackConfig) -> list[Problem]:
                 full_key("buildAgentPort"),
                 f"{c.build_agent_port} is not an unprivileged port",
                 "use 1024-65535, e.g. 8443",
+            )
+        )
+    if c.build_agent_version != runtime_version:
+        problems.append(
+            Problem(
+                full_key("buildAgentVersion"),
+                f"{c.build_agent_version} is not the runtime in this repository "
+                f"({runtime_version}): the hosts would run other code than the tests checked",
+                f"set it to {runtime_version} and publish that wheel to buildAgentPackageIndex",
             )
         )
     if not 40 <= c.build_farm_system_disk_gb <= 2048:

@@ -363,6 +363,24 @@ class StackConfig(BaseModel):
         description="Pinned version of the build agent the hosts install.",
         examples=["0.1.0"],
     )
+    build_agent_package_index: str = Field(
+        alias=full_key("buildAgentPackageIndex"),
+        pattern=r"^https://\S+$",
+        description="Python package index (simple API) the hosts install railyard-runtime from.",
+        examples=["https://packages.example.com/pypi/simple/"],
+    )
+    build_agent_android_repo: str = Field(
+        alias=full_key("buildAgentAndroidRepo"),
+        pattern=r"^(https://|ssh://|git@)\S+$",
+        description="Git URL of the Android app; the agent fetches each commit from it.",
+        examples=["https://git.example.com/mobile/android-app.git"],
+    )
+    steps_image_repository: str = Field(
+        default="railyard/steps",
+        alias=full_key("stepsImageRepository"),
+        description="ECR repository (one of ecrRepositories) the pipeline-steps image goes to.",
+        examples=["railyard/steps"],
+    )
     apk_retention_days: int = Field(
         default=90,
         alias=full_key("apkRetentionDays"),

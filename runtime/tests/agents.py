@@ -135,7 +135,7 @@ class LoadBalancer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = _forward  # noqa: N815
+            do_GET = do_POST = _forward
 
             def log_message(self, *args):
                 pass

@@ -91,7 +91,7 @@ class AlibabaApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
                 query = parse_qs(urlparse(self.path).query) | parse_qs(body)
                 call = {
@@ -123,7 +123,11 @@ class AlibabaApi:
         if call["action"] == "GetSecretValue" and call["version"] == "2016-01-20":
             name = call["params"].get("SecretName")
             if name in self.secrets:
-                return 200, {"RequestId": "req", "SecretName": name, "SecretData": self.secrets[name]}
+                return 200, {
+                    "RequestId": "req",
+                    "SecretName": name,
+                    "SecretData": self.secrets[name],
+                }
             return 404, {"Code": "Forbidden.ResourceNotFound", "Message": "no such secret"}
         return 400, {"Code": "InvalidAction", "Message": call["action"]}
 
@@ -149,7 +153,7 @@ class Edge:
 
     def __init__(self, s3, bucket: str):
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 key = urlparse(self.path).path.lstrip("/")
                 try:
                     data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()

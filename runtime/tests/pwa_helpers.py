@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 from conftest import ALIBABA_REGION, AlibabaApi, Edge, client
-from typer.testing import CliRunner
-
 from railyard_runtime.cli import app
+from typer.testing import CliRunner
 
 ENTRYPOINTS = ("sw.js", "index.html", "asset-manifest.json")
 
@@ -28,7 +27,7 @@ def make_build(root: Path, version: str, extra_files: int = 0) -> Path:
         "favicon.ico": b"\x00\x00\x01\x00icon",
         "index.html": f'<script src="/assets/{name}"></script><!-- {version} -->'.encode(),
         "asset-manifest.json": json.dumps({"files": {"main.js": f"/assets/{name}"}}).encode(),
-        "sw.js": f"// service worker {version}\nself.addEventListener('fetch', () => {{}});".encode(),
+        "sw.js": f"// sw {version}\nself.addEventListener('fetch', () => {{}});".encode(),
     }
     for i in range(extra_files):
         files[f"static/chunk-{i:04d}.{i:08x}.js"] = f"export const n = {i};\n".encode() * 20
@@ -69,7 +68,9 @@ class PwaWorld:
         listing = self.cloudfront.list_invalidations(DistributionId=self.distribution_id)
         found = []
         for item in listing["InvalidationList"].get("Items", []):
-            one = self.cloudfront.get_invalidation(DistributionId=self.distribution_id, Id=item["Id"])
+            one = self.cloudfront.get_invalidation(
+                DistributionId=self.distribution_id, Id=item["Id"]
+            )
             found.append(one["Invalidation"]["InvalidationBatch"]["Paths"]["Items"])
         return found
 
@@ -117,5 +118,12 @@ def pwa_world(aws: str, alibaba_api: AlibabaApi, edges: list, monkeypatch: pytes
     }.items():
         monkeypatch.setenv(key, value)
     return PwaWorld(
-        s3, cloudfront, dist_id, "railyard-dev-pwa", "railyard-dev-pwa-cn", alibaba_api, aws_edge, oss_edge
+        s3,
+        cloudfront,
+        dist_id,
+        "railyard-dev-pwa",
+        "railyard-dev-pwa-cn",
+        alibaba_api,
+        aws_edge,
+        oss_edge,
     )

@@ -13,7 +13,6 @@ import httpx
 import pytest
 from agents import APK_BUCKET, TOKEN
 from conftest import client
-
 from railyard_runtime.agent.jobs import Job, State
 from railyard_runtime.android import AgentClient, BuildPolicy
 
@@ -119,7 +118,9 @@ def test_unknown_jobs_and_the_health_port(idle_agent):
     health_root = agent.health_url.removesuffix("/healthz")
     answer = httpx.post(f"{health_root}/builds", json={"commit": SHA}, headers=agent.headers())
     assert answer.status_code == 404  # the health port serves nothing else
-    wait = httpx.get(f"{agent.url}/builds/x/wait", params={"state": "done"}, headers=agent.headers())
+    wait = httpx.get(
+        f"{agent.url}/builds/x/wait", params={"state": "done"}, headers=agent.headers()
+    )
     assert wait.status_code == 422 and "state" in wait.json()["error"]
 
 

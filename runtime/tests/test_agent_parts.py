@@ -6,7 +6,6 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from railyard_runtime.agent import settings as agent_settings
 from railyard_runtime.agent.jobs import State
 from railyard_runtime.agent.settings import SettingsError
@@ -91,9 +90,7 @@ def test_settings_from_the_cloud_init_environment():
 
 def test_settings_report_every_problem_with_the_variable_name():
     with pytest.raises(SettingsError) as caught:
-        agent_settings.from_env(
-            {"RAILYARD_AGENT_PORT": "http", "RAILYARD_AGENT_CONCURRENCY": "0"}
-        )
+        agent_settings.from_env({"RAILYARD_AGENT_PORT": "http", "RAILYARD_AGENT_CONCURRENCY": "0"})
     text = str(caught.value)
     for expected in (
         "RAILYARD_AGENT_PORT='http': must be a whole number from 1 to 65535",

@@ -6,9 +6,8 @@ import json
 
 import pytest
 from conftest import client
-from typer.testing import CliRunner
-
 from railyard_runtime.cli import app
+from typer.testing import CliRunner
 
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
@@ -57,7 +56,16 @@ def tags_of(ecr, repo: str, digest: str) -> set[str]:
 
 def test_promote_retags_without_pulling_and_is_idempotent(ecr):
     digest = push(ecr, "backend/api", "dev_123", "sha256:" + "a" * 64)
-    args = ["images", "promote", "--repo", "backend/api", "--from", "dev_123", "--to", "stage_us_123"]
+    args = [
+        "images",
+        "promote",
+        "--repo",
+        "backend/api",
+        "--from",
+        "dev_123",
+        "--to",
+        "stage_us_123",
+    ]
 
     first, promoted = run(*args)
     again, repeated = run(*args)
@@ -123,10 +131,14 @@ products:
     ("content", "message"),
     [
         ("environment: [unclosed", "not valid YAML"),
-        ("environment: {name: x}\nproducts: []", "environment.destinationTagPrefix: Field required"),
+        (
+            "environment: {name: x}\nproducts: []",
+            "environment.destinationTagPrefix: Field required",
+        ),
         (
             "environment: {name: x, destinationTagPrefix: p}\nproducts:\n"
-            "  - {name: a, images: [{repoName: r, sourceTag: dev_1}, {repoName: r, sourceTag: dev_2}]}",
+            "  - {name: a, images: [{repoName: r, sourceTag: dev_1},\n"
+            "                       {repoName: r, sourceTag: dev_2}]}",
             "images list ['r'] more than once",
         ),
         (
@@ -153,9 +165,9 @@ def test_promote_arguments_go_together(ecr):
 @pytest.fixture
 def queue(aws, monkeypatch):
     sqs = client("sqs", aws)
-    url = sqs.create_queue(
-        QueueName="railyard-dev-events.fifo", Attributes={"FifoQueue": "true"}
-    )["QueueUrl"]
+    url = sqs.create_queue(QueueName="railyard-dev-events.fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
     monkeypatch.setenv("RAILYARD_EVENTS_QUEUE_URL", url)
     return sqs, url
 

@@ -6,7 +6,6 @@ import threading
 
 import pytest
 from pwa_helpers import ENTRYPOINTS, make_build, pwa_world
-
 from railyard_runtime import clouds
 from railyard_runtime.pwa import build, publish
 from railyard_runtime.pwa.store import Bucket
@@ -24,7 +23,9 @@ def test_publish_puts_every_file_on_both_clouds_with_its_cache_rule(world, tmp_p
     reports = world.json("pwa", "publish", str(dist), "--release", "r1")
 
     assert {r["target"] for r in reports} == {"aws", "alibaba"}
-    expected = {p.relative_to(dist).as_posix(): p.read_bytes() for p in dist.rglob("*") if p.is_file()}
+    expected = {
+        p.relative_to(dist).as_posix(): p.read_bytes() for p in dist.rglob("*") if p.is_file()
+    }
     for bucket in (world.aws_bucket, world.oss_bucket):
         stored = world.objects(bucket)
         assert {k: stored[k] for k in expected} == expected
@@ -74,7 +75,10 @@ def test_a_new_build_uploads_only_what_changed(world, tmp_path):
     v2 = make_build(tmp_path, "v2")
     reports = world.json("pwa", "publish", str(v2), "--release", "r2")
     changed = {p for p in v2.rglob("*") if p.is_file()} - {
-        p for p in v2.rglob("*") if p.is_file() and (tmp_path / "dist-v1" / p.relative_to(v2)).exists()
+        p
+        for p in v2.rglob("*")
+        if p.is_file()
+        and (tmp_path / "dist-v1" / p.relative_to(v2)).exists()
         and (tmp_path / "dist-v1" / p.relative_to(v2)).read_bytes() == p.read_bytes()
     }
     for r in reports:
@@ -99,7 +103,10 @@ def test_entrypoints_are_uploaded_after_every_hashed_asset(world, tmp_path):
         s3.meta.events.register("before-parameter-build.s3.PutObject", record)
         return Bucket(s3, name)
 
-    targets = [publish.Target("aws", bucket(world.aws_bucket)), publish.Target("cn", bucket(world.oss_bucket))]
+    targets = [
+        publish.Target("aws", bucket(world.aws_bucket)),
+        publish.Target("cn", bucket(world.oss_bucket)),
+    ]
     publish.publish(files, "r1", targets, concurrency=8)
 
     for name in (world.aws_bucket, world.oss_bucket):
@@ -117,7 +124,10 @@ def test_entrypoints_are_uploaded_after_every_hashed_asset(world, tmp_path):
         (["pwa", "publish", "{empty}", "--release", "r1"], "has no /sw.js, /index.html"),
         (["pwa", "publish", "{dist}", "--release", "../etc"], "--release '../etc'"),
         (["pwa", "publish", "{dist}", "--release", "live"], "--release 'live'"),
-        (["pwa", "publish", "{dist}", "--release", "r1", "--hashed-path", "assets"], "--hashed-path"),
+        (
+            ["pwa", "publish", "{dist}", "--release", "r1", "--hashed-path", "assets"],
+            "--hashed-path",
+        ),
     ],
 )
 def test_bad_input_exits_2_naming_the_field(world, tmp_path, args, message):
@@ -132,7 +142,9 @@ def test_bad_input_exits_2_naming_the_field(world, tmp_path, args, message):
 
 def test_a_release_id_cannot_be_reused_for_other_files(world, tmp_path):
     world.run("pwa", "publish", str(make_build(tmp_path, "v1")), "--release", "r1")
-    result = world.run("pwa", "publish", str(make_build(tmp_path, "v2")), "--release", "r1", ok=False)
+    result = world.run(
+        "pwa", "publish", str(make_build(tmp_path, "v2")), "--release", "r1", ok=False
+    )
     assert result.exit_code == 2
     assert "already published" in result.stdout and "new release id" in result.stdout
 
@@ -140,6 +152,8 @@ def test_a_release_id_cannot_be_reused_for_other_files(world, tmp_path):
 def test_no_target_is_a_clear_error(world, tmp_path, monkeypatch):
     monkeypatch.delenv("RAILYARD_PWA_S3_BUCKET")
     monkeypatch.delenv("RAILYARD_PWA_OSS_BUCKET")
-    result = world.run("pwa", "publish", str(make_build(tmp_path, "v1")), "--release", "r1", ok=False)
+    result = world.run(
+        "pwa", "publish", str(make_build(tmp_path, "v1")), "--release", "r1", ok=False
+    )
     assert result.exit_code == 2
     assert "--s3-bucket and/or --oss-bucket" in result.stdout

@@ -6,7 +6,6 @@ import json
 
 import pytest
 from pwa_helpers import make_build, pwa_world
-
 from railyard_runtime.pwa.publish import kill_switch_script
 
 
@@ -49,7 +48,9 @@ def test_rollback_restores_the_previous_release_byte_for_byte_on_both_clouds(wor
     assert len(world.alibaba.refreshed_paths()) == 3
 
 
-def test_verify_compares_the_live_entrypoints_on_every_cdn_and_marks_last_known_good(world, tmp_path):
+def test_verify_compares_the_live_entrypoints_on_every_cdn_and_marks_last_known_good(
+    world, tmp_path
+):
     world.run("pwa", "publish", str(make_build(tmp_path, "v1")), "--release", "r1")
     checks = world.json("pwa", "verify", "--release", "r1", "--deadline", "5")
 

@@ -1,4 +1,7 @@
+from importlib import resources
+
 import yaml
+from railyard_runtime.agent import settings as agent_settings
 
 from railyard.cloud_init import BuildHostSettings, render
 
@@ -9,6 +12,8 @@ SETTINGS = BuildHostSettings(
     region="cn-hangzhou",
     apk_bucket="railyard-dev-android-abc123",
     ram_role="railyard-dev-android-host",
+    package_index="https://packages.example.com/pypi/simple/",
+    android_repo="https://git.example.com/mobile/android-app.git",
 )
 
 
@@ -45,3 +50,35 @@ def test_spot_watch_sends_sigterm_to_the_agent_on_a_reclaim_notice():
     assert "instance/spot/termination-time" in script["content"]
     assert "systemctl kill --signal=SIGTERM railyard-agent.service" in script["content"]
     assert script["permissions"] == "0755"
+
+
+def _agent_env(doc) -> dict[str, str]:
+    env = next(f for f in doc["write_files"] if f["path"] == "/etc/railyard/agent.env")
+    return dict(line.split("=", 1) for line in env["content"].splitlines())
+
+
+def test_the_agent_accepts_the_environment_cloud_init_writes():
+    """The contract between the host and the runtime package, checked by the agent's parser."""
+    env = _agent_env(yaml.safe_load(render(SETTINGS)))
+    s = agent_settings.from_env(env)
+    assert (s.port, s.health_port) == (8443, 8444)
+    assert s.token_kms_secret == "railyard-dev-android-agent-token"
+    assert s.oss_endpoint == "https://s3.oss-cn-hangzhou-internal.aliyuncs.com"
+    assert env["RAILYARD_ANDROID_REPO"] == SETTINGS.android_repo
+    assert s.build_command[:2] == ["sh", "-euc"]  # the Gradle default, fetching from that repo
+
+
+def test_the_agent_unit_is_the_one_the_runtime_package_ships():
+    doc = yaml.safe_load(render(SETTINGS))
+    unit = next(f for f in doc["write_files"] if f["path"].endswith("/railyard-agent.service"))
+    shipped = resources.files("railyard_runtime.agent").joinpath("railyard-agent.service")
+    assert unit["content"] == shipped.read_text()
+    assert "ExecStart=/opt/railyard/bin/railyard-agent" in unit["content"]
+    assert "KillSignal=SIGTERM" in unit["content"]
+
+
+def test_hosts_install_the_runtime_from_the_configured_index():
+    doc = yaml.safe_load(render(SETTINGS))
+    pip = next(c for c in doc["runcmd"] if c[0].endswith("/pip"))
+    assert pip[pip.index("--index-url") + 1] == SETTINGS.package_index
+    assert "git" in doc["packages"]

@@ -18,6 +18,8 @@ VALID = {
     "railyard:buildFarmImageId": "ubuntu_22_04_x64_20G_alibase_20240926.vhd",
     "railyard:buildFarmInstanceTypes": json.dumps(["ecs.c7.2xlarge"]),
     "railyard:buildAgentVersion": "0.1.0",
+    "railyard:buildAgentPackageIndex": "https://packages.example.com/pypi/simple/",
+    "railyard:buildAgentAndroidRepo": "https://git.example.com/mobile/android-app.git",
 }
 PSKS_KEY = "railyard:vpnPreSharedKeys"
 

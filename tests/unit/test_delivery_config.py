@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import railyard_runtime
 
 from railyard import config
 from tests.unit.test_config import VALID, problems
@@ -126,3 +127,24 @@ def test_privileged_agent_port():
 def test_agent_version_must_be_pinned():
     found = problems({"railyard:buildAgentVersion": "latest"})
     assert "railyard:buildAgentVersion" in found
+
+
+def test_agent_version_must_be_the_runtime_in_this_repository():
+    found = problems({"railyard:buildAgentVersion": "9.9.9"})
+    p = found["railyard:buildAgentVersion"]
+    assert railyard_runtime.__version__ in p.message
+    assert f"set it to {railyard_runtime.__version__}" in p.fix
+
+
+def test_steps_image_repository_must_be_created():
+    found = problems({"railyard:stepsImageRepository": "tools/steps"})
+    assert "add 'tools/steps' to railyard:ecrRepositories" in (
+        found["railyard:stepsImageRepository"].fix
+    )
+
+
+@pytest.mark.parametrize(
+    "key", ["railyard:buildAgentAndroidRepo", "railyard:buildAgentPackageIndex"]
+)
+def test_agent_sources_must_be_urls(key):
+    assert key in problems({key: "not a url"})

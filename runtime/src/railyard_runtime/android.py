@@ -128,9 +128,7 @@ def build(
             tail = "\n".join(job.log_tail[-20:])
             raise BuildFailed(f"build {job.id} of {commit} failed: {job.error}\n{tail}".rstrip())
         on_event(f"{reason}; submitting again through the load balancer")
-    raise Unreachable(
-        f"gave up after {policy.max_submits} submissions of {commit}; last: {reason}"
-    )
+    raise Unreachable(f"gave up after {policy.max_submits} submissions of {commit}; last: {reason}")
 
 
 def _follow(client: AgentClient, job: Job, clock: _Clock, on_event) -> tuple[Job | None, str]:

@@ -1,1 +1,1 @@
-"""The Android build agent: an HTTP service on each build host (runs builds, keeps jobs in SQLite)."""
+"""The Android build agent: an HTTP service on each build host; jobs kept in SQLite."""

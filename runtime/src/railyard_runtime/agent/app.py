@@ -12,6 +12,7 @@ Every ``/builds`` route needs ``Authorization: Bearer <token>`` (compared in con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import sqlite3
 from typing import Annotated
@@ -165,10 +166,8 @@ def create_app(
             return store.get(job_id)["state"] != state.value
 
         async with runner.changed:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(runner.changed.wait_for(moved), timeout)
-            except TimeoutError:
-                pass
         return job_view(existing(job_id))
 
     return app

@@ -89,7 +89,9 @@ class JobStore:
         now = time.time()
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            cut_off = [r["id"] for r in self.db.execute("SELECT id FROM jobs WHERE state = 'running'")]
+            cut_off = [
+                r["id"] for r in self.db.execute("SELECT id FROM jobs WHERE state = 'running'")
+            ]
             self.db.execute(
                 """UPDATE jobs SET state = 'failed', finished_at = ?,
                    error = 'the agent stopped during the build ' || attempts || ' times'

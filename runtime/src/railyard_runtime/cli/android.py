@@ -21,7 +21,9 @@ def _token(token_file: Path | None) -> str:
         try:
             return token_file.read_text().strip()
         except OSError as e:
-            raise BadInput(f"--token-file {str(token_file)!r}: cannot read it ({e.strerror})") from e
+            raise BadInput(
+                f"--token-file {str(token_file)!r}: cannot read it ({e.strerror})"
+            ) from e
     token = os.environ.get("RAILYARD_AGENT_TOKEN", "").strip()
     if not token:
         raise BadInput(

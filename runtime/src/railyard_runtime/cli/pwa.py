@@ -19,7 +19,8 @@ from railyard_runtime.pwa.store import Bucket
 app = typer.Typer(help="The PWA on S3/CloudFront and OSS/Alibaba CDN.", no_args_is_help=True)
 
 S3Bucket = Annotated[
-    str, typer.Option(envvar="RAILYARD_PWA_S3_BUCKET", help="S3 bucket (stack output pwa.s3Bucket).")
+    str,
+    typer.Option(envvar="RAILYARD_PWA_S3_BUCKET", help="S3 bucket (stack output pwa.s3Bucket)."),
 ]
 CloudFrontId = Annotated[
     str,
@@ -29,7 +30,8 @@ CloudFrontId = Annotated[
     ),
 ]
 CloudFrontUrl = Annotated[
-    str, typer.Option(envvar="RAILYARD_PWA_CLOUDFRONT_URL", help="Site URL on CloudFront (pwa.url).")
+    str,
+    typer.Option(envvar="RAILYARD_PWA_CLOUDFRONT_URL", help="Site URL on CloudFront (pwa.url)."),
 ]
 OssBucket = Annotated[
     str, typer.Option(envvar="RAILYARD_PWA_OSS_BUCKET", help="OSS bucket (pwa.ossBucket).")
@@ -207,4 +209,3 @@ def verify_command(
         console.print(table)
 
     out.result(checks, show)
-

@@ -72,9 +72,7 @@ def publish(
     rel.check_id(release_id)
     if not targets:
         raise BadInput("no target: set --s3-bucket and/or --oss-bucket")
-    return _parallel(
-        targets, lambda t: _publish_to(t, files, release_id, progress, concurrency)
-    )
+    return _parallel(targets, lambda t: _publish_to(t, files, release_id, progress, concurrency))
 
 
 def _publish_to(t, files, release_id, progress, concurrency) -> TargetReport:
@@ -171,7 +169,9 @@ def _rollback_plan(t: Target, to: str | None) -> rel.Release:
         good = b.get_model(rel.LAST_KNOWN_GOOD, rel.Pointer)
         to = good.release if good and good.release != live.release else live.previous
         if to is None:
-            raise StepError(f"{t.name}: {live.release!r} has no earlier release: name one with --to")
+            raise StepError(
+                f"{t.name}: {live.release!r} has no earlier release: name one with --to"
+            )
     rel.check_id(to)
     record = b.get_model(rel.record_key(to), rel.Release)
     if record is None:

@@ -88,5 +88,9 @@ def _check(http: httpx.Client, t: Target, url: str, expected: str) -> Check:
     except httpx.HTTPError:
         served = None
     return Check(
-        target=t.name, url=url, expected_sha256=expected, served_sha256=served, ok=served == expected
+        target=t.name,
+        url=url,
+        expected_sha256=expected,
+        served_sha256=served,
+        ok=served == expected,
     )
