@@ -61,6 +61,8 @@ class ContainerRegistry(pulumi.ComponentResource):
     """The images every release promotes by tag (DESIGN.md §12) and each region pulls."""
 
     repository_urls: dict[str, pulumi.Output[str]]
+    registry_id: pulumi.Output[str]
+    """The account's registry all repositories live in."""
 
     def __init__(
         self, name: str, args: ContainerRegistryArgs, opts: pulumi.ResourceOptions | None = None
@@ -85,6 +87,7 @@ class ContainerRegistry(pulumi.ComponentResource):
             )
             aws.ecr.LifecyclePolicy(logical, repository=repo.name, policy=policy, opts=child)
             self.repository_urls[repo_name] = repo.repository_url
+            self.registry_id = repo.registry_id
 
         if args.replication_destinations:
             account = aws.get_caller_identity_output(
@@ -113,4 +116,6 @@ class ContainerRegistry(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-        self.register_outputs({"repository_urls": self.repository_urls})
+        self.register_outputs(
+            {"repository_urls": self.repository_urls, "registry_id": self.registry_id}
+        )

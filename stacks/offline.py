@@ -32,6 +32,7 @@ from railyard.config import PROJECT, ConfigError, Problem
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAKE_ACCOUNT = "123456789012"
 SECRET_MASK = "[secret]"
+UNKNOWN_MASK = "[known after pulumi up]"
 _DECLARED_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
 
 
@@ -210,6 +211,17 @@ class _FabricatingMocks(mocks.Mocks):
                 "userId": "AIDAOFFLINE",
                 "id": FAKE_ACCOUNT,
             }, []
+        if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            registry = args.args.get("registryId", FAKE_ACCOUNT)
+            return {
+                "id": registry,
+                "registryId": registry,
+                "userName": "AWS",
+                "password": _secret("offline-registry-token"),
+                "authorizationToken": _secret("offline-registry-token"),
+                "proxyEndpoint": f"https://{registry}.dkr.ecr.{self.region}.amazonaws.com",
+                "expiresAt": "2100-01-01T00:00:00Z",
+            }, []
         raise NotImplementedError(f"the offline plan has no answer for invoke {args.token}")
 
 
@@ -270,8 +282,11 @@ _FABRICATORS: dict[str, Callable[[_FabricatingMocks, mocks.MockResourceArgs, str
         "arn": f"arn:aws:cloudfront::{FAKE_ACCOUNT}:distribution/{rid}",
     },
     "aws:ecr/repository:Repository": lambda m, a, rid: {
-        "repositoryUrl": f"{FAKE_ACCOUNT}.dkr.ecr.{m.region}.amazonaws.com/{a.inputs['name']}"
+        "repositoryUrl": f"{FAKE_ACCOUNT}.dkr.ecr.{m.region}.amazonaws.com/{a.inputs['name']}",
+        "registryId": FAKE_ACCOUNT,
     },
+    # Built and pushed only by `pulumi up`: offline its digest is unknown, as in a preview.
+    "docker-build:index:Image": lambda m, a, rid: {"digest": rpc.UNKNOWN, "ref": rpc.UNKNOWN},
 }
 
 
@@ -360,8 +375,14 @@ def _run(stack: str, config: dict[str, str], secret_keys: list[str], program) ->
             for name, value in getattr(root, "outputs", {}).items():
                 output = Output.from_input(value)
                 secret = await output.is_secret()
-                # secrets stay masked in the plan, as `pulumi stack output` shows them
-                exported[name] = SECRET_MASK if secret else await output.future(with_unknowns=True)
+                # secrets stay masked in the plan, as `pulumi stack output` shows them; values
+                # only `pulumi up` learns (an image digest) are marked, as a preview shows them
+                if secret:
+                    exported[name] = SECRET_MASK
+                elif not await output.is_known():
+                    exported[name] = UNKNOWN_MASK
+                else:
+                    exported[name] = await output.future()
 
         try:
             loop.run_until_complete(run_pulumi_func(run_program))

@@ -7,10 +7,12 @@ one area's components and exports what other tools need; resources live in ``com
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_aws as aws
+import railyard_runtime
 from pulumi.runtime import config as runtime_config
 
 from components.alibaba_network import AlibabaNetwork, AlibabaNetworkArgs
@@ -20,9 +22,12 @@ from components.container_registry import ContainerRegistry, ContainerRegistryAr
 from components.hybrid_vpn import HybridVpn, HybridVpnArgs
 from components.pwa_aws import PwaAwsSite, PwaAwsSiteArgs
 from components.pwa_china import PwaChinaSite, PwaChinaSiteArgs
+from components.steps_image import StepsImage, StepsImageArgs
 from railyard import cache_rules
 from railyard import config as stack_config
 from railyard.config import StackConfig
+
+RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 
 
 def read_config() -> StackConfig:
@@ -165,7 +170,18 @@ def _delivery(c: Context) -> None:
         ),
         opts=c.on_alibaba,
     )
+    steps = StepsImage(
+        f"{c.prefix}-steps",
+        StepsImageArgs(
+            repository_url=registry.repository_urls[cfg.steps_image_repository],
+            registry_id=registry.registry_id,
+            context_dir=RUNTIME_DIR,
+            version=railyard_runtime.__version__,
+        ),
+        opts=c.on_aws,
+    )
     pulumi.export("ecrRepositoryUrls", registry.repository_urls)
+    pulumi.export("stepsImage", steps.image_ref)
     pulumi.export(
         "pwa",
         {
