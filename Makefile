@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: plan test lint format diagram clean
+.PHONY: plan test lint format diagram bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt
 	python3 -m venv $(VENV)
@@ -18,6 +18,10 @@ test: $(VENV)/.installed  ## the whole test suite
 
 diagram: $(VENV)/.installed  ## the picture README embeds (needs Graphviz for the SVG)
 	$(PY) -m stacks.plan prod --diagram docs/stack-prod.mmd --diagram docs/stack-prod.svg > /dev/null
+
+bench: $(VENV)/.installed  ## runtime benchmarks on loopback (prints numbers, asserts nothing)
+	AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_DEFAULT_REGION=us-east-1 \
+		$(PY) bench/runtime_bench.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

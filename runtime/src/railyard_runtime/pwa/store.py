@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from railyard_runtime.pwa.build import BuildFile
 
 # One thread per file, many files at a time: the publisher parallelises across files.
-_TRANSFER = TransferConfig(use_threads=False, multipart_threshold=64 << 20)
+MULTIPART_FROM = 64 << 20
+_TRANSFER = TransferConfig(use_threads=False, multipart_threshold=MULTIPART_FROM)
 M = TypeVar("M", bound=BaseModel)
 SHA_META = "sha256"  # x-amz-meta-sha256 (OSS keeps it as x-oss-meta-sha256)
 
@@ -41,6 +42,12 @@ class Bucket:
         return head.get("Metadata", {}).get(SHA_META)
 
     def upload(self, f: BuildFile, on_bytes: Callable[[int], None] | None = None) -> None:
+        if f.size < MULTIPART_FROM:  # one PUT; the transfer manager costs more than it saves
+            with f.source.open("rb") as body:
+                self.put(f.key, body, f.content_type, f.cache_control, f.sha256)
+            if on_bytes:
+                on_bytes(f.size)
+            return
         self.client.upload_file(
             str(f.source),
             self.name,
@@ -54,7 +61,7 @@ class Bucket:
             Config=_TRANSFER,
         )
 
-    def put(self, key: str, body: bytes, content_type: str, cache_control: str, sha256: str):
+    def put(self, key: str, body, content_type: str, cache_control: str, sha256: str) -> None:
         self.client.put_object(
             Bucket=self.name,
             Key=key,
