@@ -109,6 +109,15 @@ def test_kill_switch_then_rollback(world, tmp_path):
         assert served == files
 
 
+def test_a_rollback_of_the_kill_switch_remembers_the_release_before_it(world, tmp_path):
+    world.run("pwa", "publish", str(make_build(tmp_path, "v1")), "--release", "r1")
+    world.run("pwa", "publish", str(make_build(tmp_path, "v2")), "--release", "r2")
+    world.run("pwa", "kill-switch")
+    assert [r["release"] for r in world.json("pwa", "rollback", "--to", "r2")] == ["r2", "r2"]
+    assert _pointer(world, world.aws_bucket, "live")["previous"] == "r1"  # not the kill switch
+    assert [r["release"] for r in world.json("pwa", "rollback")] == ["r1", "r1"]
+
+
 def test_a_publish_after_the_kill_switch_remembers_the_release_before_it(world, tmp_path):
     world.run("pwa", "publish", str(make_build(tmp_path, "v1")), "--release", "r1")
     world.run("pwa", "kill-switch")

@@ -51,11 +51,12 @@ def _parallel(targets: Sequence[Target], work: Callable[[Target], TargetReport])
         return list(pool.map(work, targets))
 
 
-def _before(live: rel.Pointer | None, release_id: str) -> str | None:
-    """The release a new one replaces: what is live, or what was live before a kill switch."""
-    if live is None or live.release == release_id:
-        return live and live.previous
-    return live.previous if live.release == rel.KILL_SWITCH else live.release
+def _before(live: rel.Pointer | None, release_id: str, fallback: str | None = None) -> str | None:
+    """The release ``release_id`` replaces: what is live, else what was live before (never the
+    kill switch, never itself), else ``fallback``."""
+    candidates = [live.release, live.previous] if live else []
+    skip = (rel.KILL_SWITCH, release_id)
+    return next((c for c in [*candidates, fallback] if c and c not in skip), None)
 
 
 def _invalidate(t: Target, paths: list[str]) -> str | None:
@@ -172,7 +173,7 @@ def _rollback_plan(t: Target, to: str | None) -> rel.Release:
             raise StepError(
                 f"{t.name}: {live.release!r} has no earlier release: name one with --to"
             )
-    rel.check_id(to)
+    rel.check_id(to, "--to")
     record = b.get_model(rel.record_key(to), rel.Release)
     if record is None:
         raise BadInput(f"--to {to!r}: no such release on {t.name} (no {rel.record_key(to)})")
@@ -200,7 +201,8 @@ def _roll_back(t: Target, record: rel.Release) -> TargetReport:
             report.uploaded_files += 1
             report.uploaded_bytes += record.files[key].size
             report.changed_entrypoints.append("/" + key)
-    b.put_model(rel.LIVE, rel.Pointer(release=record.id, previous=live and live.release))
+    previous = _before(live, record.id, record.previous)
+    b.put_model(rel.LIVE, rel.Pointer(release=record.id, previous=previous))
     report.invalidation = _invalidate(t, report.changed_entrypoints)
     return report
 

@@ -60,10 +60,10 @@ def entrypoint_copy_key(release_id: str, key: str) -> str:
     return f"{PREFIX}{release_id}/entrypoints/{key}"
 
 
-def check_id(release_id: str) -> str:
+def check_id(release_id: str, option: str = "--release") -> str:
     if not _ID.match(release_id) or release_id in _RESERVED:
         raise BadInput(
-            f"--release {release_id!r}: use 1-100 characters of letters, digits, '.', '_' or "
+            f"{option} {release_id!r}: use 1-100 characters of letters, digits, '.', '_' or "
             f"'-', starting with a letter or digit, not one of {sorted(_RESERVED)} "
             "(for example the pipeline's run id or the git commit)"
         )
