@@ -88,19 +88,26 @@ def test_a_new_build_uploads_only_what_changed(world, tmp_path):
 
 
 def test_entrypoints_are_uploaded_after_every_hashed_asset(world, tmp_path):
-    """Observed on the wire: the order of PutObject calls each bucket received."""
+    """Observed on the wire: no entrypoint PUT starts before every asset PUT has finished."""
     files = build.scan(make_build(tmp_path, "v1", extra_files=60))
-    order: list[tuple[str, str]] = []
+    events: list[tuple[str, str, str]] = []  # (bucket, "start" | "done", key)
     lock = threading.Lock()
 
     def bucket(name: str):
         s3 = clouds.aws_client("s3")
 
-        def record(params, **_):
-            with lock:
-                order.append((name, params["Key"]))
+        def record(what: str):
+            def hook(params=None, **kwargs):
+                key = params["Key"] if params else kwargs["context"]["railyard_key"]
+                with lock:
+                    events.append((name, what, key))
+                if params:
+                    kwargs["context"]["railyard_key"] = key
 
-        s3.meta.events.register("before-parameter-build.s3.PutObject", record)
+            return hook
+
+        s3.meta.events.register("before-parameter-build.s3.PutObject", record("start"))
+        s3.meta.events.register("after-call.s3.PutObject", record("done"))
         return Bucket(s3, name)
 
     targets = [
@@ -109,12 +116,15 @@ def test_entrypoints_are_uploaded_after_every_hashed_asset(world, tmp_path):
     ]
     publish.publish(files, "r1", targets, concurrency=8)
 
+    assets = {f.key for f in files if not f.is_entrypoint}
     for name in (world.aws_bucket, world.oss_bucket):
-        keys = [k for b, k in order if b == name and not k.startswith("releases/")]
-        assert len(keys) == len(files)
-        first_entrypoint = min(keys.index(e) for e in ENTRYPOINTS)
-        assert first_entrypoint == len(files) - 3
-        assert keys[-1] == "sw.js"
+        mine = [(what, key) for b, what, key in events if b == name]
+        last_asset_done = max(i for i, (w, k) in enumerate(mine) if w == "done" and k in assets)
+        entry_starts = [i for i, (w, k) in enumerate(mine) if w == "start" and k in ENTRYPOINTS]
+        assert len(entry_starts) == 3
+        assert min(entry_starts) > last_asset_done
+        assert [k for w, k in mine if w == "start" and k in ENTRYPOINTS][-1] == "sw.js"
+        assert {k for w, k in mine if w == "done"} >= assets
 
 
 @pytest.mark.parametrize(
