@@ -12,9 +12,9 @@ from pathlib import Path
 import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_aws as aws
-import railyard_runtime
 from pulumi.runtime import config as runtime_config
 
+import railyard_runtime
 from components.alibaba_network import AlibabaNetwork, AlibabaNetworkArgs
 from components.aws_network import AwsNetwork, AwsNetworkArgs
 from components.build_farm import AndroidBuildFarm, AndroidBuildFarmArgs

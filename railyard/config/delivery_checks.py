@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 
-from railyard_runtime import __version__ as runtime_version
-
 from railyard import cache_rules
 from railyard.config.errors import Problem
 from railyard.config.model import AWS_REGIONS, StackConfig, full_key
+from railyard_runtime import __version__ as runtime_version
 
 ECR_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 DOMAIN = re.compile(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from conftest import ALIBABA_REGION, AlibabaApi, Edge, client
-from railyard_runtime.cli import app
 from typer.testing import CliRunner
+
+from railyard_runtime.cli import app
 
 ENTRYPOINTS = ("sw.js", "index.html", "asset-manifest.json")
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from agents import APK_BUCKET, TOKEN
 from conftest import client
+
 from railyard_runtime.agent.jobs import Job, State
 from railyard_runtime.android import AgentClient, BuildPolicy
 

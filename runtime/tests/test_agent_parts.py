@@ -6,6 +6,7 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
 from railyard_runtime.agent import settings as agent_settings
 from railyard_runtime.agent.jobs import State
 from railyard_runtime.agent.settings import SettingsError

@@ -9,8 +9,9 @@ import time
 
 import pytest
 from agents import TOKEN, LoadBalancer, free_port
-from railyard_runtime.cli import app
 from typer.testing import CliRunner
+
+from railyard_runtime.cli import app
 
 SHA = "9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a393f2a"
 

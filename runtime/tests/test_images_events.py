@@ -6,8 +6,9 @@ import json
 
 import pytest
 from conftest import client
-from railyard_runtime.cli import app
 from typer.testing import CliRunner
+
+from railyard_runtime.cli import app
 
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from typer.testing import CliRunner
+
 from railyard_runtime import __version__
 from railyard_runtime.cli import app
-from typer.testing import CliRunner
 
 RUNTIME = Path(__file__).resolve().parent.parent
 PROJECT = tomllib.loads((RUNTIME / "pyproject.toml").read_text())["project"]

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 from pwa_helpers import ENTRYPOINTS, make_build, pwa_world
+
 from railyard_runtime import clouds
 from railyard_runtime.pwa import build, publish
 from railyard_runtime.pwa.store import Bucket

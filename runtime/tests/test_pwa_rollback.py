@@ -6,6 +6,7 @@ import json
 
 import pytest
 from pwa_helpers import make_build, pwa_world
+
 from railyard_runtime.pwa.publish import kill_switch_script
 
 

@@ -7,8 +7,8 @@ import re
 import shutil
 
 import pytest
-import railyard_runtime
 
+import railyard_runtime
 from railyard.image_context import content_tag
 from stacks.offline import UNKNOWN_MASK, run_offline
 from stacks.program import RUNTIME_DIR

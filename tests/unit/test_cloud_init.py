@@ -1,9 +1,9 @@
 from importlib import resources
 
 import yaml
-from railyard_runtime.agent import settings as agent_settings
 
 from railyard.cloud_init import BuildHostSettings, render
+from railyard_runtime.agent import settings as agent_settings
 
 SETTINGS = BuildHostSettings(
     agent_version="1.2.3",

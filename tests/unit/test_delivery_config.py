@@ -3,8 +3,8 @@
 import json
 
 import pytest
-import railyard_runtime
 
+import railyard_runtime
 from railyard import config
 from tests.unit.test_config import VALID, problems
 
