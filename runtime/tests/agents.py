@@ -8,11 +8,10 @@ import socket
 import subprocess
 import sys
 import time
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
-from conftest import ALIBABA_REGION, _Server
+from conftest import ALIBABA_REGION, LocalServer, QuietHandler
 
 TOKEN = "t" * 48
 APK_BUCKET = "railyard-dev-android-apks"
@@ -107,7 +106,7 @@ class LoadBalancer:
         self.agents = agents
         self.routed: list[str] = []
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _forward(self):
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 for agent in lb.agents:
@@ -140,5 +139,5 @@ class LoadBalancer:
             def log_message(self, *args):
                 pass
 
-        self.server = _Server(Handler)
+        self.server = LocalServer(Handler)
         self.url = self.server.url

@@ -64,7 +64,7 @@ def client(service: str, endpoint: str):
     )
 
 
-class _Server:
+class LocalServer:
     """A ThreadingHTTPServer on 127.0.0.1 with a handler class; stopped by the fixture."""
 
     def __init__(self, handler: type[BaseHTTPRequestHandler]):
@@ -82,6 +82,20 @@ class _Server:
         self.thread.join(timeout=5)
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that answers in one call and keeps the test output clean."""
+
+    def reply(self, status: int, data: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
 class AlibabaApi:
     """Records OpenAPI calls; answers RefreshObjectCaches and GetSecretValue."""
 
@@ -90,7 +104,7 @@ class AlibabaApi:
         self.secrets: dict[str, str] = {}
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
                 query = parse_qs(urlparse(self.path).query) | parse_qs(body)
@@ -102,17 +116,9 @@ class AlibabaApi:
                 }
                 api.calls.append(call)
                 status, answer = api.answer(call)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply(status, json.dumps(answer).encode())
 
-            def log_message(self, *args):
-                pass
-
-        self.server = _Server(Handler)
+        self.server = LocalServer(Handler)
         self.url = self.server.url
 
     def answer(self, call: dict) -> tuple[int, dict]:
@@ -152,7 +158,7 @@ class Edge:
     """A CDN edge in front of one bucket: GET /<key> answers with the object's bytes."""
 
     def __init__(self, s3, bucket: str):
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):
                 key = urlparse(self.path).path.lstrip("/")
                 try:
@@ -160,15 +166,9 @@ class Edge:
                     status = 200
                 except s3.exceptions.NoSuchKey:
                     data, status = b"not found", 404
-                self.send_response(status)
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply(status, data, "application/octet-stream")
 
-            def log_message(self, *args):
-                pass
-
-        self.server = _Server(Handler)
+        self.server = LocalServer(Handler)
         self.url = self.server.url
 
 
