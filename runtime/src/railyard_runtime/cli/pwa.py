@@ -200,7 +200,14 @@ def verify_command(
     """Compare the live /sw.js and manifest on every CDN with the release record."""
     out = current(ctx)
     targets = ctx.obj.targets()
-    checks = verify.verify(targets, release, deadline)
+    with out.progress() as bars:
+        task = bars.add_task("waiting for the CDNs", total=None)
+
+        def attempt(checks: list[verify.Check]) -> None:
+            matching = sum(c.ok for c in checks)
+            bars.update(task, description=f"{matching}/{len(checks)} CDN files match the release")
+
+        checks = verify.verify(targets, release, deadline, on_attempt=attempt)
 
     def show(console):
         table = Table("target", "url", "sha256", "ok")
