@@ -5,7 +5,7 @@ STACK ?= dev
 
 .PHONY: plan test lint format diagram bench clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt runtime/requirements.txt runtime/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
