@@ -74,6 +74,7 @@ def test_console_scripts_resolve(script):
         ["pwa", "verify"],
         ["pwa", "rollback"],
         ["pwa", "kill-switch"],
+        ["pwa", "prune"],
         ["android", "build"],
         ["images", "promote"],
         ["events", "publish"],

@@ -157,3 +157,32 @@ def test_rollback_refuses_a_release_whose_assets_expired_and_changes_nothing(wor
     for bucket in (world.aws_bucket, world.oss_bucket):  # neither cloud moved
         assert _pointer(world, bucket, "live")["release"] == "r2"
         assert world.objects(bucket)["sw.js"] == (tmp_path / "dist-v2" / "sw.js").read_bytes()
+
+
+def test_prune_keeps_the_newest_releases_and_what_live_needs(world, tmp_path):
+    builds = {f"r{i}": make_build(tmp_path, f"v{i}") for i in range(1, 5)}
+    for release, dist in builds.items():
+        world.run("pwa", "publish", str(dist), "--release", release)
+    world.run("pwa", "rollback", "--to", "r1")  # live: r1 (older than the kept ones)
+
+    reports = world.json("pwa", "prune", "--keep", "2")
+
+    for report in reports:
+        assert sorted(report["keptReleases"]) == ["r1", "r3", "r4"]
+        assert report["droppedReleases"] == ["r2"]
+        assert report["deletedFiles"] == 1  # r2's bundle; the shared logo and css stay
+    for bucket in (world.aws_bucket, world.oss_bucket):
+        stored = world.objects(bucket)
+        assert "releases/r2.json" not in stored
+        assert not [k for k in stored if k.startswith("releases/r2/")]
+        for release in ("r1", "r3", "r4"):  # every file of a kept release is still there
+            record = json.loads(stored[f"releases/{release}.json"])
+            assert all(k in stored for k in record["files"])
+    assert world.run("pwa", "rollback", "--to", "r2", ok=False).exit_code == 2
+    assert [r["release"] for r in world.json("pwa", "rollback", "--to", "r3")] == ["r3", "r3"]
+
+
+def test_prune_needs_at_least_one_release(world):
+    result = world.run("pwa", "prune", "--keep", "0", ok=False)
+    assert result.exit_code == 2
+    assert "--keep 0" in result.stdout

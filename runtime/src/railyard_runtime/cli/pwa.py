@@ -12,7 +12,7 @@ from rich.table import Table
 from railyard_runtime import cache_rules, clouds
 from railyard_runtime.cli.output import current, step
 from railyard_runtime.errors import BadInput
-from railyard_runtime.pwa import build, publish, verify
+from railyard_runtime.pwa import build, prune, publish, verify
 from railyard_runtime.pwa.cdn import AlibabaCdn, CloudFront
 from railyard_runtime.pwa.store import Bucket
 
@@ -186,6 +186,32 @@ def kill_switch_command(
     targets = ctx.obj.targets()
     reports = publish.kill_switch(targets)
     current(ctx).result(reports, _reports_table(reports))
+
+
+@app.command("prune")
+@step
+def prune_command(
+    ctx: typer.Context,
+    keep: Annotated[
+        int, typer.Option(help="Newest releases kept (stack pwaKeepReleases); live always is.")
+    ] = 5,
+) -> None:
+    """Delete the files only older releases still need, with their records."""
+    reports = prune.prune(ctx.obj.targets(), keep)
+
+    def show(console):
+        table = Table("target", "kept", "dropped", "files deleted", "bytes deleted")
+        for r in reports:
+            table.add_row(
+                r.target,
+                " ".join(r.kept_releases),
+                " ".join(r.dropped_releases) or "-",
+                str(r.deleted_files),
+                f"{r.deleted_bytes:,}",
+            )
+        console.print(table)
+
+    current(ctx).result(reports, show)
 
 
 @app.command("verify")

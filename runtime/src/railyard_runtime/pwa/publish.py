@@ -46,7 +46,7 @@ class TargetReport(BaseModel):
     invalidation: str | None = None
 
 
-def _parallel(targets: Sequence[Target], work: Callable[[Target], TargetReport]):
+def parallel(targets: Sequence[Target], work: Callable[[Target], TargetReport]):
     with ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="target") as pool:
         return list(pool.map(work, targets))
 
@@ -73,7 +73,7 @@ def publish(
     rel.check_id(release_id)
     if not targets:
         raise BadInput("no target: set --s3-bucket and/or --oss-bucket")
-    return _parallel(targets, lambda t: _publish_to(t, files, release_id, progress, concurrency))
+    return parallel(targets, lambda t: _publish_to(t, files, release_id, progress, concurrency))
 
 
 def _publish_to(t, files, release_id, progress, concurrency) -> TargetReport:
@@ -158,7 +158,7 @@ def rollback(targets: Sequence[Target], to: str | None = None) -> list[TargetRep
             f"the targets would roll back to different releases {sorted(chosen)}: "
             "name one with --to"
         )
-    return _parallel(targets, lambda t: _roll_back(t, plans[t.name]))
+    return parallel(targets, lambda t: _roll_back(t, plans[t.name]))
 
 
 def _rollback_plan(t: Target, to: str | None) -> rel.Release:
@@ -233,4 +233,4 @@ def kill_switch(targets: Sequence[Target]) -> list[TargetReport]:
         report.invalidation = _invalidate(t, ["/sw.js"])
         return report
 
-    return _parallel(targets, switch)
+    return parallel(targets, switch)

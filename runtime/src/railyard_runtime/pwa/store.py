@@ -9,6 +9,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from railyard_runtime.errors import StepError
 from railyard_runtime.pwa.build import BuildFile
 
 # One thread per file, many files at a time: the publisher parallelises across files.
@@ -79,6 +80,20 @@ class Bucket:
             CopySource={"Bucket": self.name, "Key": source_key},
             MetadataDirective="COPY",
         )
+
+    def delete(self, keys: list[str]) -> None:
+        """Delete up to 1,000 keys in one request; a key already gone is not an error."""
+        if not keys:
+            return
+        answer = self.client.delete_objects(
+            Bucket=self.name, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
+        )
+        if answer.get("Errors"):
+            first = answer["Errors"][0]
+            raise StepError(
+                f"{self.name}: {len(answer['Errors'])} objects not deleted "
+                f"(first {first['Key']}: {first['Code']})"
+            )
 
     def get(self, key: str) -> bytes | None:
         try:

@@ -1,0 +1,81 @@
+"""``pwa prune``: drop what only old releases still need (DESIGN.md §9: keep the last N).
+
+Hashed assets are never overwritten, so they pile up. A release is kept when it is among the
+newest ``keep``, or live, or the one before live, or last-known-good; every file a kept release
+names stays. Files named only by dropped releases go, with those releases' records and
+entrypoint copies. Objects no record names are never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from railyard_runtime.cache_rules import ENTRYPOINTS
+from railyard_runtime.errors import BadInput
+from railyard_runtime.pwa import release as rel
+from railyard_runtime.pwa.publish import Target, parallel
+
+DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys
+
+
+class PruneReport(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    target: str
+    kept_releases: list[str]
+    dropped_releases: list[str]
+    deleted_files: int
+    deleted_bytes: int
+
+
+def prune(targets: Sequence[Target], keep: int) -> list[PruneReport]:
+    if keep < 1:
+        raise BadInput(f"--keep {keep}: keep at least 1 release (the live one is always kept)")
+    return parallel(targets, lambda t: _prune(t, keep))
+
+
+def _prune(t: Target, keep: int) -> PruneReport:
+    b = t.bucket
+    sizes = b.sizes(rel.PREFIX)
+    pointers = {rel.LIVE, rel.LAST_KNOWN_GOOD}
+    records = [
+        r
+        for key in sizes
+        if key.endswith(".json") and key.count("/") == 1 and key not in pointers
+        if (r := b.get_model(key, rel.Release)) is not None
+    ]
+    records.sort(key=lambda r: r.created_at, reverse=True)
+    protected = set()
+    for pointer in (
+        b.get_model(rel.LIVE, rel.Pointer),
+        b.get_model(rel.LAST_KNOWN_GOOD, rel.Pointer),
+    ):
+        if pointer:
+            protected |= {pointer.release, pointer.previous}
+    kept = [r for i, r in enumerate(records) if i < keep or r.id in protected]
+    kept_ids = {r.id for r in kept}
+    dropped = [r for r in records if r.id not in kept_ids]
+
+    needed = {key for r in kept for key in r.files}
+    assets = {
+        key: f.size
+        for r in dropped
+        for key, f in r.files.items()
+        if "/" + key not in ENTRYPOINTS and key not in needed
+    }
+    existing = b.sizes()
+    doomed = [key for key in assets if key in existing]
+    for r in dropped:  # the release's own objects: copies, then its record
+        doomed += [k for k in existing if k.startswith(f"{rel.PREFIX}{r.id}/")]
+        doomed.append(rel.record_key(r.id))
+    for start in range(0, len(doomed), DELETE_BATCH):
+        b.delete(doomed[start : start + DELETE_BATCH])
+    return PruneReport(
+        target=t.name,
+        kept_releases=[r.id for r in kept],
+        dropped_releases=[r.id for r in dropped],
+        deleted_files=sum(1 for key in assets if key in existing),
+        deleted_bytes=sum(existing[key] for key in assets if key in existing),
+    )
