@@ -6,9 +6,11 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conftest import LocalServer, QuietHandler
 
 from railyard_runtime.agent import settings as agent_settings
 from railyard_runtime.agent.jobs import State
+from railyard_runtime.agent.server import advertised_url
 from railyard_runtime.agent.settings import SettingsError
 from railyard_runtime.agent.store import JobStore
 
@@ -126,3 +128,33 @@ def test_a_short_token_is_refused(tmp_path):
     s = agent_settings.from_env(BASE | {"RAILYARD_AGENT_TOKEN_FILE": str(tmp_path / "token")})
     with pytest.raises(SettingsError, match="at least 32 characters"):
         agent_settings.load_token(s)
+
+
+class _Metadata(QuietHandler):
+    """Alibaba instance metadata in hardened mode: no token, no answer."""
+
+    def do_PUT(self):
+        ttl = self.headers.get("X-aliyun-ecs-metadata-token-ttl-seconds")
+        self.reply(200 if ttl else 400, b"metadata-token", "text/plain")
+
+    def do_GET(self):
+        if self.headers.get("X-aliyun-ecs-metadata-token") != "metadata-token":
+            return self.reply(401, b"", "text/plain")
+        if self.path == "/latest/meta-data/private-ipv4":
+            return self.reply(200, b"10.60.1.17\n", "text/plain")
+        return self.reply(404, b"", "text/plain")
+
+
+def test_the_advertised_url_comes_from_the_metadata_with_a_token():
+    server = LocalServer(_Metadata)
+    try:
+        s = agent_settings.from_env(BASE | {"RAILYARD_AGENT_PORT": "8443"})
+        assert advertised_url(s, f"{server.url}/latest") == "http://10.60.1.17:8443"
+    finally:
+        server.stop()
+
+
+def test_no_metadata_and_no_advertise_url_is_a_named_error():
+    s = agent_settings.from_env(BASE)
+    with pytest.raises(SettingsError, match="RAILYARD_AGENT_ADVERTISE_URL: not set"):
+        advertised_url(s, "http://127.0.0.1:9/latest")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -22,6 +23,7 @@ Uploader = Callable[[Path, str], Awaitable[str]]
 """(local APK, object key) -> the artifact's URL."""
 
 LOG_TAIL_BYTES = 8192
+log = logging.getLogger("railyard.agent")
 
 
 class Runner:
@@ -67,6 +69,9 @@ class Runner:
                     self._slots.release()
                     break
                 await self.notify()
+                log.info(
+                    "job %s (%s) running, attempt %d", job["id"], job["commit_sha"], job["attempts"]
+                )
                 task = asyncio.create_task(self._run(job["id"], job["commit_sha"]))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -81,6 +86,7 @@ class Runner:
             self._slots.release()
             self.wake()
         self.store.finish(job_id, state, artifact, error)
+        log.info("job %s (%s) %s%s", job_id, commit, state, f": {error}" if error else "")
         await self.notify()
 
     async def _build(self, job_id: str, commit: str) -> tuple[State, str | None, str | None]:
@@ -124,6 +130,7 @@ class Runner:
         """Stop taking jobs, stop running builds, and mark every unfinished job interrupted."""
         self.draining = True
         interrupted = self.store.interrupt_all(reason)
+        log.warning("draining: %d unfinished job(s) marked interrupted", len(interrupted))
         for process in list(self._processes.values()):
             _stop(process)
         await self.notify()

@@ -51,24 +51,34 @@ class DrainingServer(uvicorn.Server):
         self._draining = asyncio.ensure_future(self._drain())
 
     async def _drain(self) -> None:
-        jobs = await self.runner.drain("the host is shutting down (drain); submit again")
-        log.warning("draining: %d unfinished job(s) marked interrupted", len(jobs))
+        await self.runner.drain("the host is shutting down (drain); submit again")
         await asyncio.sleep(self.grace_seconds)  # let waiting clients read the news
         self.should_exit = True
 
 
-def advertised_url(s: AgentSettings) -> str:
+def advertised_url(s: AgentSettings, metadata: str = METADATA) -> str:
     """The URL the CLI follows a job to: configured, or this host's private IP."""
     if s.advertise_url:
         return s.advertise_url
-    with httpx.Client(timeout=2) as http:  # Alibaba metadata in hardened mode (IMDSv2)
-        token = http.put(
-            f"{METADATA}/api/token", headers={"X-aliyun-ecs-metadata-token-ttl-seconds": "60"}
-        ).text
-        ip = http.get(
-            f"{METADATA}/meta-data/private-ipv4", headers={"X-aliyun-ecs-metadata-token": token}
-        ).text.strip()
-    return f"http://{ip}:{s.port}"
+    try:
+        with httpx.Client(timeout=2) as http:  # Alibaba metadata in hardened mode (IMDSv2)
+            token = http.put(
+                f"{metadata}/api/token", headers={"X-aliyun-ecs-metadata-token-ttl-seconds": "60"}
+            )
+            token.raise_for_status()
+            ip = http.get(
+                f"{metadata}/meta-data/private-ipv4",
+                headers={"X-aliyun-ecs-metadata-token": token.text},
+            )
+            ip.raise_for_status()
+    except httpx.HTTPError as e:
+        raise SettingsError(
+            [
+                f"RAILYARD_AGENT_ADVERTISE_URL: not set and the instance metadata did not give "
+                f"this host's private IP ({e}); set it to http://<private IP>:{s.port}"
+            ]
+        ) from e
+    return f"http://{ip.text.strip()}:{s.port}"
 
 
 def oss_uploader(s: AgentSettings):
