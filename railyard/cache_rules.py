@@ -7,7 +7,6 @@ object's ``Cache-Control`` from them and the CDNs here get the matching edge TTL
 from __future__ import annotations
 
 from collections.abc import Sequence
-from fnmatch import fnmatchcase
 
 from railyard_runtime.cache_rules import (
     DEFAULT_HASHED_ASSET_PATHS,
@@ -18,6 +17,7 @@ from railyard_runtime.cache_rules import (
     CacheRule,
     cache_control_for,
     default_rule,
+    pattern_problem,
     pwa_cache_rules,
     rule_for,
 )
@@ -75,13 +75,3 @@ def alibaba_ttl_functions(rules: Sequence[CacheRule]) -> list[tuple[str, dict[st
             )
         )
     return functions
-
-
-def pattern_problem(pattern: str) -> str | None:
-    """Why a hashed-asset path pattern is unusable, or None."""
-    if not pattern.startswith("/") or not pattern.endswith("/*") or pattern.count("*") != 1:
-        return f"{pattern!r} must be a folder prefix such as /assets/*"
-    covered = [e for e in ENTRYPOINTS if fnmatchcase(e, pattern)]
-    if covered:
-        return f"{pattern!r} covers {covered}, which must never be cached as immutable"
-    return None

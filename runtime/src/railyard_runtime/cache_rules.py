@@ -65,3 +65,13 @@ def rule_for(path: str, rules: Sequence[CacheRule], default: CacheRule) -> Cache
 
 def cache_control_for(path: str, rules: Sequence[CacheRule], default: CacheRule) -> str:
     return rule_for(path, rules, default).cache_control
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why a hashed-asset path pattern is unusable, or None."""
+    if not pattern.startswith("/") or not pattern.endswith("/*") or pattern.count("*") != 1:
+        return f"{pattern!r} must be a folder prefix such as /assets/*"
+    covered = [e for e in ENTRYPOINTS if fnmatchcase(e, pattern)]
+    if covered:
+        return f"{pattern!r} covers {covered}, which must never be cached as immutable"
+    return None

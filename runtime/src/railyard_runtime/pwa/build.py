@@ -49,11 +49,8 @@ def sha256_of(path: Path) -> str:
 
 def rules_for(hashed_asset_paths: Sequence[str], hashed_ttl: int, default_ttl: int):
     for pattern in hashed_asset_paths:
-        if not (pattern.startswith("/") and pattern.endswith("/*") and pattern.count("*") == 1):
-            raise BadInput(
-                f"--hashed-path {pattern!r}: must be a folder prefix such as /assets/* "
-                "(the stack's railyard:pwaHashedAssetPaths)"
-            )
+        if why := cache_rules.pattern_problem(pattern):
+            raise BadInput(f"--hashed-path: {why} (the stack's railyard:pwaHashedAssetPaths)")
     return cache_rules.pwa_cache_rules(hashed_asset_paths, hashed_ttl), cache_rules.default_rule(
         default_ttl
     )
