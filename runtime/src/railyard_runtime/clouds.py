@@ -15,8 +15,9 @@ import os
 import boto3
 from botocore.config import Config as BotoConfig
 
-# Checksums only when an API demands them: OSS's S3 API rejects the newer default trailers.
-_S3_CONFIG = dict(
+# Retries and pool for every client; checksums only when an API demands them (OSS's S3 API
+# rejects the newer default trailers).
+_CLIENT_CONFIG = dict(
     request_checksum_calculation="when_required",
     response_checksum_validation="when_required",
     retries={"max_attempts": 8, "mode": "adaptive"},
@@ -25,7 +26,7 @@ _S3_CONFIG = dict(
 
 
 def aws_client(service: str, region: str | None = None):
-    return boto3.client(service, region_name=region, config=BotoConfig(**_S3_CONFIG))
+    return boto3.client(service, region_name=region, config=BotoConfig(**_CLIENT_CONFIG))
 
 
 def oss_endpoint(region: str, internal: bool = False) -> str:
@@ -51,7 +52,7 @@ def oss_client(region: str, endpoint: str | None = None):
         aws_secret_access_key=keys.access_key_secret,
         aws_session_token=keys.security_token or None,
         config=BotoConfig(
-            **_S3_CONFIG,
+            **_CLIENT_CONFIG,
             signature_version="s3v4",
             s3={"addressing_style": "path" if _is_ip(host) else "virtual"},
         ),

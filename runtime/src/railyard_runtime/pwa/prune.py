@@ -38,13 +38,13 @@ def prune(targets: Sequence[Target], keep: int) -> list[PruneReport]:
 
 def _prune(t: Target, keep: int) -> PruneReport:
     b = t.bucket
-    sizes = b.sizes(rel.PREFIX)
+    existing = b.sizes()  # one listing serves the records and the files
     pointers = {rel.LIVE, rel.LAST_KNOWN_GOOD}
     records = [
         r
-        for key in sizes
-        if key.endswith(".json") and key.count("/") == 1 and key not in pointers
-        if (r := b.get_model(key, rel.Release)) is not None
+        for key in existing
+        if key.startswith(rel.PREFIX) and key.endswith(".json") and key.count("/") == 1
+        if key not in pointers and (r := b.get_model(key, rel.Release)) is not None
     ]
     records.sort(key=lambda r: r.created_at, reverse=True)
     protected = set()
@@ -60,13 +60,12 @@ def _prune(t: Target, keep: int) -> PruneReport:
 
     needed = {key for r in kept for key in r.files}
     assets = {
-        key: f.size
+        key
         for r in dropped
-        for key, f in r.files.items()
-        if "/" + key not in ENTRYPOINTS and key not in needed
+        for key in r.files
+        if "/" + key not in ENTRYPOINTS and key not in needed and key in existing
     }
-    existing = b.sizes()
-    doomed = [key for key in assets if key in existing]
+    doomed = sorted(assets)
     for r in dropped:  # the release's own objects: copies, then its record
         doomed += [k for k in existing if k.startswith(f"{rel.PREFIX}{r.id}/")]
         doomed.append(rel.record_key(r.id))
@@ -76,6 +75,6 @@ def _prune(t: Target, keep: int) -> PruneReport:
         target=t.name,
         kept_releases=[r.id for r in kept],
         dropped_releases=[r.id for r in dropped],
-        deleted_files=sum(1 for key in assets if key in existing),
-        deleted_bytes=sum(existing[key] for key in assets if key in existing),
+        deleted_files=len(assets),
+        deleted_bytes=sum(existing[key] for key in assets),
     )

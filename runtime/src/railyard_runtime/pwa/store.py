@@ -34,13 +34,8 @@ class Bucket:
         return sizes
 
     def sha256(self, key: str) -> str | None:
-        try:
-            head = self.client.head_object(Bucket=self.name, Key=key)
-        except ClientError as e:
-            if e.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
-        return head.get("Metadata", {}).get(SHA_META)
+        head = _unless_missing(lambda: self.client.head_object(Bucket=self.name, Key=key))
+        return head and head.get("Metadata", {}).get(SHA_META)
 
     def upload(self, f: BuildFile, on_bytes: Callable[[int], None] | None = None) -> None:
         if f.size < MULTIPART_FROM:  # one PUT; the transfer manager costs more than it saves
@@ -96,12 +91,8 @@ class Bucket:
             )
 
     def get(self, key: str) -> bytes | None:
-        try:
-            return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
-        except ClientError as e:
-            if e.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
+        found = _unless_missing(lambda: self.client.get_object(Bucket=self.name, Key=key))
+        return found and found["Body"].read()
 
     def get_model(self, key: str, model: type[M]) -> M | None:
         data = self.get(key)
@@ -117,3 +108,13 @@ class Bucket:
             ContentType="application/json",
             CacheControl="no-store",
         )
+
+
+def _unless_missing(call: Callable[[], dict]) -> dict | None:
+    """The answer of ``call``, or None where the object does not exist."""
+    try:
+        return call()
+    except ClientError as e:
+        if e.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise

@@ -42,7 +42,8 @@ def verify(
     with_cdn = [t for t in targets if t.cdn is not None]
     if not with_cdn:
         raise BadInput("no CDN URL to verify: set --cloudfront-url and/or --alibaba-cdn-url")
-    expected = [(t, url, sha) for t in with_cdn for url, sha in _expected(t, release_id)]
+    live = {t.name: _live_record(t, release_id) for t in with_cdn}
+    expected = [(t, url, sha) for t in with_cdn for url, sha in _expected(t, live[t.name])]
     give_up = time.monotonic() + deadline_seconds
     with httpx.Client(timeout=10, follow_redirects=True) as http:
         while True:
@@ -61,12 +62,11 @@ def verify(
             f"{first.served_sha256 or 'nothing'}, the release has {first.expected_sha256}"
         )
     for t in with_cdn:
-        live = t.bucket.get_model(rel.LIVE, rel.Pointer)
-        t.bucket.put_model(rel.LAST_KNOWN_GOOD, rel.Pointer(release=live.release))
+        t.bucket.put_model(rel.LAST_KNOWN_GOOD, rel.Pointer(release=live[t.name].id))
     return checks
 
 
-def _expected(t: Target, release_id: str | None) -> list[tuple[str, str]]:
+def _live_record(t: Target, release_id: str | None) -> rel.Release:
     live = t.bucket.get_model(rel.LIVE, rel.Pointer)
     if live is None:
         raise StepError(f"nothing is published on {t.name}")
@@ -77,6 +77,10 @@ def _expected(t: Target, release_id: str | None) -> list[tuple[str, str]]:
     record = t.bucket.get_model(rel.record_key(live.release), rel.Release)
     if record is None:
         raise StepError(f"{t.name}: the live release {live.release!r} has no record")
+    return record
+
+
+def _expected(t: Target, record: rel.Release) -> list[tuple[str, str]]:
     keys = ["sw.js", MANIFEST if MANIFEST in record.files else "index.html"]
     return [(f"{t.cdn.url}/{k}", record.files[k].sha256) for k in keys]
 
