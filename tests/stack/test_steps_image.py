@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 import railyard_runtime
-from railyard.image_context import content_tag
+from railyard.image_context import INPUTS, SKIPPED_PARTS, content_tag
 from stacks.offline import UNKNOWN_MASK, run_offline
 from stacks.program import RUNTIME_DIR
 
@@ -81,3 +81,12 @@ def test_the_dockerfile_pins_every_base_image_by_digest():
         if line.startswith("COPY ") and "--from" not in line:
             for source in line.split()[1:-1]:
                 assert (RUNTIME_DIR / source).exists(), source
+
+
+def test_the_tag_hashes_exactly_what_docker_may_copy():
+    """The content tag and .dockerignore name the same inputs (else a change could keep a tag)."""
+    ignore = (RUNTIME_DIR / ".dockerignore").read_text().splitlines()
+    allowed = sorted(line[1:].rstrip("/") for line in ignore if line.startswith("!"))
+    assert sorted(INPUTS) == sorted(["Dockerfile", *allowed])
+    excluded = [line.removeprefix("**/").lstrip("*") for line in ignore if line.startswith("**/")]
+    assert sorted(excluded) == sorted(SKIPPED_PARTS)
