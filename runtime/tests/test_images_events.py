@@ -108,9 +108,11 @@ products:
     releaseCandidate: 2
     deployments:
       - gitRepoName: public-portal
+        gitRepoShortName: portal
         gitCommit: 0930014f81f655d0c50f8172a575fc50128716bd
         workflowBase: s3-upload-portal
         deployTarget: s3
+        bucket: portal-stage-us
     images:
       - repoName: backend/api
         sourceTag: dev_123
@@ -131,21 +133,20 @@ products:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("environment: [unclosed", "not valid YAML"),
+        ("environment: [unclosed", ":1: not valid YAML"),
+        ("environment: {name: x}\nproducts: []", ":1: environment.shortName: required field"),
         (
-            "environment: {name: x}\nproducts: []",
-            "environment.destinationTagPrefix: Field required",
+            "environment: {name: x, shortName: x, destinationTagPrefix: p}\nproducts:\n"
+            "  - {name: a, releaseVersion: 1.0.0, releaseCandidate: 1,\n"
+            "     images: [{repoName: r, sourceTag: dev_1},\n"
+            "              {repoName: r, sourceTag: dev_2}]}",
+            ":5: products[0].images[1].repoName: image repo 'r' is already listed on line 4",
         ),
         (
-            "environment: {name: x, destinationTagPrefix: p}\nproducts:\n"
-            "  - {name: a, images: [{repoName: r, sourceTag: dev_1},\n"
-            "                       {repoName: r, sourceTag: dev_2}]}",
-            "images list ['r'] more than once",
-        ),
-        (
-            "environment: {name: x, destinationTagPrefix: p}\nproducts:\n"
-            "  - {name: a, images: [{repoName: r, sourceTag: latest}]}",
-            "sourceTag 'latest'",
+            "environment: {name: x, shortName: x, destinationTagPrefix: p}\nproducts:\n"
+            "  - {name: a, releaseVersion: 1.0.0, releaseCandidate: 1,\n"
+            "     images: [{repoName: r, sourceTag: latest}]}",
+            ":4: products[0].images[0].sourceTag: expected <prefix>_<build>",
         ),
     ],
 )

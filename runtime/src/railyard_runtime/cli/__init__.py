@@ -7,11 +7,11 @@ from typing import Annotated
 import typer
 
 from railyard_runtime import __version__
-from railyard_runtime.cli import android, events, images, pwa
+from railyard_runtime.cli import android, events, images, pwa, release
 from railyard_runtime.cli.output import Output
 
 app = typer.Typer(
-    help="railyard pipeline steps: PWA, Android, images, events.",
+    help="railyard pipeline steps: PWA, Android, images, releases, events.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # never print tokens held in local variables
 )
@@ -19,6 +19,7 @@ app.add_typer(pwa.app, name="pwa")
 app.add_typer(android.app, name="android")
 app.add_typer(images.app, name="images")
 app.add_typer(events.app, name="events")
+app.add_typer(release.app, name="release")
 
 
 def _version(value: bool) -> None:

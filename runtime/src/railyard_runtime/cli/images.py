@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from railyard_runtime import clouds, images, release_images
+from railyard_runtime import clouds, images
 from railyard_runtime.cli.output import current, step
 from railyard_runtime.errors import BadInput
+from railyard_runtime.release import manifest as release_manifest
+from railyard_runtime.release import plan
 
 app = typer.Typer(help="Container images in ECR.", no_args_is_help=True)
 
@@ -25,13 +27,19 @@ def promote_command(
     manifest: Annotated[
         Path | None, typer.Option(help="Release manifest: promote every image it lists.")
     ] = None,
+    chunk: Annotated[
+        int | None, typer.Option(min=0, help="Only the images of this chunk of --manifest.")
+    ] = None,
+    chunk_size: Annotated[
+        int, typer.Option(min=1, help="Artifacts per chunk (as `release plan` cut them).")
+    ] = plan.DEFAULT_CHUNK_SIZE,
 ) -> None:
     """Add a tag to an image without pulling it; safe to run again."""
     single = (repo, from_tag, to_tag)
     if manifest is not None and any(single):
         raise BadInput("give either --manifest or --repo/--from/--to, not both")
     if manifest is not None:
-        moves = release_images.moves(manifest)
+        moves = plan.image_moves(release_manifest.load(manifest), chunk, chunk_size)
     elif all(single):
         moves = [(repo, from_tag, to_tag)]
     else:

@@ -69,7 +69,8 @@ def step(fn: Callable[..., None]) -> Callable[..., None]:
             if current(kwargs["ctx"]).as_json:
                 typer.echo(json.dumps({"error": e.message, "exitCode": int(e.exit_code)}))
             else:
-                err.print(f"[bold red]error:[/] {e.message}", highlight=False)
+                # soft_wrap: FILE:LINE messages stay one per line whatever the width
+                err.print(f"[bold red]error:[/] {e.message}", highlight=False, soft_wrap=True)
             raise typer.Exit(int(e.exit_code)) from None
 
     return run
