@@ -64,6 +64,30 @@ def client(service: str, endpoint: str):
     )
 
 
+def push_image(ecr, repo: str, tag: str, config_digest: str) -> str:
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1469,
+                "digest": config_digest,
+            },
+            # moto derives the image digest from the layers: one of its own per image
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 1024,
+                    "digest": "sha256:" + config_digest[-1] * 64,
+                }
+            ],
+        }
+    )
+    answer = ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag=tag)
+    return answer["image"]["imageId"]["imageDigest"]
+
+
 class LocalServer:
     """A ThreadingHTTPServer on 127.0.0.1 with a handler class; stopped by the fixture."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import client
+from conftest import client, push_image
 from typer.testing import CliRunner
 
 from railyard_runtime.cli import app
@@ -16,30 +16,6 @@ MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 def run(*args: str):
     result = CliRunner().invoke(app, ["--json", *args])
     return result, json.loads(result.stdout) if result.stdout.strip() else None
-
-
-def push(ecr, repo: str, tag: str, config_digest: str) -> str:
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": MANIFEST_V2,
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": 1469,
-                "digest": config_digest,
-            },
-            # moto derives the image digest from the layers: one of its own per image
-            "layers": [
-                {
-                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": 1024,
-                    "digest": "sha256:" + config_digest[-1] * 64,
-                }
-            ],
-        }
-    )
-    answer = ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag=tag)
-    return answer["image"]["imageId"]["imageDigest"]
 
 
 @pytest.fixture
@@ -56,7 +32,7 @@ def tags_of(ecr, repo: str, digest: str) -> set[str]:
 
 
 def test_promote_retags_without_pulling_and_is_idempotent(ecr):
-    digest = push(ecr, "backend/api", "dev_123", "sha256:" + "a" * 64)
+    digest = push_image(ecr, "backend/api", "dev_123", "sha256:" + "a" * 64)
     args = [
         "images",
         "promote",
@@ -83,8 +59,8 @@ def test_promote_retags_without_pulling_and_is_idempotent(ecr):
 
 
 def test_promote_refuses_a_tag_that_names_another_image(ecr):
-    push(ecr, "backend/api", "dev_123", "sha256:" + "a" * 64)
-    push(ecr, "backend/api", "stage_us_123", "sha256:" + "b" * 64)
+    push_image(ecr, "backend/api", "dev_123", "sha256:" + "a" * 64)
+    push_image(ecr, "backend/api", "stage_us_123", "sha256:" + "b" * 64)
     result, error = run(
         "images", "promote", "--repo", "backend/api", "--from", "dev_123", "--to", "stage_us_123"
     )
@@ -93,8 +69,8 @@ def test_promote_refuses_a_tag_that_names_another_image(ecr):
 
 
 def test_promote_every_image_of_a_release_manifest(ecr, tmp_path):
-    api = push(ecr, "backend/api", "dev_123", "sha256:" + "c" * 64)
-    worker = push(ecr, "backend/worker", "dev_456", "sha256:" + "d" * 64)
+    api = push_image(ecr, "backend/api", "dev_123", "sha256:" + "c" * 64)
+    worker = push_image(ecr, "backend/worker", "dev_456", "sha256:" + "d" * 64)
     manifest = tmp_path / "stage-us.yaml"
     manifest.write_text(
         """\

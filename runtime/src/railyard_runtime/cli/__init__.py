@@ -7,11 +7,11 @@ from typing import Annotated
 import typer
 
 from railyard_runtime import __version__
-from railyard_runtime.cli import android, events, images, pwa, release
+from railyard_runtime.cli import android, deploy, events, images, pwa, release, scan
 from railyard_runtime.cli.output import Output
 
 app = typer.Typer(
-    help="railyard pipeline steps: PWA, Android, images, releases, events.",
+    help="railyard pipeline steps: PWA, Android, images, releases, deploys, scans, events.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # never print tokens held in local variables
 )
@@ -20,6 +20,8 @@ app.add_typer(android.app, name="android")
 app.add_typer(images.app, name="images")
 app.add_typer(events.app, name="events")
 app.add_typer(release.app, name="release")
+app.add_typer(deploy.app, name="deploy")
+app.add_typer(scan.app, name="scan")
 
 
 def _version(value: bool) -> None:

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from railyard_runtime import android
+from railyard_runtime import android, apk_release, clouds
 from railyard_runtime.cli.output import current, step
+from railyard_runtime.cli.secrets import read_token
 from railyard_runtime.errors import BadInput
 
 app = typer.Typer(help="Android builds on the Alibaba build farm.", no_args_is_help=True)
@@ -18,12 +19,7 @@ app = typer.Typer(help="Android builds on the Alibaba build farm.", no_args_is_h
 def _token(token_file: Path | None) -> str:
     """From a file (a mounted Kubernetes Secret) or RAILYARD_AGENT_TOKEN; never an argument."""
     if token_file is not None:
-        try:
-            return token_file.read_text().strip()
-        except OSError as e:
-            raise BadInput(
-                f"--token-file {str(token_file)!r}: cannot read it ({e.strerror})"
-            ) from e
+        return read_token(token_file, "--token-file")
     token = os.environ.get("RAILYARD_AGENT_TOKEN", "").strip()
     if not token:
         raise BadInput(
@@ -57,6 +53,9 @@ def build_command(
         float, typer.Option(min=1, help="Seconds without an answer from the load balancer.")
     ] = 120,
     request_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request.")] = 10,
+    artifact_file: Annotated[
+        Path | None, typer.Option(help="Also write the APK's oss:// URL here (workflow output).")
+    ] = None,
 ) -> None:
     """Build the APK: submit, follow the job to its host, resubmit if the host goes away.
 
@@ -79,4 +78,31 @@ def build_command(
             out.note(message)
 
         job = android.build(commit, agent_url, _token(token_file), policy, on_event)
+    if artifact_file is not None:
+        artifact_file.parent.mkdir(parents=True, exist_ok=True)
+        artifact_file.write_text(job.artifact_url or "")
     out.result(job, lambda console: console.print(f"APK: {job.artifact_url}"))
+
+
+@app.command("publish")
+@step
+def publish_command(
+    ctx: typer.Context,
+    apk: Annotated[str, typer.Option(help="oss://<bucket>/apks/<commit>/<job>.apk")],
+    env: Annotated[str, typer.Option(help="Environment the APK is released to.")],
+    commit: Annotated[str, typer.Option(help="Commit the APK was built from.")],
+    feature: Annotated[str, typer.Option(help="Kanban card id of the release.")],
+    oss_region: Annotated[str, typer.Option(envvar="RAILYARD_OSS_REGION", help="OSS region.")],
+    oss_endpoint: Annotated[
+        str | None, typer.Option(envvar="RAILYARD_OSS_ENDPOINT", help="OSS S3-compatible URL.")
+    ] = None,
+) -> None:
+    """Release the APK to ENV: copy to releases/ENV/COMMIT.apk, then move latest.json."""
+    record, changed = apk_release.publish(
+        clouds.oss_client(oss_region, oss_endpoint), apk, env, commit, feature
+    )
+    verb = "published" if changed else "already published"
+    current(ctx).result(
+        {"changed": changed, "release": record},
+        lambda console: console.print(f"{verb}: {record.apk} ({record.feature})"),
+    )

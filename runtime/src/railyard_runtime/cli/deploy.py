@@ -1,0 +1,64 @@
+"""``railyard-steps deploy lambda|s3|apigw``: the release train's job types."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from railyard_runtime import clouds, deploy
+from railyard_runtime.cli.output import current, step
+
+app = typer.Typer(
+    help="Release-train jobs: deploy one repository's artifact.", no_args_is_help=True
+)
+
+Source = Annotated[Path, typer.Option(help="Path in the checked-out repository.")]
+
+
+def _report(ctx: typer.Context, outcome: deploy.Outcome) -> None:
+    verb = "deployed" if outcome.changed else "unchanged"
+    current(ctx).result(
+        {"target": outcome.target, "changed": outcome.changed, "detail": outcome.detail},
+        lambda console: console.print(f"{verb} {outcome.target}: {outcome.detail}"),
+    )
+
+
+@app.command("lambda")
+@step
+def lambda_command(
+    ctx: typer.Context,
+    function_name: Annotated[str, typer.Option(help="Function to update.")],
+    source: Source = Path("."),
+) -> None:
+    """Zip SOURCE deterministically and update the function's code if it differs."""
+    _report(ctx, deploy.deploy_lambda(clouds.aws_client("lambda"), function_name, source))
+
+
+@app.command("s3")
+@step
+def s3_command(
+    ctx: typer.Context,
+    bucket: Annotated[str, typer.Option(help="Target bucket.")],
+    source: Source = Path("dist"),
+    prefix: Annotated[str, typer.Option(help="Key prefix, ending in '/'.")] = "",
+) -> None:
+    """Upload SOURCE's files under PREFIX, skipping files the bucket holds with the same hash."""
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    _report(ctx, deploy.deploy_s3(clouds.aws_client("s3"), bucket, prefix, source))
+
+
+@app.command("apigw")
+@step
+def apigw_command(
+    ctx: typer.Context,
+    rest_api_id: Annotated[str, typer.Option(help="REST API id.")],
+    stage: Annotated[str, typer.Option(help="Stage to deploy to.")],
+    source: Source = Path("swagger.yaml"),
+    description: Annotated[str, typer.Option(help="Deployment description.")] = "",
+) -> None:
+    """Overwrite the REST API from SOURCE (Swagger/OpenAPI) and deploy it to STAGE."""
+    client = clouds.aws_client("apigateway")
+    _report(ctx, deploy.deploy_apigw(client, rest_api_id, stage, source, description))
