@@ -1,0 +1,1 @@
+"""The release WorkflowTemplates, rendered with hera (DESIGN.md §7)."""

@@ -1,0 +1,206 @@
+"""What every release template shares: settings, pod defaults, retries, exit-hook events.
+
+Pure rendering with hera's typed models (DESIGN.md §7): no resources here, so the shapes are
+tested directly and the stack installs the dicts as CustomResources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hera.workflows import models as m
+
+# Workflow pods land on the tainted `workflows` node group (railyard:eks).
+WORKFLOW_NODE_LABEL = {"railyard.io/pool": "workflows"}
+WORKFLOW_TAINT_KEY = "railyard.io/workflows"
+SOURCE_PATH = "/src"
+PLAN_DIR = "/tmp/plan"
+ENV_CONFIG_MAP = "railyard-release-env"  # stack outputs the steps read (bucket names, URLs)
+AGENT_TOKEN_SECRET = "railyard-agent-token"
+GITHUB_TOKEN_SECRET = "railyard-github-token"
+ALIBABA_SECRET = "railyard-alibaba-pipeline"
+SECRETS_PATH = "/var/run/railyard"
+
+
+@dataclass(frozen=True)
+class ReleaseSettings:
+    """Everything the templates are rendered from: stack config plus the steps image."""
+
+    env: str
+    namespace: str
+    service_account: str
+    steps_image: str
+    """repo@sha256:… (stack output stepsImage)."""
+    kubectl_image: str
+    git_base_url: str
+    """Prefix of every repository URL, e.g. https://github.com/acme/ ."""
+    infra_repo: str
+    """Repository holding releases/*.yaml."""
+    backend_repo: str
+    backend_overlay: str
+    backend_workload: str
+    """deployment/<name> or rollout/<name> (Argo Rollouts canary)."""
+    backend_namespace: str
+    scan_images: tuple[str, ...]
+    """ECR repositories whose image tagged with the commit SHA is scanned."""
+    block_severities: tuple[str, ...]
+    code_scanning_repo: str
+    requires_approval: bool
+    pwa_hashed_paths: tuple[str, ...]
+    rollout_timeout_seconds: int = 900
+    chunk_size: int = 50
+    chunk_parallelism: int = 4
+    job_parallelism: int = 10
+    git_credentials_secret: str = ""
+    """Secret with `username` and `password` keys for private repositories; empty: none."""
+
+
+def retry(limit: int = 3, exit_codes: tuple[int, ...] = (3,)) -> m.RetryStrategy:
+    """Retry pod errors and the steps' "unreachable" exit code, with exponential backoff.
+
+    Work that failed (exit 1) or bad input (exit 2) is not retried: it would fail again.
+    """
+    codes = " || ".join(f"asInt(lastRetry.exitCode) == {c}" for c in exit_codes)
+    return m.RetryStrategy(
+        limit=limit,
+        retry_policy="Always",
+        expression=f'lastRetry.status == "Error" || {codes}' if codes else None,
+        backoff=m.Backoff(duration="15s", factor=2, max_duration="10m"),
+    )
+
+
+def on_workflow_nodes() -> dict:
+    return {
+        "node_selector": WORKFLOW_NODE_LABEL,
+        "tolerations": [
+            m.Toleration(key=WORKFLOW_TAINT_KEY, operator="Exists", effect="NoSchedule")
+        ],
+    }
+
+
+def steps_container(s: ReleaseSettings, args: list[str], **extra) -> m.Container:
+    """The pipeline-steps image, JSON output, stack outputs from the ConfigMap."""
+    return m.Container(
+        image=s.steps_image,
+        command=["railyard-steps"],
+        args=["--json", *args],
+        env_from=[m.EnvFromSource(config_map_ref=m.ConfigMapEnvSource(name=ENV_CONFIG_MAP))],
+        resources=m.ResourceRequirements(
+            requests={"cpu": m.Quantity("100m"), "memory": m.Quantity("256Mi")},
+            limits={"memory": m.Quantity("1Gi")},
+        ),
+        security_context=m.SecurityContext(
+            allow_privilege_escalation=False,
+            run_as_non_root=True,
+            capabilities=m.Capabilities(drop=["ALL"]),
+        ),
+        **extra,
+    )
+
+
+def secret_volume(name: str, secret: str, optional: bool = False) -> m.Volume:
+    return m.Volume(name=name, secret=m.SecretVolumeSource(secret_name=secret, optional=optional))
+
+
+def git_source(s: ReleaseSettings, repo: str, revision: str) -> m.Artifact:
+    """A repository checked out at ``revision`` into /src by Argo's executor."""
+    creds = {}
+    if s.git_credentials_secret:
+        creds = {
+            "username_secret": m.SecretKeySelector(name=s.git_credentials_secret, key="username"),
+            "password_secret": m.SecretKeySelector(name=s.git_credentials_secret, key="password"),
+        }
+    return m.Artifact(
+        name="source",
+        path=SOURCE_PATH,
+        git=m.GitArtifact(repo=f"{s.git_base_url}{repo}", revision=revision, **creds),
+    )
+
+
+def param(name: str, value: str | None = None, description: str | None = None) -> m.Parameter:
+    return m.Parameter(name=name, value=value, description=description)
+
+
+NOTIFY = "notify"
+ON_EXIT = "on-exit"
+
+
+def _publish(
+    s: ReleaseSettings, name: str, lane: str, task: str, phase: str, **extra
+) -> m.Template:
+    """``events publish`` of one phase to the Kanban feed's queue (DESIGN.md §8)."""
+    return m.Template(
+        name=name,
+        container=steps_container(
+            s,
+            [
+                "events",
+                "publish",
+                "--feature",
+                "{{workflow.parameters.feature}}",
+                "--env",
+                "{{workflow.parameters.env}}",
+                "--lane",
+                lane,
+                "--task",
+                task,
+                "--phase",
+                phase,
+                "--workflow-uid",
+                "{{workflow.uid}}",
+            ],
+        ),
+        retry_strategy=m.RetryStrategy(
+            limit=5, retry_policy="Always", backoff=m.Backoff(duration="5s", factor=2)
+        ),
+        active_deadline_seconds=m.IntOrString(120),
+        **on_workflow_nodes(),
+        **extra,
+    )
+
+
+def notify_templates(s: ReleaseSettings, lane: str) -> list[m.Template]:
+    """The per-task exit hook's template and the workflow's ``onExit`` template."""
+    inputs = m.Inputs(parameters=[param("lane"), param("task"), param("phase")])
+    per_task = _publish(
+        s,
+        NOTIFY,
+        "{{inputs.parameters.lane}}",
+        "{{inputs.parameters.task}}",
+        "{{inputs.parameters.phase}}",
+        inputs=inputs,
+    )
+    return [per_task, _publish(s, ON_EXIT, lane, "workflow", "{{workflow.status}}")]
+
+
+def exit_hook(lane: str, task: str, phase: str) -> dict[str, m.LifecycleHook]:
+    return {
+        "exit": m.LifecycleHook(
+            template=NOTIFY,
+            arguments=m.Arguments(
+                parameters=[param("lane", lane), param("task", task), param("phase", phase)]
+            ),
+        )
+    }
+
+
+def task_exit_hook(lane: str, task: str) -> dict[str, m.LifecycleHook]:
+    return exit_hook(lane, task, f"{{{{tasks.{task}.status}}}}")
+
+
+def env_mutex(kind: str) -> m.Synchronization:
+    """Two runs of one kind for one environment never interleave (keyed by the env parameter)."""
+    return m.Synchronization(mutexes=[m.Mutex(name=f"{kind}-{{{{workflow.parameters.env}}}}")])
+
+
+def metadata(name: str, s: ReleaseSettings) -> m.ObjectMeta:
+    return m.ObjectMeta(
+        name=name,
+        namespace=s.namespace,
+        labels={"app.kubernetes.io/part-of": "railyard", "railyard.io/env": s.env},
+    )
+
+
+def render(template: m.WorkflowTemplate) -> dict:
+    """The dict the API server gets: camelCase keys, no nulls."""
+    return template.model_dump(by_alias=True, exclude_none=True, mode="json")

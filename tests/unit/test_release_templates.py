@@ -1,0 +1,192 @@
+"""The release WorkflowTemplates: strict validity, DAG shape, hooks, mutex, size at 1,000 artifacts."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+import yaml
+from hera.workflows import models as m
+from railyard_runtime.release import manifest as release_manifest
+
+from railyard.release_templates import common, size, train, unified
+
+DIGEST = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
+SETTINGS = common.ReleaseSettings(
+    env="prod",
+    namespace="workflows",
+    service_account="railyard-release",
+    steps_image="123456789012.dkr.ecr.us-east-1.amazonaws.com/railyard/steps@sha256:" + "a" * 64,
+    kubectl_image="registry.k8s.io/kubectl:v1.36.2@sha256:"
+    "b0d792e0d8dfb9bb1b922b78b23137e2a34bb6f9667640353a9d2aadd1fd7761",
+    git_base_url="https://github.com/acme/",
+    infra_repo="infrastructure",
+    backend_repo="backend",
+    backend_overlay="deploy/overlays/prod",
+    backend_workload="deployment/api",
+    backend_namespace="backend",
+    scan_images=("backend/api", "backend/worker"),
+    block_severities=("CRITICAL", "HIGH"),
+    code_scanning_repo="acme/backend",
+    requires_approval=True,
+    pwa_hashed_paths=("/assets/",),
+)
+
+
+def rendered(s: common.ReleaseSettings = SETTINGS) -> list[dict]:
+    return [common.render(unified.workflow_template(s))] + [
+        common.render(t) for t in train.all_templates(s)
+    ]
+
+
+def by_name(docs: list[dict]) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in docs}
+
+
+def dag(doc: dict, template: str) -> dict[str, dict]:
+    found = next(t for t in doc["spec"]["templates"] if t["name"] == template)
+    return {t["name"]: t for t in found["dag"]["tasks"]}
+
+
+@pytest.mark.parametrize("approval", [True, False])
+def test_every_template_survives_a_strict_hera_round_trip(approval):
+    """hera drops unknown fields silently; equality after a round trip means there were none."""
+    for doc in rendered(dataclasses.replace(SETTINGS, requires_approval=approval)):
+        again = m.WorkflowTemplate.model_validate(doc)
+        assert again.model_dump(by_alias=True, exclude_none=True, mode="json") == doc
+
+
+def test_the_round_trip_check_catches_a_typo():
+    doc = rendered()[0]
+    doc["spec"]["templates"][1]["activeDeadlineSecond"] = 5  # typo
+    again = m.WorkflowTemplate.model_validate(doc)
+    assert again.model_dump(by_alias=True, exclude_none=True, mode="json") != doc
+
+
+def test_child_workflow_of_the_deployer_is_a_valid_workflow():
+    resource = next(t for t in rendered()[1]["spec"]["templates"] if t["name"] == "chunk")
+    child = yaml.safe_load(resource["resource"]["manifest"])
+    again = m.Workflow.model_validate(child)
+    assert again.model_dump(by_alias=True, exclude_none=True, mode="json") == child
+    assert child["spec"]["workflowTemplateRef"] == {"name": train.CHUNK}
+
+
+def test_android_builds_beside_the_backend_and_publishes_only_after_backend_and_pwa():
+    tasks = dag(rendered()[0], "release")
+    assert tasks["android-build"]["depends"] == "approval.Succeeded"
+    assert "backend" not in tasks["android-build"]["depends"]
+    assert tasks["android-publish"]["depends"] == (
+        "android-build.Succeeded && backend-rollout.Succeeded && pwa-verify.Succeeded"
+    )
+    assert tasks["pwa-verify"]["depends"] == "pwa-publish.Succeeded"
+    assert tasks["backend-rollback"]["depends"] == "backend-rollout.Failed || backend-rollout.Errored"
+
+
+def test_gates_come_before_anything_deploys_and_approval_only_where_configured():
+    tasks = dag(rendered()[0], "release")
+    assert tasks["approval"]["depends"] == "scan-images.Succeeded && static-analysis.Succeeded"
+    for deploy in ("backend-apply", "pwa-publish", "android-build"):
+        assert tasks[deploy]["depends"] == "approval.Succeeded"
+    dev = dag(rendered(dataclasses.replace(SETTINGS, requires_approval=False))[0], "release")
+    assert "approval" not in dev
+    assert dev["backend-apply"]["depends"] == "scan-images.Succeeded && static-analysis.Succeeded"
+    suspend = [t for t in rendered()[0]["spec"]["templates"] if "suspend" in t]
+    assert [t["name"] for t in suspend] == ["approval"]
+
+
+def test_scans_block_on_the_configured_severities_for_every_image():
+    templates = {t["name"]: t for t in rendered()[0]["spec"]["templates"]}
+    args = templates["scan-images"]["container"]["args"]
+    images = [args[i + 1] for i, a in enumerate(args) if a == "--image"]
+    sha = "{{workflow.parameters.git-commit-sha}}"
+    assert images == [f"backend/api:{sha}", f"backend/worker:{sha}"]
+    assert args[args.index("--block") + 1] == "CRITICAL,HIGH"
+
+
+def test_every_dag_task_has_an_exit_hook_that_publishes_its_own_phase():
+    for doc in rendered():
+        for template in doc["spec"]["templates"]:
+            for task in template.get("dag", {}).get("tasks", []):
+                hook = task["hooks"]["exit"]
+                assert hook["template"] == common.NOTIFY
+                values = {p["name"]: p["value"] for p in hook["arguments"]["parameters"]}
+                assert values["task"] == task["name"]
+                assert values["phase"] == f"{{{{tasks.{task['name']}.status}}}}"
+
+
+def test_workflows_publish_their_final_phase_on_exit():
+    for doc in rendered()[:3]:  # unified, deployer, chunk: the ones submitted as Workflows
+        assert doc["spec"]["onExit"] == common.ON_EXIT
+        on_exit = next(t for t in doc["spec"]["templates"] if t["name"] == common.ON_EXIT)
+        assert "{{workflow.status}}" in on_exit["container"]["args"]
+
+
+def test_release_and_train_are_mutually_exclusive_per_environment():
+    docs = by_name(rendered())
+    for name in (unified.NAME, train.DEPLOYER):
+        mutexes = docs[name]["spec"]["synchronization"]["mutexes"]
+        assert len(mutexes) == 1
+        assert mutexes[0]["name"].endswith("-{{workflow.parameters.env}}")
+    env = next(p for p in docs[unified.NAME]["spec"]["arguments"]["parameters"] if p["name"] == "env")
+    assert env["value"] == "prod"
+
+
+def test_every_pod_template_retries_with_backoff_and_has_a_deadline():
+    for doc in rendered():
+        for t in doc["spec"]["templates"]:
+            if "container" in t:
+                assert t["retryStrategy"]["backoff"]["factor"] == 2, t["name"]
+                assert t["activeDeadlineSeconds"] > 0, t["name"]
+                assert t["tolerations"][0]["key"] == common.WORKFLOW_TAINT_KEY
+
+
+def test_every_image_is_pinned_by_digest():
+    images = [
+        t["container"]["image"]
+        for doc in rendered()
+        for t in doc["spec"]["templates"]
+        if "container" in t
+    ]
+    assert len(images) > 10
+    assert all(DIGEST.match(i) for i in images), images
+
+
+def test_argo_rollouts_services_are_waited_for_and_aborted():
+    s = dataclasses.replace(SETTINGS, backend_workload="rollout/api")
+    templates = {t["name"]: t for t in rendered(s)[0]["spec"]["templates"]}
+    wait = templates["backend-rollout"]["container"]["args"]
+    assert wait[:3] == ["wait", "rollout/api", "--for=jsonpath={.status.phase}=Healthy"]
+    assert "--subresource=status" in templates["backend-rollback"]["container"]["args"]
+
+
+def manifest_with(artifacts: int) -> release_manifest.Manifest:
+    sha = "0930014f81f655d0c50f8172a575fc50128716bd"
+    half = artifacts // 2
+    deployments = [
+        {"gitRepoName": f"service-repository-{i}", "gitRepoShortName": f"svc-{i}",
+         "gitCommit": sha, "workflowBase": "s3-upload-portal", "deployTarget": "s3",
+         "bucket": "portal-assets-bucket", "prefix": f"svc-{i}/"}
+        for i in range(half)
+    ]
+    images = [{"repoName": f"product1/microservice-{i}", "sourceTag": f"dev_{i}"}
+              for i in range(artifacts - half)]
+    return release_manifest.Manifest.model_validate({
+        "environment": {"name": "staging", "shortName": "stage", "destinationTagPrefix": "stage"},
+        "products": [{"name": "product1", "releaseVersion": "1.9.0", "releaseCandidate": 2,
+                      "deployments": deployments, "images": images}],
+    })
+
+
+def test_a_1000_artifact_release_keeps_every_workflow_under_256_kb():
+    objects = size.train_objects(SETTINGS, manifest_with(1000))
+    assert len(objects) == 1 + 20  # the deployer and 20 chunks of 50
+    largest = max(objects, key=lambda o: o.bytes)
+    assert largest.bytes < 256 * 1024, largest
+
+
+def test_the_size_model_would_catch_an_unchunked_release():
+    """The same 1,000 artifacts in one Workflow: far past the limit, so the check can fail."""
+    one = dataclasses.replace(SETTINGS, chunk_size=500)
+    largest = max(size.train_objects(one, manifest_with(1000)), key=lambda o: o.bytes)
+    assert largest.bytes > 256 * 1024
