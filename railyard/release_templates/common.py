@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hera.workflows import models as m
+from railyard_runtime.release import plan
 
 # Workflow pods land on the tainted `workflows` node group (railyard:eks).
 WORKFLOW_NODE_LABEL = {"railyard.io/pool": "workflows"}
@@ -48,7 +49,7 @@ class ReleaseSettings:
     requires_approval: bool
     pwa_hashed_paths: tuple[str, ...]
     rollout_timeout_seconds: int = 900
-    chunk_size: int = 50
+    chunk_size: int = plan.DEFAULT_CHUNK_SIZE
     chunk_parallelism: int = 4
     job_parallelism: int = 10
     git_credentials_secret: str = ""

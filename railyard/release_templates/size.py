@@ -67,11 +67,15 @@ def _size(spec: dict, stored: list[dict], nodes: list[dict]) -> int:
     return len(json.dumps(obj, separators=(",", ":")))
 
 
-def train_objects(s: common.ReleaseSettings, manifest: release_manifest.Manifest) -> list[ObjectSize]:
+def train_objects(
+    s: common.ReleaseSettings, manifest: release_manifest.Manifest
+) -> list[ObjectSize]:
     """The deployer Workflow and every chunk Workflow of ``manifest``, with estimated sizes."""
     deployer = common.render(train.deployer(s))["spec"]
     chunk_spec = common.render(train.chunk_runner(s))["spec"]
-    jobs = [common.render(train.job_template(s, k))["spec"]["templates"][0] for k in train.JOB_KINDS]
+    jobs = [
+        common.render(train.job_template(s, k))["spec"]["templates"][0] for k in train.JOB_KINDS
+    ]
     count = plan.chunk_count(manifest, s.chunk_size)
     chunks_out = {"parameters": [{"name": "chunks", "value": json.dumps(list(range(count)))}]}
     parent_nodes = [node_status("plan", outputs=chunks_out)] + [
@@ -80,9 +84,12 @@ def train_objects(s: common.ReleaseSettings, manifest: release_manifest.Manifest
     sizes = [ObjectSize("release-train", len(parent_nodes), _size(deployer, [], parent_nodes))]
     for i in range(count):
         by_kind = plan.jobs_by_kind(manifest, i, s.chunk_size)
-        plan_out = {"parameters": [
-            {"name": k, "value": json.dumps(v, separators=(",", ":"))} for k, v in by_kind.items()
-        ]}
+        plan_out = {
+            "parameters": [
+                {"name": k, "value": json.dumps(v, separators=(",", ":"))}
+                for k, v in by_kind.items()
+            ]
+        }
         nodes = [node_status("plan", outputs=plan_out)]
         for kind, items in by_kind.items():
             for item in items:

@@ -80,7 +80,9 @@ def test_android_builds_beside_the_backend_and_publishes_only_after_backend_and_
         "android-build.Succeeded && backend-rollout.Succeeded && pwa-verify.Succeeded"
     )
     assert tasks["pwa-verify"]["depends"] == "pwa-publish.Succeeded"
-    assert tasks["backend-rollback"]["depends"] == "backend-rollout.Failed || backend-rollout.Errored"
+    assert (
+        tasks["backend-rollback"]["depends"] == "backend-rollout.Failed || backend-rollout.Errored"
+    )
 
 
 def test_gates_come_before_anything_deploys_and_approval_only_where_configured():
@@ -128,7 +130,9 @@ def test_release_and_train_are_mutually_exclusive_per_environment():
         mutexes = docs[name]["spec"]["synchronization"]["mutexes"]
         assert len(mutexes) == 1
         assert mutexes[0]["name"].endswith("-{{workflow.parameters.env}}")
-    env = next(p for p in docs[unified.NAME]["spec"]["arguments"]["parameters"] if p["name"] == "env")
+    env = next(
+        p for p in docs[unified.NAME]["spec"]["arguments"]["parameters"] if p["name"] == "env"
+    )
     assert env["value"] == "prod"
 
 
@@ -164,23 +168,44 @@ def manifest_with(artifacts: int) -> release_manifest.Manifest:
     sha = "0930014f81f655d0c50f8172a575fc50128716bd"
     half = artifacts // 2
     deployments = [
-        {"gitRepoName": f"service-repository-{i}", "gitRepoShortName": f"svc-{i}",
-         "gitCommit": sha, "workflowBase": "s3-upload-portal", "deployTarget": "s3",
-         "bucket": "portal-assets-bucket", "prefix": f"svc-{i}/"}
+        {
+            "gitRepoName": f"service-repository-{i}",
+            "gitRepoShortName": f"svc-{i}",
+            "gitCommit": sha,
+            "workflowBase": "s3-upload-portal",
+            "deployTarget": "s3",
+            "bucket": "portal-assets-bucket",
+            "prefix": f"svc-{i}/",
+        }
         for i in range(half)
     ]
-    images = [{"repoName": f"product1/microservice-{i}", "sourceTag": f"dev_{i}"}
-              for i in range(artifacts - half)]
-    return release_manifest.Manifest.model_validate({
-        "environment": {"name": "staging", "shortName": "stage", "destinationTagPrefix": "stage"},
-        "products": [{"name": "product1", "releaseVersion": "1.9.0", "releaseCandidate": 2,
-                      "deployments": deployments, "images": images}],
-    })
+    images = [
+        {"repoName": f"product1/microservice-{i}", "sourceTag": f"dev_{i}"}
+        for i in range(artifacts - half)
+    ]
+    return release_manifest.Manifest.model_validate(
+        {
+            "environment": {
+                "name": "staging",
+                "shortName": "stage",
+                "destinationTagPrefix": "stage",
+            },
+            "products": [
+                {
+                    "name": "product1",
+                    "releaseVersion": "1.9.0",
+                    "releaseCandidate": 2,
+                    "deployments": deployments,
+                    "images": images,
+                }
+            ],
+        }
+    )
 
 
 def test_a_1000_artifact_release_keeps_every_workflow_under_256_kb():
     objects = size.train_objects(SETTINGS, manifest_with(1000))
-    assert len(objects) == 1 + 20  # the deployer and 20 chunks of 50
+    assert len(objects) == 1 + 25  # the deployer and 25 chunks of 40
     largest = max(objects, key=lambda o: o.bytes)
     assert largest.bytes < 256 * 1024, largest
 

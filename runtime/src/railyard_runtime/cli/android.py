@@ -92,7 +92,9 @@ def publish_command(
     env: Annotated[str, typer.Option(help="Environment the APK is released to.")],
     commit: Annotated[str, typer.Option(help="Commit the APK was built from.")],
     feature: Annotated[str, typer.Option(help="Kanban card id of the release.")],
-    oss_region: Annotated[str, typer.Option(envvar="RAILYARD_OSS_REGION", help="OSS region.")],
+    oss_region: Annotated[
+        str, typer.Option(envvar="RAILYARD_ALIBABA_REGION", help="Alibaba region of the bucket.")
+    ],
     oss_endpoint: Annotated[
         str | None, typer.Option(envvar="RAILYARD_OSS_ENDPOINT", help="OSS S3-compatible URL.")
     ] = None,

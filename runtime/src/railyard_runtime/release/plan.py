@@ -19,7 +19,7 @@ from railyard_runtime.release.manifest import (
     Manifest,
 )
 
-DEFAULT_CHUNK_SIZE = 50
+DEFAULT_CHUNK_SIZE = 40  # ~180 KB per chunk Workflow at worst (bench/release_bench.py)
 KINDS = ("lambda", "s3", "apigw", "image")
 _DEFAULT_SOURCE = {
     DeployTarget.LAMBDA: ".",
