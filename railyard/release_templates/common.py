@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hera.workflows import models as m
+
 from railyard_runtime.release import plan
 
 # Workflow pods land on the tainted `workflows` node group (railyard:eks).

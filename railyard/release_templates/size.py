@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from railyard.release_templates import common, train
 from railyard_runtime.release import manifest as release_manifest
 from railyard_runtime.release import plan
-
-from railyard.release_templates import common, train
 
 NODES_PER_JOB = 4  # retry + pod, and the exit hook's retry + pod
 

@@ -8,9 +8,9 @@ import re
 import pytest
 import yaml
 from hera.workflows import models as m
-from railyard_runtime.release import manifest as release_manifest
 
 from railyard.release_templates import common, size, train, unified
+from railyard_runtime.release import manifest as release_manifest
 
 DIGEST = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
 SETTINGS = common.ReleaseSettings(
