@@ -1,4 +1,4 @@
-"""The release WorkflowTemplates: strict validity, DAG shape, hooks, mutex, size at 1,000 artifacts."""
+"""Release WorkflowTemplates: strict validity, DAG shape, hooks, mutex, size at 1,000 artifacts."""
 
 from __future__ import annotations
 
