@@ -50,8 +50,13 @@ class StackGraph:
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
 
-    def node_labelled(self, label: str) -> Node:
-        found = [n for n in self.nodes.values() if n.kind == label]
+    def node_labelled(self, label: str, component: str = "") -> Node:
+        """The one node of ``label`` (in the group whose label starts with ``component``)."""
+        found = [
+            n
+            for n in self.nodes.values()
+            if n.kind == label and self.groups.get(n.group, "").startswith(component)
+        ]
         if len(found) != 1:
             raise KeyError(f"{len(found)} nodes labelled {label!r}")
         return found[0]
@@ -152,7 +157,14 @@ def to_mermaid(graph: StackGraph) -> str:
 
 def to_dot(graph: StackGraph) -> graphviz.Digraph:
     dot = graphviz.Digraph(f"railyard-{graph.stack}")
-    dot.attr(rankdir="LR", fontname="Helvetica", compound="true", label=f"stack {graph.stack}")
+    # newrank: rank across nested clusters (dot's default ranking fails on this graph)
+    dot.attr(
+        rankdir="LR",
+        fontname="Helvetica",
+        compound="true",
+        newrank="true",
+        label=f"stack {graph.stack}",
+    )
     dot.attr("node", shape="box", style="rounded,filled", fillcolor="white", fontname="Helvetica")
     for cloud, cloud_label, groups in graph.layout():
         with dot.subgraph(name=f"cluster_{cloud}") as c:

@@ -33,6 +33,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAKE_ACCOUNT = "123456789012"
 SECRET_MASK = "[secret]"
 UNKNOWN_MASK = "[known after pulumi up]"
+# The steps image's digest exists only after `pulumi up` pushes it; offline it is this
+# stand-in (never a real image), masked wherever the plan prints values.
+OFFLINE_DIGEST = "sha256:" + "0" * 64
 _DECLARED_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
 
 
@@ -143,11 +146,24 @@ class OfflinePlan:
     resources: list[RegisteredResource]
     outputs: dict[str, Any]
 
-    def of_type(self, type_token: str) -> list[RegisteredResource]:
-        return [r for r in self.resources if r.type == type_token]
+    def of_type(self, type_token: str, under: str | None = None) -> list[RegisteredResource]:
+        """Resources of a type; ``under`` (a component type token) keeps those inside it."""
+        return [
+            r
+            for r in self.resources
+            if r.type == type_token and (under is None or under in self._ancestor_types(r))
+        ]
 
-    def one(self, type_token: str) -> RegisteredResource:
-        found = self.of_type(type_token)
+    def _ancestor_types(self, resource: RegisteredResource) -> set[str]:
+        types, by_urn = set(), {r.urn: r for r in self.resources}
+        parent = by_urn.get(resource.parent)
+        while parent is not None:
+            types.add(parent.type)
+            parent = by_urn.get(parent.parent)
+        return types
+
+    def one(self, type_token: str, under: str | None = None) -> RegisteredResource:
+        found = self.of_type(type_token, under)
         if len(found) != 1:
             raise AssertionError(f"expected one {type_token}, found {len(found)}")
         return found[0]
@@ -225,6 +241,16 @@ class _FabricatingMocks(mocks.Mocks):
         raise NotImplementedError(f"the offline plan has no answer for invoke {args.token}")
 
 
+def _mask_stand_ins(value: Any) -> Any:
+    """An export holding the stand-in digest is shown as a preview would show it."""
+    return UNKNOWN_MASK if OFFLINE_DIGEST in json.dumps(value, default=str) else value
+
+
+def _oidc_issuer(m: _FabricatingMocks, rid: str) -> str:
+    cluster = hashlib.sha256(rid.encode()).hexdigest()[:32].upper()
+    return f"oidc.eks.{m.region}.amazonaws.com/id/{cluster}"
+
+
 def _vpn_connection(m: _FabricatingMocks, args: mocks.MockResourceArgs, _: str) -> dict:
     out: dict[str, Any] = {}
     for n in (1, 2):
@@ -285,8 +311,15 @@ _FABRICATORS: dict[str, Callable[[_FabricatingMocks, mocks.MockResourceArgs, str
         "repositoryUrl": f"{FAKE_ACCOUNT}.dkr.ecr.{m.region}.amazonaws.com/{a.inputs['name']}",
         "registryId": FAKE_ACCOUNT,
     },
-    # Built and pushed only by `pulumi up`: offline its digest is unknown, as in a preview.
-    "docker-build:index:Image": lambda m, a, rid: {"digest": rpc.UNKNOWN, "ref": rpc.UNKNOWN},
+    # Built and pushed only by `pulumi up`. Offline it gets a stand-in digest so what is
+    # rendered from it (the WorkflowTemplates) can be checked; the plan shows it as unknown.
+    "docker-build:index:Image": lambda m, a, rid: {"digest": OFFLINE_DIGEST},
+    # pulumi_eks is a provider-side component: the mocks answer for its outputs
+    "eks:index:Cluster": lambda m, a, rid: {
+        "kubeconfigJson": json.dumps({"apiVersion": "v1", "kind": "Config", "clusters": []}),
+        "oidcProviderArn": f"arn:aws:iam::{FAKE_ACCOUNT}:oidc-provider/{_oidc_issuer(m, rid)}",
+        "oidcIssuer": _oidc_issuer(m, rid),
+    },
 }
 
 
@@ -382,7 +415,7 @@ def _run(stack: str, config: dict[str, str], secret_keys: list[str], program) ->
                 elif not await output.is_known():
                     exported[name] = UNKNOWN_MASK
                 else:
-                    exported[name] = await output.future()
+                    exported[name] = _mask_stand_ins(await output.future())
 
         try:
             loop.run_until_complete(run_pulumi_func(run_program))

@@ -16,16 +16,20 @@ from pulumi.runtime import config as runtime_config
 
 import railyard_runtime
 from components.alibaba_network import AlibabaNetwork, AlibabaNetworkArgs
+from components.argo_workflows import ArgoWorkflows, ArgoWorkflowsArgs
 from components.aws_network import AwsNetwork, AwsNetworkArgs
 from components.build_farm import AndroidBuildFarm, AndroidBuildFarmArgs
 from components.container_registry import ContainerRegistry, ContainerRegistryArgs
+from components.eks_cluster import EksCluster, EksClusterArgs, default_pools
 from components.hybrid_vpn import HybridVpn, HybridVpnArgs
 from components.pwa_aws import PwaAwsSite, PwaAwsSiteArgs
 from components.pwa_china import PwaChinaSite, PwaChinaSiteArgs
+from components.release_pipeline import ReleasePipeline, ReleasePipelineArgs, ReleaseTargets
 from components.steps_image import StepsImage, StepsImageArgs
 from railyard import cache_rules
 from railyard import config as stack_config
 from railyard.config import StackConfig
+from railyard.release_templates.common import ReleaseSettings
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 
@@ -46,6 +50,18 @@ def read_config() -> StackConfig:
         return stack_config.load(raw, secret_keys)
     except stack_config.ConfigError as e:
         raise pulumi.RunError(str(e)) from e
+
+
+WORKFLOWS_NAMESPACE = "workflows"
+WORKFLOW_SERVICE_ACCOUNT = "railyard-release"
+
+
+@dataclass
+class Delivery:
+    registry: ContainerRegistry
+    pwa: PwaAwsSite
+    pwa_cn: PwaChinaSite
+    steps: StepsImage
 
 
 @dataclass
@@ -130,7 +146,7 @@ def _vpn(c: Context, aws_net: AwsNetwork, alibaba_net: AlibabaNetwork) -> None:
     pulumi.export("vpnAsns", {"aws": cfg.vpn_aws_asn, "alibaba": cfg.vpn_alibaba_asn})
 
 
-def _delivery(c: Context) -> None:
+def _delivery(c: Context) -> Delivery:
     cfg = c.cfg
     registry = ContainerRegistry(
         f"{c.prefix}-images",
@@ -193,9 +209,10 @@ def _delivery(c: Context) -> None:
             "alibabaCdnCname": pwa_cn.cdn_cname,
         },
     )
+    return Delivery(registry, pwa, pwa_cn, steps)
 
 
-def _build_farm(c: Context, aws_net: AwsNetwork, alibaba_net: AlibabaNetwork) -> None:
+def _build_farm(c: Context, aws_net: AwsNetwork, alibaba_net: AlibabaNetwork) -> AndroidBuildFarm:
     cfg = c.cfg
     farm = AndroidBuildFarm(
         f"{c.prefix}-android",
@@ -228,6 +245,105 @@ def _build_farm(c: Context, aws_net: AwsNetwork, alibaba_net: AlibabaNetwork) ->
     pulumi.export("buildAgentEndpoint", farm.agent_endpoint)
     pulumi.export("buildAgentToken", farm.agent_token)
     pulumi.export("apkBucket", farm.apk_bucket)
+    return farm
+
+
+def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBuildFarm) -> None:
+    """EKS, Argo Workflows, and the release templates with what they need."""
+    cfg = c.cfg
+    cluster = EksCluster(
+        f"{c.prefix}-eks",
+        EksClusterArgs(
+            version=cfg.eks_version,
+            vpc_id=aws_net.vpc_id,
+            private_subnet_ids=aws_net.private_subnet_ids,
+            public_subnet_ids=aws_net.public_subnet_ids,
+            service_cidr=str(cfg.eks_service_cidr),
+            admin_role_arns=cfg.eks_admin_role_arns,
+            public_access_cidrs=[str(n) for n in cfg.eks_public_access_cidrs],
+            pools=default_pools(
+                cfg.eks_workflow_node_types, cfg.eks_workflow_nodes_max, spot=not cfg.is_production
+            ),
+            deletion_protection=cfg.is_production,
+            tags=c.tags,
+        ),
+        opts=c.on_aws,
+    )
+    settings = release_settings(cfg)
+    argo = ArgoWorkflows(
+        f"{c.prefix}-argo",
+        ArgoWorkflowsArgs(
+            chart_version=cfg.argo_workflows_chart_version,
+            app_version=cfg.argo_workflows_version,
+            controller_image=cfg.argo_controller_image,
+            server_image=cfg.argo_server_image,
+            executor_image=cfg.argo_executor_image,
+            workflows_namespace=settings.namespace,
+            default_service_account=settings.service_account,
+            region=cfg.aws_region,
+            parallelism=cfg.argo_parallelism,
+            provider=cluster.provider,
+        ),
+        opts=c.on_aws,
+    )
+    release = ReleasePipeline(
+        f"{c.prefix}-release",
+        ReleasePipelineArgs(
+            settings=settings,
+            steps_image=d.steps.image_ref,
+            targets=ReleaseTargets(
+                pwa_bucket=d.pwa.bucket_name,
+                cloudfront_id=d.pwa.distribution_id,
+                cloudfront_url=d.pwa.url,
+                oss_bucket=d.pwa_cn.bucket_name,
+                alibaba_cdn_url=f"https://{cfg.pwa_china_domain}" if cfg.pwa_china_domain else "",
+                apk_bucket=farm.apk_bucket,
+                agent_endpoint=farm.agent_endpoint,
+                agent_token=farm.agent_token,
+                artifact_bucket=argo.artifact_bucket.name,
+                ecr_registry_id=d.registry.registry_id,
+                ecr_repositories=cfg.ecr_repositories,
+            ),
+            aws_region=cfg.aws_region,
+            alibaba_region=cfg.alibaba_region,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer,
+            workflows_namespace=argo.namespace,
+            crds=argo.crds,
+            github_token=cfg.github_token.get_secret_value() if cfg.github_token else None,
+            k8s_provider=cluster.provider,
+            aws_opts=c.on_aws,
+            alibaba_opts=c.on_alibaba,
+        ),
+    )
+    pulumi.export("eksClusterName", cluster.name)
+    pulumi.export("argoNamespace", argo.namespace)
+    pulumi.export("argoArtifactBucket", argo.artifact_bucket.name)
+    pulumi.export("eventsQueueUrl", release.events_queue_url)
+    pulumi.export("releaseTemplates", release.template_names)
+
+
+def release_settings(cfg: StackConfig) -> ReleaseSettings:
+    """The templates' settings from config; the steps image is filled in once it is pushed."""
+    return ReleaseSettings(
+        env=cfg.environment,
+        namespace=WORKFLOWS_NAMESPACE,
+        service_account=WORKFLOW_SERVICE_ACCOUNT,
+        steps_image="",
+        kubectl_image=cfg.kubectl_image,
+        git_base_url=cfg.release_git_base_url,
+        infra_repo=cfg.release_infra_repo,
+        backend_repo=cfg.release_backend_repo,
+        backend_overlay=cfg.release_backend_overlay,
+        backend_workload=cfg.release_backend_workload,
+        backend_namespace=cfg.release_backend_namespace,
+        scan_images=tuple(cfg.release_scan_images),
+        block_severities=tuple(cfg.release_block_severities),
+        code_scanning_repo=cfg.release_code_scanning_repo,
+        requires_approval=cfg.release_requires_approval,
+        pwa_hashed_paths=tuple(cfg.pwa_hashed_asset_paths),
+        git_credentials_secret=cfg.release_git_credentials_secret,
+    )
 
 
 def build(cfg: StackConfig) -> None:
@@ -235,8 +351,9 @@ def build(cfg: StackConfig) -> None:
     c = _context(cfg)
     aws_net, alibaba_net = _networks(c)
     _vpn(c, aws_net, alibaba_net)
-    _delivery(c)
-    _build_farm(c, aws_net, alibaba_net)
+    delivery = _delivery(c)
+    farm = _build_farm(c, aws_net, alibaba_net)
+    _control_plane(c, aws_net, delivery, farm)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from railyard import cidr, ipsec
-from railyard.config import delivery_checks, network_checks
+from railyard.config import delivery_checks, network_checks, release_checks
 from railyard.config.errors import ConfigError, Problem
 from railyard.config.model import FIELDS_BY_KEY, PROJECT, SECRET_KEYS, StackConfig, full_key
 
@@ -42,6 +42,7 @@ def load(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) -> StackConf
     if not plan_problems:
         problems += network_checks.check(config, secret_keys)
         problems += delivery_checks.check(config)
+        problems += release_checks.check(config, secret_keys)
     if problems:
         raise ConfigError(problems)
     return config

@@ -52,6 +52,18 @@ ALIBABA_REGIONS = frozenset(
         "na-south-1",
     }
 )
+# Digests recorded for these tags (multi-arch indexes, DESIGN.md §11: checked with crane on
+# 2026-08-11 in public repositories); re-verify before a first real deploy.
+ARGO_IMAGES = {
+    "controller": "quay.io/argoproj/workflow-controller:v4.0.8@sha256:"
+    "7a156419f80285859fc8f859927b6cc249f0d128e161e080dc17fca8fcbbceb6",
+    "server": "quay.io/argoproj/argocli:v4.0.8@sha256:"
+    "83e93aa9149a51da998c1df4abea7ae2c504e0b0a5892052dc092740f68323e8",
+    "executor": "quay.io/argoproj/argoexec:v4.0.8@sha256:"
+    "86a965d7eea176959351156e24f3a2fa8d8e342e477ef425009af95a12e3fe87",
+    "kubectl": "registry.k8s.io/kubectl:v1.36.2@sha256:"
+    "b0d792e0d8dfb9bb1b922b78b23137e2a34bb6f9667640353a9d2aadd1fd7761",
+}
 RFC1918 = tuple(IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
@@ -392,6 +404,171 @@ class StackConfig(BaseModel):
         alias=full_key("alibabaKmsInstanceId"),
         description="Dedicated KMS instance for the agent token secret. Empty: shared KMS.",
         examples=["kst-hzz65f176a0ogplgq****"],
+    )
+
+    # --- EKS and Argo Workflows ---
+    eks_version: str = Field(
+        default="1.33",
+        alias=full_key("eksVersion"),
+        pattern=r"^1\.\d{2}$",
+        description="Kubernetes minor version of the EKS cluster.",
+        examples=["1.33"],
+    )
+    eks_admin_role_arns: StrList = Field(
+        default_factory=list,
+        alias=full_key("eksAdminRoleArns"),
+        description="IAM roles given cluster-admin through EKS access entries.",
+        examples=[["arn:aws:iam::123456789012:role/platform-admin"]],
+    )
+    eks_public_access_cidrs: CidrList = Field(
+        default_factory=list,
+        alias=full_key("eksPublicAccessCidrs"),
+        description="CIDRs allowed to the public API endpoint. Empty: private endpoint only "
+        "(required in prod).",
+        examples=[["203.0.113.0/24"]],
+    )
+    eks_workflow_node_types: StrList = Field(
+        default_factory=lambda: ["m6i.xlarge", "m5.xlarge"],
+        alias=full_key("eksWorkflowNodeTypes"),
+        min_length=1,
+        description="Instance types of the tainted `workflows` node group.",
+        examples=[["m6i.xlarge", "m5.xlarge"]],
+    )
+    eks_workflow_nodes_max: int = Field(
+        default=6,
+        alias=full_key("eksWorkflowNodesMax"),
+        ge=1,
+        le=100,
+        description="Most nodes of the `workflows` group (it scales from 0).",
+        examples=[6],
+    )
+    argo_workflows_chart_version: str = Field(
+        default="1.0.13",
+        alias=full_key("argoWorkflowsChartVersion"),
+        pattern=r"^\d+\.\d+\.\d+$",
+        description="argo-helm `argo-workflows` chart version (the images below override "
+        "its appVersion).",
+        examples=["1.0.13"],
+    )
+    argo_workflows_version: str = Field(
+        default="v4.0.8",
+        alias=full_key("argoWorkflowsVersion"),
+        pattern=r"^v\d+\.\d+\.\d+$",
+        description="Argo Workflows version: the CRDs applied and the tag of the images.",
+        examples=["v4.0.8"],
+    )
+    argo_controller_image: str = Field(
+        default=ARGO_IMAGES["controller"],
+        alias=full_key("argoControllerImage"),
+        description="workflow-controller image, pinned by digest.",
+        examples=[ARGO_IMAGES["controller"]],
+    )
+    argo_server_image: str = Field(
+        default=ARGO_IMAGES["server"],
+        alias=full_key("argoServerImage"),
+        description="argocli (Argo server) image, pinned by digest.",
+        examples=[ARGO_IMAGES["server"]],
+    )
+    argo_executor_image: str = Field(
+        default=ARGO_IMAGES["executor"],
+        alias=full_key("argoExecutorImage"),
+        description="argoexec image (every workflow pod runs it), pinned by digest.",
+        examples=[ARGO_IMAGES["executor"]],
+    )
+    kubectl_image: str = Field(
+        default=ARGO_IMAGES["kubectl"],
+        alias=full_key("kubectlImage"),
+        description="kubectl image of the backend lane, pinned by digest.",
+        examples=[ARGO_IMAGES["kubectl"]],
+    )
+    argo_parallelism: int = Field(
+        default=20,
+        alias=full_key("argoParallelism"),
+        ge=1,
+        description="Workflows the controller runs at once.",
+        examples=[20],
+    )
+
+    # --- Release templates ---
+    release_git_base_url: str = Field(
+        alias=full_key("releaseGitBaseUrl"),
+        pattern=r"^https://\S+/$",
+        description="Prefix of every repository URL the workflows check out (ends in '/').",
+        examples=["https://github.com/acme/"],
+    )
+    release_infra_repo: str = Field(
+        default="infrastructure",
+        alias=full_key("releaseInfraRepo"),
+        pattern=r"^[A-Za-z0-9_.\-/]+$",
+        description="Repository (under releaseGitBaseUrl) holding releases/*.yaml.",
+        examples=["infrastructure"],
+    )
+    release_backend_repo: str = Field(
+        alias=full_key("releaseBackendRepo"),
+        pattern=r"^[A-Za-z0-9_.\-/]+$",
+        description="Repository of the backend's Kustomize overlays.",
+        examples=["backend"],
+    )
+    release_backend_overlay: str = Field(
+        alias=full_key("releaseBackendOverlay"),
+        pattern=r"^[A-Za-z0-9_.\-/]+$",
+        description="Overlay path in that repository (`kubectl apply -k`).",
+        examples=["deploy/overlays/dev"],
+    )
+    release_backend_workload: str = Field(
+        alias=full_key("releaseBackendWorkload"),
+        pattern=r"^(deployment|rollout)/[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
+        description="What the backend lane waits for: deployment/<name>, or rollout/<name> "
+        "for an Argo Rollouts canary.",
+        examples=["deployment/api"],
+    )
+    release_backend_namespace: str = Field(
+        default="backend",
+        alias=full_key("releaseBackendNamespace"),
+        pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+        description="Namespace of the backend (the workflows get `edit` there only).",
+        examples=["backend"],
+    )
+    release_scan_images: StrList = Field(
+        default_factory=list,
+        alias=full_key("releaseScanImages"),
+        description="ECR repositories (of ecrRepositories) whose image tagged with the "
+        "release commit must pass the vulnerability gate.",
+        examples=[["backend/api", "backend/worker"]],
+    )
+    release_block_severities: StrList = Field(
+        default_factory=lambda: ["CRITICAL", "HIGH"],
+        alias=full_key("releaseBlockSeverities"),
+        min_length=1,
+        description="ECR finding severities that block a release.",
+        examples=[["CRITICAL", "HIGH"]],
+    )
+    release_code_scanning_repo: str = Field(
+        alias=full_key("releaseCodeScanningRepo"),
+        pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+        description="GitHub <owner>/<name> whose code-scanning results gate the release.",
+        examples=["acme/backend"],
+    )
+    release_requires_approval: bool = Field(
+        default=False,
+        alias=full_key("releaseRequiresApproval"),
+        description="Pause for a manual approval (resume in the Argo UI or `argo resume`) "
+        "before anything deploys.",
+        examples=[True],
+    )
+    release_git_credentials_secret: str = Field(
+        default="",
+        alias=full_key("releaseGitCredentialsSecret"),
+        description="Kubernetes Secret (keys username, password) for private repositories. "
+        "Empty: public repositories.",
+        examples=["railyard-git"],
+    )
+    github_token: SecretStr | None = Field(
+        default=None,
+        alias=full_key("githubToken"),
+        description="GitHub token (security_events read) for the static-analysis gate. "
+        "Set with `pulumi config set --secret githubToken`.",
+        json_schema_extra={"secret": True},
     )
 
     @property

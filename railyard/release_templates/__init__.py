@@ -1,1 +1,11 @@
 """The release WorkflowTemplates, rendered with hera (DESIGN.md §7)."""
+
+from __future__ import annotations
+
+from railyard.release_templates import common, train, unified
+
+
+def render_all(settings: common.ReleaseSettings) -> list[dict]:
+    """Every WorkflowTemplate the stack installs, as the API server receives them."""
+    templates = [unified.workflow_template(settings), *train.all_templates(settings)]
+    return [common.render(t) for t in templates]

@@ -9,6 +9,8 @@ from tests.harness import by_id, plan_for, string_leaves
 SG_RULE = "alicloud:ecs/securityGroupRule:SecurityGroupRule"
 AGENT_PORT = 8443
 
+FARM = "railyard:buildfarm:AndroidBuildFarm"
+
 
 def farm_password(plan):
     farm = plan.one("railyard:buildfarm:AndroidBuildFarm")
@@ -108,7 +110,7 @@ def test_hosts_answer_metadata_over_imdsv2_only(stack_plan):
 
 def test_ram_policy_is_limited_to_the_apk_bucket_and_the_token_secret(stack_plan):
     apk_bucket = stack_plan.outputs["apkBucket"]
-    document = json.loads(stack_plan.one("alicloud:ram/policy:Policy").inputs["policyDocument"])
+    document = json.loads(stack_plan.one("alicloud:ram/policy:Policy", under=FARM).inputs["policyDocument"])
     oss, kms = document["Statement"]
     assert oss["Resource"] == [f"acs:oss:*:*:{apk_bucket}/apks/*"]
     assert all(a.startswith("oss:") and "*" not in a for a in oss["Action"])

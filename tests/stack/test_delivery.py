@@ -76,7 +76,8 @@ def test_no_s3_bucket_is_public_and_all_are_encrypted_and_versioned(stack_plan, 
 
 def test_pwa_bucket_keeps_the_last_n_versions(stack_plan):
     (lifecycle,) = stack_plan.of_type(
-        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        under="railyard:delivery:PwaAwsSite",
     )
     expiry = lifecycle.inputs["rules"][0]["noncurrentVersionExpiration"]
     assert expiry["newerNoncurrentVersions"] == {"dev": 5, "prod": 10}[stack_plan.stack]
@@ -103,7 +104,7 @@ def test_cloudfront_reads_the_bucket_only_through_oac_over_https(stack_plan):
     assert oac.inputs["signingBehavior"] == "always" and oac.inputs["signingProtocol"] == "sigv4"
     (origin,) = dist.inputs["origins"]
     assert origin["originAccessControlId"] == oac.id
-    bucket = stack_plan.one("aws:s3/bucket:Bucket")
+    bucket = stack_plan.one("aws:s3/bucket:Bucket", under="railyard:delivery:PwaAwsSite")
     assert origin["domainName"] == bucket.outputs["bucketRegionalDomainName"]
     assert "s3OriginConfig" not in origin  # no legacy OAI
     assert dist.inputs["httpVersion"] == "http2and3"

@@ -46,6 +46,7 @@ def test_the_steps_repository_is_configurable():
         {
             "railyard:ecrRepositories": ["tools/pipeline", "backend/api"],
             "railyard:stepsImageRepository": "tools/pipeline",
+            "railyard:releaseScanImages": ["backend/api"],
         },
     )
     assert plan.one(IMAGE).inputs["tags"][0].split(":")[0].endswith("/tools/pipeline")

@@ -20,6 +20,11 @@ VALID = {
     "railyard:buildAgentVersion": "0.1.0",
     "railyard:buildAgentPackageIndex": "https://packages.example.com/pypi/simple/",
     "railyard:buildAgentAndroidRepo": "https://git.example.com/mobile/android-app.git",
+    "railyard:releaseGitBaseUrl": "https://github.com/acme/",
+    "railyard:releaseBackendRepo": "backend",
+    "railyard:releaseBackendOverlay": "deploy/overlays/dev",
+    "railyard:releaseBackendWorkload": "deployment/api",
+    "railyard:releaseCodeScanningRepo": "acme/backend",
 }
 PSKS_KEY = "railyard:vpnPreSharedKeys"
 

@@ -1,0 +1,140 @@
+"""Argo Workflows on the cluster: full CRDs, the argo-helm chart with digest-pinned images,
+an S3 artifact repository.
+
+CRDs: the chart (1.0.x) installs the *full* CRDs only through a Helm hook; we set
+``crds.install: false`` and apply upstream's full CRDs of the pinned app version with
+server-side apply instead (DESIGN.md §6), and everything Argo depends on them. The chart has
+no ``image.digest``, so each image is pinned as ``tag: v4.0.8@sha256:…`` — executor included,
+since every workflow pod runs argoexec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.storage import PrivateS3Bucket, PrivateS3BucketArgs
+
+CHART_REPO = "https://argoproj.github.io/argo-helm"
+CRD_URL = (
+    "https://raw.githubusercontent.com/argoproj/argo-workflows/{version}/manifests/base/crds/"
+    "full/argoproj.io_{kind}.yaml"
+)
+CRD_KINDS = (
+    "workflows",
+    "workflowtemplates",
+    "clusterworkflowtemplates",
+    "cronworkflows",
+    "workfloweventbindings",
+    "workflowtaskresults",
+    "workflowtasksets",
+    "workflowartifactgctasks",
+)
+
+
+def image_values(ref: str) -> dict[str, str]:
+    """``quay.io/argoproj/argoexec:v4.0.8@sha256:…`` as the chart's registry/repository/tag."""
+    registry, _, rest = ref.partition("/")
+    repository, _, tag = rest.partition(":")
+    return {"registry": registry, "repository": repository, "tag": tag}
+
+
+@dataclass
+class ArgoWorkflowsArgs:
+    chart_version: str
+    app_version: str
+    """Argo Workflows version of the CRDs (the images' tag), e.g. v4.0.8."""
+    controller_image: str
+    server_image: str
+    executor_image: str
+    workflows_namespace: str
+    default_service_account: str
+    region: str
+    parallelism: int
+    provider: k8s.Provider
+
+
+class ArgoWorkflows(pulumi.ComponentResource):
+    crds: list[pulumi.Resource]
+    artifact_bucket: PrivateS3Bucket
+    namespace: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ArgoWorkflowsArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("railyard:eks:ArgoWorkflows", name, None, opts)
+        on_aws = pulumi.ResourceOptions(parent=self)
+        on_k8s = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self.artifact_bucket = PrivateS3Bucket(
+            f"{name}-artifacts",
+            PrivateS3BucketArgs(
+                keep_noncurrent_versions=1, noncurrent_days=1, expire_after_days=30
+            ),
+            opts=on_aws,
+        )
+        argo_ns = k8s.core.v1.Namespace("argo", metadata={"name": "argo"}, opts=on_k8s)
+        workflows_ns = k8s.core.v1.Namespace(
+            "workflows", metadata={"name": args.workflows_namespace}, opts=on_k8s
+        )
+        self.crds = [
+            k8s.yaml.v2.ConfigFile(
+                f"argo-crd-{kind}",
+                file=CRD_URL.format(version=args.app_version, kind=kind),
+                opts=on_k8s,
+            )
+            for kind in CRD_KINDS
+        ]
+        values = {
+            "crds": {"install": False},
+            "singleNamespace": False,
+            "controller": {
+                "image": image_values(args.controller_image),
+                "workflowNamespaces": [args.workflows_namespace],
+                "parallelism": args.parallelism,
+                "workflowDefaults": {
+                    "spec": {
+                        "serviceAccountName": args.default_service_account,
+                        "ttlStrategy": {"secondsAfterCompletion": 7 * 24 * 3600},
+                        "podGC": {"strategy": "OnPodSuccess"},
+                    }
+                },
+                "nodeSelector": {"railyard.io/pool": "system"},
+            },
+            "server": {
+                "image": image_values(args.server_image),
+                "authModes": ["client"],  # a user's own Kubernetes token; never `server`
+                "nodeSelector": {"railyard.io/pool": "system"},
+            },
+            "executor": {"image": image_values(args.executor_image)},
+            "useDefaultArtifactRepo": True,
+            "useStaticCredentials": False,  # IRSA of the workflow service account
+            "artifactRepository": {
+                "s3": {
+                    "bucket": self.artifact_bucket.name,
+                    "endpoint": f"s3.{args.region}.amazonaws.com",
+                    "region": args.region,
+                    "useSDKCreds": True,
+                    "keyFormat": "{{workflow.namespace}}/{{workflow.name}}/{{pod.name}}",
+                }
+            },
+            "workflow": {"serviceAccount": {"create": False}, "rbac": {"create": False}},
+        }
+        k8s.helm.v3.Release(
+            "argo-workflows",
+            chart="argo-workflows",
+            version=args.chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPO),
+            namespace=argo_ns.metadata.name,
+            values=values,
+            atomic=True,
+            timeout=600,
+            opts=pulumi.ResourceOptions.merge(
+                on_k8s, pulumi.ResourceOptions(depends_on=[*self.crds, workflows_ns])
+            ),
+        )
+        self.namespace = workflows_ns.metadata.name
+        self.register_outputs(
+            {"namespace": self.namespace, "artifactBucket": self.artifact_bucket.name}
+        )

@@ -1,0 +1,364 @@
+"""What the release workflows need on the cluster, and the WorkflowTemplates themselves.
+
+- the event feed's SQS FIFO queue (and its dead-letter queue) that exit hooks publish to;
+- the workflow service account with an IRSA role (no static AWS keys), RBAC in the workflows
+  namespace (argoexec's task results, child Workflows) and `edit` in the backend namespace;
+- a ConfigMap with the stack outputs the steps read, Secrets for the agent token, the
+  Alibaba pipeline key (a RAM user limited to the PWA and APK buckets and CDN refresh) and,
+  when configured, the GitHub token of the static-analysis gate;
+- the unified release and release-train WorkflowTemplates, after the CRDs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_alicloud as alicloud
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from railyard.release_templates import common, render_all
+
+
+@dataclass
+class ReleaseTargets:
+    """Stack outputs of the delivery targets the steps act on."""
+
+    pwa_bucket: pulumi.Input[str]
+    cloudfront_id: pulumi.Input[str]
+    cloudfront_url: pulumi.Input[str]
+    oss_bucket: pulumi.Input[str]
+    alibaba_cdn_url: pulumi.Input[str]
+    apk_bucket: pulumi.Input[str]
+    agent_endpoint: pulumi.Input[str]
+    agent_token: pulumi.Input[str]
+    artifact_bucket: pulumi.Input[str]
+    ecr_registry_id: pulumi.Input[str]
+    ecr_repositories: list[str]
+
+
+@dataclass
+class ReleasePipelineArgs:
+    settings: common.ReleaseSettings
+    """The templates' settings; their ``steps_image`` is replaced by ``steps_image`` below."""
+    steps_image: pulumi.Input[str]
+    targets: ReleaseTargets
+    aws_region: str
+    alibaba_region: str
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    workflows_namespace: pulumi.Input[str]
+    crds: list[pulumi.Resource]
+    github_token: pulumi.Input[str] | None
+    k8s_provider: k8s.Provider
+    aws_opts: pulumi.ResourceOptions
+    alibaba_opts: pulumi.ResourceOptions
+
+
+class ReleasePipeline(pulumi.ComponentResource):
+    events_queue_url: pulumi.Output[str]
+    events_queue_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    template_names: list[str]
+
+    def __init__(
+        self, name: str, args: ReleasePipelineArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("railyard:release:ReleasePipeline", name, None, opts)
+        s = args.settings
+        on_aws = pulumi.ResourceOptions.merge(args.aws_opts, pulumi.ResourceOptions(parent=self))
+        on_k8s = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
+        dlq = aws.sqs.Queue(
+            f"{name}-events-dlq",
+            name=f"{name}-events-dlq.fifo",
+            fifo_queue=True,
+            message_retention_seconds=14 * 24 * 3600,
+            sqs_managed_sse_enabled=True,
+            opts=on_aws,
+        )
+        queue = aws.sqs.Queue(
+            f"{name}-events",
+            name=f"{name}-events.fifo",
+            fifo_queue=True,
+            content_based_deduplication=False,  # the steps set <uid>/<task>/<phase>
+            deduplication_scope="messageGroup",
+            fifo_throughput_limit="perMessageGroupId",
+            sqs_managed_sse_enabled=True,
+            redrive_policy=dlq.arn.apply(
+                lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 5})
+            ),
+            opts=on_aws,
+        )
+        role = self._irsa_role(name, args, queue, on_aws)
+        account = k8s.core.v1.ServiceAccount(
+            "railyard-release",
+            metadata={
+                "name": s.service_account,
+                "namespace": args.workflows_namespace,
+                "annotations": {"eks.amazonaws.com/role-arn": role.arn},
+            },
+            opts=on_k8s,
+        )
+        self._rbac(args, account, on_k8s)
+        self._env(name, args, queue, on_k8s)
+        self._secrets(name, args, on_k8s)
+        # rendered once the steps image's digest is known (an output of the image build)
+        names = [d["metadata"]["name"] for d in render_all(s)]
+        self.template_names = names
+        bodies = pulumi.Output.from_input(args.steps_image).apply(
+            lambda ref: render_all(dataclasses.replace(s, steps_image=ref))
+        )
+        for i, template_name in enumerate(names):
+            k8s.apiextensions.CustomResource(
+                f"template-{template_name}",
+                api_version="argoproj.io/v1alpha1",
+                kind="WorkflowTemplate",
+                metadata=bodies.apply(lambda b, i=i: b[i]["metadata"]),
+                spec=bodies.apply(lambda b, i=i: b[i]["spec"]),
+                opts=pulumi.ResourceOptions.merge(
+                    on_k8s, pulumi.ResourceOptions(depends_on=[*args.crds, account])
+                ),
+            )
+        self.events_queue_url = queue.url
+        self.events_queue_arn = queue.arn
+        self.role_arn = role.arn
+        self.register_outputs({"eventsQueueUrl": queue.url, "roleArn": role.arn})
+
+    def _irsa_role(self, name, args: ReleasePipelineArgs, queue, on_aws) -> aws.iam.Role:
+        s, t = args.settings, args.targets
+        subject = f"system:serviceaccount:{s.namespace}:{s.service_account}"
+        trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer).apply(
+            lambda v: json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRoleWithWebIdentity",
+                            "Principal": {"Federated": v[0]},
+                            "Condition": {
+                                "StringEquals": {
+                                    f"{v[1]}:sub": subject,
+                                    f"{v[1]}:aud": "sts.amazonaws.com",
+                                }
+                            },
+                        }
+                    ],
+                }
+            )
+        )
+        role = aws.iam.Role(f"{name}-workflows", assume_role_policy=trust, opts=on_aws)
+        policy = pulumi.Output.all(
+            t.artifact_bucket, t.pwa_bucket, t.ecr_registry_id, queue.arn
+        ).apply(lambda v: _workflow_policy(args.aws_region, *v, t.ecr_repositories))
+        aws.iam.RolePolicy(f"{name}-workflows", role=role.id, policy=policy, opts=on_aws)
+        return role
+
+    def _rbac(self, args: ReleasePipelineArgs, account, on_k8s) -> None:
+        s = args.settings
+        subject = [
+            {
+                "kind": "ServiceAccount",
+                "name": s.service_account,
+                "namespace": args.workflows_namespace,
+            }
+        ]
+        role = k8s.rbac.v1.Role(
+            "railyard-release",
+            metadata={"name": "railyard-release", "namespace": args.workflows_namespace},
+            rules=[
+                # argoexec reports each pod's outputs as a WorkflowTaskResult
+                {
+                    "apiGroups": ["argoproj.io"],
+                    "resources": ["workflowtaskresults"],
+                    "verbs": ["create", "patch"],
+                },
+                # the deployer creates and follows one child Workflow per chunk
+                {
+                    "apiGroups": ["argoproj.io"],
+                    "resources": ["workflows"],
+                    "verbs": ["create", "get", "list", "watch", "patch"],
+                },
+            ],
+            opts=on_k8s,
+        )
+        k8s.rbac.v1.RoleBinding(
+            "railyard-release",
+            metadata={"name": "railyard-release", "namespace": args.workflows_namespace},
+            role_ref={
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": role.metadata.name,
+            },
+            subjects=subject,
+            opts=on_k8s,
+        )
+        backend = k8s.core.v1.Namespace(
+            "backend", metadata={"name": s.backend_namespace}, opts=on_k8s
+        )
+        # the backend lane applies the overlay: namespace-scoped `edit`, nothing cluster-wide
+        k8s.rbac.v1.RoleBinding(
+            "railyard-release-backend",
+            metadata={"name": "railyard-release", "namespace": backend.metadata.name},
+            role_ref={
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "edit",
+            },
+            subjects=subject,
+            opts=on_k8s,
+        )
+
+    def _env(self, name, args: ReleasePipelineArgs, queue, on_k8s) -> None:
+        t = args.targets
+        k8s.core.v1.ConfigMap(
+            "release-env",
+            metadata={"name": common.ENV_CONFIG_MAP, "namespace": args.workflows_namespace},
+            data={
+                "AWS_REGION": args.aws_region,
+                "RAILYARD_ALIBABA_REGION": args.alibaba_region,
+                "RAILYARD_PWA_S3_BUCKET": t.pwa_bucket,
+                "RAILYARD_PWA_CLOUDFRONT_ID": t.cloudfront_id,
+                "RAILYARD_PWA_CLOUDFRONT_URL": t.cloudfront_url,
+                "RAILYARD_PWA_OSS_BUCKET": t.oss_bucket,
+                "RAILYARD_PWA_ALIBABA_CDN_URL": t.alibaba_cdn_url,
+                "RAILYARD_AGENT_URL": pulumi.Output.concat("http://", t.agent_endpoint),
+                "RAILYARD_EVENTS_QUEUE_URL": queue.url,
+            },
+            opts=on_k8s,
+        )
+
+    def _secrets(self, name, args: ReleasePipelineArgs, on_k8s) -> None:
+        ns = args.workflows_namespace
+        k8s.core.v1.Secret(
+            "agent-token",
+            metadata={"name": common.AGENT_TOKEN_SECRET, "namespace": ns},
+            string_data={"token": pulumi.Output.secret(args.targets.agent_token)},
+            opts=on_k8s,
+        )
+        if args.github_token is not None:
+            k8s.core.v1.Secret(
+                "github-token",
+                metadata={"name": common.GITHUB_TOKEN_SECRET, "namespace": ns},
+                string_data={"token": pulumi.Output.secret(args.github_token)},
+                opts=on_k8s,
+            )
+        key = self._alibaba_key(name, args)
+        k8s.core.v1.Secret(
+            "alibaba-pipeline",
+            metadata={"name": common.ALIBABA_SECRET, "namespace": ns},
+            string_data={
+                "ALIBABA_CLOUD_ACCESS_KEY_ID": key.id,
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET": pulumi.Output.secret(key.secret),
+            },
+            opts=on_k8s,
+        )
+
+    def _alibaba_key(self, name, args: ReleasePipelineArgs) -> alicloud.ram.AccessKey:
+        on_alibaba = pulumi.ResourceOptions.merge(
+            args.alibaba_opts, pulumi.ResourceOptions(parent=self)
+        )
+        t = args.targets
+        user = alicloud.ram.User(
+            f"{name}-pipeline",
+            name=f"{name}-pipeline",
+            comments="railyard release workflows (EKS)",
+            opts=on_alibaba,
+        )
+        document = pulumi.Output.all(t.oss_bucket, t.apk_bucket).apply(
+            lambda b: json.dumps(
+                {
+                    "Version": "1",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "oss:GetObject",
+                                "oss:PutObject",
+                                "oss:DeleteObject",
+                                "oss:ListObjects",
+                                "oss:GetBucketInfo",
+                            ],
+                            "Resource": [f"acs:oss:*:*:{x}" for n in b for x in (n, f"{n}/*")],
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": ["cdn:RefreshObjectCaches", "cdn:DescribeRefreshTasks"],
+                            "Resource": "*",
+                        },
+                    ],
+                }
+            )
+        )
+        policy = alicloud.ram.Policy(
+            f"{name}-pipeline",
+            policy_name=f"{name}-pipeline",
+            policy_document=document,
+            opts=on_alibaba,
+        )
+        alicloud.ram.UserPolicyAttachment(
+            f"{name}-pipeline",
+            user_name=user.name,
+            policy_name=policy.policy_name,
+            policy_type="Custom",
+            opts=on_alibaba,
+        )
+        return alicloud.ram.AccessKey(
+            f"{name}-pipeline",
+            user_name=user.name,
+            opts=pulumi.ResourceOptions.merge(
+                on_alibaba, pulumi.ResourceOptions(additional_secret_outputs=["secret"])
+            ),
+        )
+
+
+def _workflow_policy(region, artifacts, pwa, registry, queue_arn, repositories) -> str:
+    ecr = [f"arn:aws:ecr:{region}:{registry}:repository/{r}" for r in repositories]
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteObject"],
+                    "Resource": [
+                        f"arn:aws:s3:::{b}{p}" for b in (artifacts, pwa) for p in ("", "/*")
+                    ],
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"],
+                    "Resource": "*",
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        "ecr:BatchGetImage",
+                        "ecr:PutImage",
+                        "ecr:DescribeImages",
+                        "ecr:DescribeImageScanFindings",
+                    ],
+                    "Resource": ecr,
+                },
+                {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn},
+                # release-train jobs: code of existing functions and APIs, nothing else
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        "lambda:UpdateFunctionCode",
+                        "lambda:GetFunctionConfiguration",
+                        "lambda:GetFunction",
+                    ],
+                    "Resource": "*",
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["apigateway:PUT", "apigateway:POST", "apigateway:GET"],
+                    "Resource": f"arn:aws:apigateway:{region}::/restapis/*",
+                },
+            ],
+        }
+    )
