@@ -110,7 +110,9 @@ def test_hosts_answer_metadata_over_imdsv2_only(stack_plan):
 
 def test_ram_policy_is_limited_to_the_apk_bucket_and_the_token_secret(stack_plan):
     apk_bucket = stack_plan.outputs["apkBucket"]
-    document = json.loads(stack_plan.one("alicloud:ram/policy:Policy", under=FARM).inputs["policyDocument"])
+    document = json.loads(
+        stack_plan.one("alicloud:ram/policy:Policy", under=FARM).inputs["policyDocument"]
+    )
     oss, kms = document["Statement"]
     assert oss["Resource"] == [f"acs:oss:*:*:{apk_bucket}/apks/*"]
     assert all(a.startswith("oss:") and "*" not in a for a in oss["Action"])

@@ -1,0 +1,216 @@
+"""EKS, Argo Workflows and the release templates as the real program registers them."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from hera.workflows import models as m
+
+from stacks.offline import OFFLINE_DIGEST, run_offline
+from tests.harness import plan_for, string_leaves
+
+CLUSTER = "eks:index:Cluster"
+TEMPLATE = "kubernetes:argoproj.io/v1alpha1:WorkflowTemplate"
+CRD_FILE = "kubernetes:yaml/v2:ConfigFile"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+PINNED = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def templates(plan) -> dict[str, dict]:
+    return {
+        r.inputs["metadata"]["name"]: {
+            "apiVersion": r.inputs["apiVersion"],
+            "kind": r.inputs["kind"],
+            "metadata": r.inputs["metadata"],
+            "spec": r.inputs["spec"],
+        }
+        for r in plan.of_type(TEMPLATE)
+    }
+
+
+def test_prod_api_endpoint_is_private_and_dev_public_only_to_its_cidrs():
+    prod = plan_for("prod").one(CLUSTER).inputs
+    assert prod["endpointPrivateAccess"] is True
+    assert prod["endpointPublicAccess"] is False
+    assert "publicAccessCidrs" not in prod
+    dev = plan_for("dev").one(CLUSTER).inputs
+    assert dev["endpointPublicAccess"] is True
+    assert dev["publicAccessCidrs"] == ["203.0.113.0/24"]
+
+
+def test_prod_refuses_a_public_endpoint():
+    with pytest.raises(
+        Exception, match="eksPublicAccessCidrs: prod's API endpoint must be private"
+    ):
+        run_offline("prod", {"railyard:eksPublicAccessCidrs": ["0.0.0.0/0"]})
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_cluster_has_oidc_api_auth_kms_secrets_and_logs(stack):
+    plan = plan_for(stack)
+    cluster = plan.one(CLUSTER)
+    inputs = cluster.inputs
+    assert inputs["createOidcProvider"] is True
+    assert inputs["authenticationMode"] == "API"
+    assert inputs["skipDefaultNodeGroup"] is True
+    assert set(inputs["enabledClusterLogTypes"]) >= {"api", "audit", "authenticator"}
+    key = plan.one("aws:kms/key:Key")
+    assert key.inputs["enableKeyRotation"] is True
+    assert key.urn in cluster.property_dependencies["encryptionConfigKeyArn"]
+
+
+@pytest.mark.parametrize(("stack", "capacity"), [("dev", "SPOT"), ("prod", "ON_DEMAND")])
+def test_node_pools_taint_workflows_and_require_imdsv2(stack, capacity):
+    plan = plan_for(stack)
+    groups = {
+        g.name.rsplit("-", 1)[1]: g.inputs for g in plan.of_type("aws:eks/nodeGroup:NodeGroup")
+    }
+    assert set(groups) == {"system", "workflows"}
+    assert groups["workflows"]["taints"] == [
+        {"key": "railyard.io/workflows", "value": "true", "effect": "NO_SCHEDULE"}
+    ]
+    assert "taints" not in groups["system"]
+    assert groups["workflows"]["capacityType"] == capacity
+    assert groups["system"]["capacityType"] == "ON_DEMAND"
+    for template in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        assert template.inputs["metadataOptions"]["httpTokens"] == "required"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_argo_chart_pins_every_image_by_digest_executor_included(stack):
+    release = plan_for(stack).one(RELEASE)
+    values = release.inputs["values"]
+    assert values["crds"] == {"install": False}
+    for part in ("controller", "server", "executor"):
+        assert PINNED.search(values[part]["image"]["tag"]), part
+    assert values["executor"]["image"]["repository"] == "argoproj/argoexec"
+    assert values["server"]["authModes"] == ["client"]
+    assert values["useStaticCredentials"] is False
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_crds_come_before_the_chart_and_every_template(stack):
+    plan = plan_for(stack)
+    crds = {r.urn for r in plan.of_type(CRD_FILE)}
+    assert len(crds) == 8
+    assert all(
+        "/v4.0.8/manifests/base/crds/full/" in r.inputs["file"] for r in plan.of_type(CRD_FILE)
+    )
+    assert crds <= set(plan.one(RELEASE).dependencies)
+    registered = plan.of_type(TEMPLATE)
+    assert len(registered) == 7
+    for template in registered:
+        assert crds <= set(template.dependencies), template.name
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_registered_templates_are_strict_and_use_the_pushed_steps_image(stack):
+    plan = plan_for(stack)
+    steps_repo = plan.outputs["ecrRepositoryUrls"]["railyard/steps"]
+    for name, doc in templates(plan).items():
+        again = m.WorkflowTemplate.model_validate(doc)
+        assert again.model_dump(by_alias=True, exclude_none=True, mode="json") == doc, name
+        images = [v for p, v in string_leaves(doc["spec"]) if p.endswith(".image")]
+        assert images, name
+        for image in images:
+            assert PINNED.search(image), (name, image)
+            assert image == f"{steps_repo}@{OFFLINE_DIGEST}" or image.startswith(
+                "registry.k8s.io/kubectl:"
+            ), (name, image)
+
+
+def test_manual_approval_only_in_prod():
+    def suspends(stack):
+        return {
+            name
+            for name, doc in templates(plan_for(stack)).items()
+            if any("suspend" in t for t in doc["spec"]["templates"])
+        }
+
+    assert suspends("prod") == {"unified-release", "release-train"}
+    assert suspends("dev") == set()
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_workflow_role_trusts_exactly_the_release_service_account(stack):
+    plan = plan_for(stack)
+    (role,) = [r for r in plan.of_type("aws:iam/role:Role") if r.name.endswith("-workflows")]
+    statement = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert len(statement) == 1
+    assert statement[0]["Action"] == "sts:AssumeRoleWithWebIdentity"
+    conditions = statement[0]["Condition"]["StringEquals"]
+    issuer = plan.one(CLUSTER)  # the mock's issuer is derived from the cluster
+    sub = [v for k, v in conditions.items() if k.endswith(":sub")]
+    assert sub == ["system:serviceaccount:workflows:railyard-release"]
+    assert [v for k, v in conditions.items() if k.endswith(":aud")] == ["sts.amazonaws.com"]
+    assert issuer.urn in role.dependencies or role.property_dependencies["assumeRolePolicy"]
+    account = plan.one("kubernetes:core/v1:ServiceAccount")
+    assert account.inputs["metadata"]["name"] == "railyard-release"
+    assert "eks.amazonaws.com/role-arn" in account.inputs["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_artifact_bucket_is_private_and_only_the_workflow_role_reaches_it(stack):
+    plan = plan_for(stack)
+    (bucket,) = plan.of_type("aws:s3/bucket:Bucket", under="railyard:eks:ArgoWorkflows")
+    blocks = [
+        b
+        for b in plan.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+        if b.inputs["bucket"] == bucket.id
+    ]
+    assert blocks and all(blocks[0].inputs[k] for k in ("blockPublicAcls", "restrictPublicBuckets"))
+    assert plan.one(RELEASE).inputs["values"]["artifactRepository"]["s3"]["bucket"] == bucket.id
+    (policy,) = plan.of_type(
+        "aws:iam/rolePolicy:RolePolicy", under="railyard:release:ReleasePipeline"
+    )
+    resources = [
+        r for s in json.loads(policy.inputs["policy"])["Statement"] for r in _list(s["Resource"])
+    ]
+    assert f"arn:aws:s3:::{bucket.id}/*" in resources
+
+
+def _list(value):
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_tokens_and_keys_reach_the_cluster_as_secrets(stack):
+    plan = plan_for(stack)
+    secrets = {s.inputs["metadata"]["name"]: s for s in plan.of_type("kubernetes:core/v1:Secret")}
+    assert secrets["railyard-agent-token"].is_secret("stringData.token")
+    alibaba = secrets["railyard-alibaba-pipeline"]
+    assert alibaba.is_secret("stringData.ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    assert "railyard-github-token" not in secrets  # githubToken unset in the stack files
+
+
+def test_a_github_token_becomes_a_secret_only_when_set_as_one():
+    plan = run_offline("dev", {"railyard:githubToken": {"secure": "v1:ciphertext"}})
+    (github,) = [
+        s
+        for s in plan.of_type("kubernetes:core/v1:Secret")
+        if s.inputs["metadata"]["name"] == "railyard-github-token"
+    ]
+    assert github.is_secret("stringData.token")
+    with pytest.raises(Exception, match="githubToken: is stored in plaintext"):
+        run_offline("dev", {"railyard:githubToken": "ghp_offline"})
+
+
+def test_an_image_by_tag_is_refused_naming_the_key():
+    with pytest.raises(
+        Exception, match=re.escape("argoExecutorImage: 'quay.io/argoproj/argoexec:v4.0.8' is not")
+    ):
+        run_offline("dev", {"railyard:argoExecutorImage": "quay.io/argoproj/argoexec:v4.0.8"})
+
+
+def test_the_events_queue_is_fifo_with_a_dead_letter_queue():
+    plan = plan_for("dev")
+    queues = {q.inputs["name"]: q.inputs for q in plan.of_type("aws:sqs/queue:Queue")}
+    main = queues["railyard-dev-release-events.fifo"]
+    assert main["fifoQueue"] is True
+    assert main["contentBasedDeduplication"] is False
+    assert json.loads(main["redrivePolicy"])["maxReceiveCount"] == 5
+    assert "railyard-dev-release-events-dlq.fifo" in queues
+    env = plan.one("kubernetes:core/v1:ConfigMap").inputs["data"]
+    assert env["RAILYARD_EVENTS_QUEUE_URL"]
