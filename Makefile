@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: plan test lint format diagram bench clean
+.PHONY: plan test lint format diagram bench validate-argo clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt runtime/requirements.txt runtime/pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,6 +23,12 @@ bench: $(VENV)/.installed  ## runtime benchmarks on loopback (prints numbers, as
 	AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_DEFAULT_REGION=us-east-1 \
 		$(PY) bench/runtime_bench.py
 
+VALIDATE_ARGO ?= ../shared/tools/validate-argo
+validate-argo: $(VENV)/.installed  ## every Argo object of dev and prod against the upstream CRDs
+	$(PY) -m stacks.argo_objects dev rendered/dev-argo.yaml
+	$(PY) -m stacks.argo_objects prod rendered/prod-argo.yaml
+	$(PY) $(VALIDATE_ARGO) rendered/dev-argo.yaml rendered/prod-argo.yaml
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -32,4 +38,4 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache rendered

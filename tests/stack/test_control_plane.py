@@ -8,6 +8,7 @@ import re
 import pytest
 from hera.workflows import models as m
 
+from stacks.argo_objects import argo_objects
 from stacks.offline import OFFLINE_DIGEST, run_offline
 from tests.harness import plan_for, string_leaves
 
@@ -214,3 +215,15 @@ def test_the_events_queue_is_fifo_with_a_dead_letter_queue():
     assert "railyard-dev-release-events-dlq.fifo" in queues
     env = plan.one("kubernetes:core/v1:ConfigMap").inputs["data"]
     assert env["RAILYARD_EVENTS_QUEUE_URL"]
+
+
+def test_argo_objects_dump_holds_templates_and_the_child_workflows_they_create():
+    objects = argo_objects(plan_for("prod"))
+    kinds = [o["kind"] for o in objects]
+    assert kinds.count("WorkflowTemplate") == 7
+    assert kinds.count("Workflow") == 1  # the deployer's chunk Workflow
+    for o in objects:
+        model = m.WorkflowTemplate if o["kind"] == "WorkflowTemplate" else m.Workflow
+        assert (
+            model.model_validate(o).model_dump(by_alias=True, exclude_none=True, mode="json") == o
+        )
