@@ -129,7 +129,7 @@ def test_the_seed_shaped_manifest_is_valid_and_expands_to_one_job_per_artifact()
             "r.yaml:4: not valid YAML: key 'shortName' given twice (first on line 3)",
         ),
         # bad YAML
-        (("    releaseCandidate: 2", "    releaseCandidate: [2"), "r.yaml:9: not valid YAML"),
+        (("    releaseCandidate: 2", "    releaseCandidate: [2"), "r.yaml:8: not valid YAML"),
     ],
 )
 def test_bad_manifests_get_line_numbered_errors(edit, expected):
