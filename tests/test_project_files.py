@@ -89,3 +89,12 @@ def test_policy_pack_project_file_runs_python_in_its_own_virtualenv():
     pack = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())
     assert pack["runtime"] == {"name": "python", "options": {"virtualenv": "venv"}}
     assert "policy/venv/" in (ROOT / ".gitignore").read_text()
+
+
+def test_every_release_manifest_in_the_repo_is_valid():
+    from railyard_runtime.release import manifest
+
+    files = sorted((ROOT / "releases").glob("*.yaml"))
+    assert files
+    for path in files:
+        manifest.load(path)  # raises with FILE:LINE problems
