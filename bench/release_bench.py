@@ -24,27 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from railyard.release_templates import common, size, unified
 from railyard_runtime.release import manifest as release_manifest
 from railyard_runtime.release import plan
+from stacks.offline import release_settings
 
 SUCCESS = re.compile(r"([a-z0-9-]+)\.Succeeded")
-SETTINGS = common.ReleaseSettings(
-    env="bench",
-    namespace="workflows",
-    service_account="railyard-release",
-    steps_image="bench.example/steps@sha256:" + "0" * 64,
-    kubectl_image="registry.k8s.io/kubectl:v1.36.2@sha256:"
-    "b0d792e0d8dfb9bb1b922b78b23137e2a34bb6f9667640353a9d2aadd1fd7761",
-    git_base_url="https://git.example/",
-    infra_repo="infra",
-    backend_repo="backend",
-    backend_overlay="deploy",
-    backend_workload="deployment/api",
-    backend_namespace="backend",
-    scan_images=("backend/api",),
-    block_severities=("CRITICAL", "HIGH"),
-    code_scanning_repo="acme/backend",
-    requires_approval=False,
-    pwa_hashed_paths=("/assets/",),
-)
+SETTINGS = release_settings("dev")  # the committed dev stack file
 
 
 def happy_path_dag(s: common.ReleaseSettings) -> dict[str, list[str]]:

@@ -431,3 +431,17 @@ def _run(stack: str, config: dict[str, str], secret_keys: list[str], program) ->
     finally:
         loop.close()
         asyncio.set_event_loop(None)
+
+
+def release_settings(stack: str, overrides: Mapping[str, Any] | None = None):
+    """The release templates' settings of a committed stack file, with the stand-in steps
+    image the offline run gives them (for tests and benchmarks of the templates alone)."""
+    import dataclasses
+
+    from railyard import config as stack_config
+    from stacks.program import release_settings as from_config
+
+    values, secret_keys = load_stack_config(stack, overrides)
+    cfg = stack_config.load(values, secret_keys)
+    steps = f"{FAKE_ACCOUNT}.dkr.ecr.{cfg.aws_region}.amazonaws.com/{cfg.steps_image_repository}"
+    return dataclasses.replace(from_config(cfg), steps_image=f"{steps}@{OFFLINE_DIGEST}")

@@ -11,27 +11,10 @@ from hera.workflows import models as m
 
 from railyard.release_templates import common, size, train, unified
 from railyard_runtime.release import manifest as release_manifest
+from stacks.offline import release_settings
 
 DIGEST = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
-SETTINGS = common.ReleaseSettings(
-    env="prod",
-    namespace="workflows",
-    service_account="railyard-release",
-    steps_image="123456789012.dkr.ecr.us-east-1.amazonaws.com/railyard/steps@sha256:" + "a" * 64,
-    kubectl_image="registry.k8s.io/kubectl:v1.36.2@sha256:"
-    "b0d792e0d8dfb9bb1b922b78b23137e2a34bb6f9667640353a9d2aadd1fd7761",
-    git_base_url="https://github.com/acme/",
-    infra_repo="infrastructure",
-    backend_repo="backend",
-    backend_overlay="deploy/overlays/prod",
-    backend_workload="deployment/api",
-    backend_namespace="backend",
-    scan_images=("backend/api", "backend/worker"),
-    block_severities=("CRITICAL", "HIGH"),
-    code_scanning_repo="acme/backend",
-    requires_approval=True,
-    pwa_hashed_paths=("/assets/",),
-)
+SETTINGS = release_settings("prod")  # the committed prod stack file: approval on
 
 
 def rendered(s: common.ReleaseSettings = SETTINGS) -> list[dict]:
@@ -157,11 +140,17 @@ def test_every_image_is_pinned_by_digest():
 
 
 def test_argo_rollouts_services_are_waited_for_and_aborted():
-    s = dataclasses.replace(SETTINGS, backend_workload="rollout/api")
-    templates = {t["name"]: t for t in rendered(s)[0]["spec"]["templates"]}
+    templates = {t["name"]: t for t in rendered()[0]["spec"]["templates"]}  # prod: rollout/api
     wait = templates["backend-rollout"]["container"]["args"]
     assert wait[:3] == ["wait", "rollout/api", "--for=jsonpath={.status.phase}=Healthy"]
     assert "--subresource=status" in templates["backend-rollback"]["container"]["args"]
+    dev = {t["name"]: t for t in rendered(release_settings("dev"))[0]["spec"]["templates"]}
+    assert dev["backend-rollout"]["container"]["args"][:3] == [
+        "rollout",
+        "status",
+        "deployment/api",
+    ]
+    assert dev["backend-rollback"]["container"]["args"][:3] == ["rollout", "undo", "deployment/api"]
 
 
 def manifest_with(artifacts: int) -> release_manifest.Manifest:
