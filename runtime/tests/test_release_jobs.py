@@ -273,6 +273,13 @@ def test_code_gate_blocks_open_alerts_and_unanalysed_commits(github):
     assert "no code-scanning analysis for this commit" in out["error"]
 
 
+def test_code_gate_without_a_token_names_the_stack_secret(github, tmp_path):
+    api, _ = github
+    result, out = code_gate(api, tmp_path / "missing")
+    assert result.exit_code == 2
+    assert "pulumi config set --secret githubToken" in out["error"]
+
+
 def test_code_gate_names_a_bad_token(github, tmp_path):
     api, _ = github
     wrong = tmp_path / "wrong"

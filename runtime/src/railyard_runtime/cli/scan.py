@@ -11,7 +11,7 @@ from rich.table import Table
 from railyard_runtime import clouds
 from railyard_runtime.cli.output import current, step
 from railyard_runtime.cli.secrets import read_token
-from railyard_runtime.errors import StepError
+from railyard_runtime.errors import BadInput, StepError
 from railyard_runtime.scans import code, images
 
 app = typer.Typer(
@@ -69,6 +69,11 @@ def code_command(
     ),
 ) -> None:
     """Fail (exit 1) unless the commit was analysed and its ref has no open blocking alert."""
+    if not token_file.exists():  # the workflow mounts the Secret as optional
+        raise BadInput(
+            f"--token-file {str(token_file)!r}: no GitHub token; set the stack's secret "
+            "(pulumi config set --secret githubToken <token>) and run pulumi up"
+        )
     token = read_token(token_file, "--token-file")
     verdict = code.check(api_url, token, repository, commit, code.parse_block(block))
     if verdict.blocking:
