@@ -1,0 +1,196 @@
+"""The bridge: SQS FIFO → card store → board, each message deleted only once both agree.
+
+Per message: parse (a message that is not an event goes to the DLQ with the reason, then is
+deleted); apply it to the card with a conditional write (a lost race re-reads and re-decides,
+so two consumers never both apply one event); if the card's column differs from what the board
+shows, move the board, then record the column; delete the message. A board that is down
+leaves the message for a later receive (backoff through the visibility timeout; SQS's redrive
+sends it to the DLQ after the configured receives). A consumer killed anywhere in between
+sees the message again and converges to the same card, moving the board only if it has not
+recorded the move yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from pydantic import ValidationError
+
+from railyard_runtime.events import PipelineEvent
+from railyard_runtime.kanban import cards
+from railyard_runtime.kanban.boards import Board, BoardRejected, BoardUnavailable
+from railyard_runtime.kanban.store import CardStore
+
+log = logging.getLogger("railyard.bridge")
+MAX_WRITE_RACES = 20
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.events = Counter(
+            "railyard_bridge_events_total",
+            "Events by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.moves = Counter(
+            "railyard_bridge_board_moves_total",
+            "Cards moved on the board",
+            registry=self.registry,
+        )
+        self.board_errors = Counter(
+            "railyard_bridge_board_errors_total",
+            "Board calls that failed",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.lag = Gauge(
+            "railyard_bridge_lag_seconds",
+            "Age of the last message handled (sent to done)",
+            registry=self.registry,
+        )
+        self.last_poll = Gauge(
+            "railyard_bridge_last_poll_timestamp_seconds",
+            "When the queue was last polled",
+            registry=self.registry,
+        )
+
+
+@dataclass
+class BridgeSettings:
+    queue_url: str
+    dlq_url: str
+    wait_seconds: int = 20
+    batch: int = 10
+    retry_base_seconds: int = 5
+    retry_max_seconds: int = 300
+
+
+class Bridge:
+    def __init__(
+        self,
+        sqs,
+        store: CardStore,
+        board: Board,
+        rules: cards.ColumnRules,
+        settings: BridgeSettings,
+        metrics: Metrics | None = None,
+    ):
+        self.sqs = sqs
+        self.store = store
+        self.board = board
+        self.rules = rules
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.stopping = threading.Event()
+
+    # --- one event ---------------------------------------------------------------------
+    def apply(self, event: PipelineEvent) -> tuple[cards.Card, cards.Outcome]:
+        for _ in range(MAX_WRITE_RACES):
+            card = self.store.get(event.feature)
+            updated, outcome = cards.apply(card, event)
+            if outcome is not cards.Outcome.APPLIED:
+                return card, outcome
+            if self.store.put(updated, card.version):
+                return updated, outcome
+        raise RuntimeError(f"card {event.feature}: {MAX_WRITE_RACES} write races in a row")
+
+    def sync_board(self, card: cards.Card) -> None:
+        """Move the board if the card's column is not what the board shows, then record it."""
+        for _ in range(MAX_WRITE_RACES):
+            column = self.rules.column(card)
+            if column is None or column == card.board_column:
+                return
+            self.board.move(card.feature, column)
+            self.metrics.moves.inc()
+            log.info("moved %s to %r", card.feature, column)
+            recorded = card.model_copy(update={"board_column": column, "version": card.version + 1})
+            if self.store.put(recorded, card.version):
+                return
+            card = self.store.get(card.feature)
+        raise RuntimeError(f"card {card.feature}: {MAX_WRITE_RACES} write races in a row")
+
+    # --- one message -------------------------------------------------------------------
+    def handle(self, message: dict) -> None:
+        receipt = message["ReceiptHandle"]
+        try:
+            event = PipelineEvent.model_validate_json(message["Body"])
+        except ValidationError as e:
+            self._dead_letter(message, f"not a pipeline event: {e.errors()[0]['msg']}")
+            return
+        try:
+            card, outcome = self.apply(event)
+            self.metrics.events.labels(outcome.value).inc()
+            self.sync_board(card)
+        except BoardUnavailable as e:
+            self.metrics.board_errors.labels("unavailable").inc()
+            receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            delay = min(
+                self.settings.retry_max_seconds,
+                self.settings.retry_base_seconds * 2 ** (receives - 1),
+            )
+            log.warning("board unavailable (%s); %s again in %ss", e, event.feature, delay)
+            self.sqs.change_message_visibility(
+                QueueUrl=self.settings.queue_url, ReceiptHandle=receipt, VisibilityTimeout=delay
+            )
+            return
+        except BoardRejected as e:
+            self.metrics.board_errors.labels("rejected").inc()
+            self._dead_letter(message, f"board refused: {e}")
+            return
+        self._done(message)
+
+    def _done(self, message: dict) -> None:
+        self.sqs.delete_message(
+            QueueUrl=self.settings.queue_url, ReceiptHandle=message["ReceiptHandle"]
+        )
+        sent = message.get("Attributes", {}).get("SentTimestamp")
+        if sent:
+            self.metrics.lag.set(max(0.0, time.time() - int(sent) / 1000))
+
+    def _dead_letter(self, message: dict, reason: str) -> None:
+        """Keep the message, with why, in the DLQ; then take it off the main queue."""
+        log.error("dead-lettering message %s: %s", message.get("MessageId"), reason)
+        self.metrics.events.labels("poison").inc()
+        group = message.get("Attributes", {}).get("MessageGroupId", "poison")
+        self.sqs.send_message(
+            QueueUrl=self.settings.dlq_url,
+            MessageBody=message["Body"],
+            MessageGroupId=group,
+            MessageDeduplicationId=message["MessageId"],
+            MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1024]}},
+        )
+        self.sqs.delete_message(
+            QueueUrl=self.settings.queue_url, ReceiptHandle=message["ReceiptHandle"]
+        )
+
+    # --- the loop ----------------------------------------------------------------------
+    def poll_once(self) -> int:
+        answer = self.sqs.receive_message(
+            QueueUrl=self.settings.queue_url,
+            MaxNumberOfMessages=self.settings.batch,
+            WaitTimeSeconds=self.settings.wait_seconds,
+            MessageSystemAttributeNames=["All"],
+        )
+        self.metrics.last_poll.set_to_current_time()
+        messages = answer.get("Messages", [])
+        for message in messages:  # in order: one FIFO group's messages come in sequence
+            self.handle(message)
+        return len(messages)
+
+    def run(self) -> None:
+        """Poll until ``stop()``; the batch in hand is finished first (graceful shutdown)."""
+        while not self.stopping.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                log.exception("poll failed; retrying")
+                self.stopping.wait(self.settings.retry_base_seconds)
+
+    def stop(self) -> None:
+        self.stopping.set()

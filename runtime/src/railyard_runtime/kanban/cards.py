@@ -1,0 +1,164 @@
+"""One card per feature, a state per lane, and the board column that follows from them.
+
+Pure logic: what an event does to a card. An event applies only if it is newer than what the
+card holds for its lane — later ``time`` first, then a later phase (Running after Pending, an
+end after Running) — so duplicates and stale, reordered deliveries change nothing. The column
+is a function of the lane states alone, so every consumer computes the same one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from railyard_runtime.events import Lane, Phase, PipelineEvent
+
+PHASE_RANK = {
+    Phase.PENDING: 0,
+    Phase.RUNNING: 1,
+    Phase.SUCCEEDED: 2,
+    Phase.FAILED: 2,
+    Phase.ERROR: 2,
+    Phase.SKIPPED: 2,
+    Phase.OMITTED: 2,
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class LaneState(_Model):
+    phase: Phase
+    time: datetime
+    workflow_uid: str
+    task: str
+    event_id: str
+    env: str
+
+    def order(self) -> tuple[datetime, int]:
+        return (self.time, PHASE_RANK[self.phase])
+
+
+class Card(_Model):
+    feature: str
+    lanes: dict[Lane, LaneState] = {}
+    version: int = 0
+    """Bumped by every write; writes are conditional on the version read."""
+    board_column: str | None = None
+    """The column the board is known to show (set after a successful move)."""
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+
+
+def apply(card: Card, event: PipelineEvent) -> tuple[Card, Outcome]:
+    """The card after ``event``; unchanged (same version) when the event is not newer."""
+    state = LaneState(
+        phase=event.phase,
+        time=event.time,
+        workflow_uid=event.workflow_uid,
+        task=event.task,
+        event_id=event.deduplication_id,
+        env=event.env,
+    )
+    held = card.lanes.get(event.lane)
+    if held is not None:
+        if held.event_id == state.event_id:
+            return card, Outcome.DUPLICATE
+        if state.order() <= held.order():
+            return card, Outcome.STALE
+    lanes = {**card.lanes, event.lane: state}
+    return card.model_copy(update={"lanes": lanes, "version": card.version + 1}), Outcome.APPLIED
+
+
+class Rule(_Model):
+    """``lane`` (None: any) at one of ``phases``, reported by one of ``tasks`` (None: any),
+    puts the card in ``column``."""
+
+    column: str
+    lane: Lane | None = None
+    phases: list[Phase] = Field(min_length=1)
+    tasks: list[str] | None = None
+
+
+class ColumnRules(_Model):
+    """Board columns in order, left to right, and what puts a card in each.
+
+    A card shows the rightmost column any of its lanes reaches; a ``blocking`` rule (a failed
+    lane) wins over progress, so a failure is never hidden by another lane's success.
+    """
+
+    columns: list[str] = Field(min_length=1)
+    rules: list[Rule] = Field(min_length=1)
+    blocking: list[Rule] = []
+
+    @model_validator(mode="after")
+    def _known_columns(self) -> ColumnRules:
+        unknown = {r.column for r in (*self.rules, *self.blocking)} - set(self.columns)
+        if unknown:
+            raise ValueError(f"rules name columns not in `columns`: {sorted(unknown)}")
+        return self
+
+    def column(self, card: Card) -> str | None:
+        for rule in self.blocking:
+            if _matches(rule, card.lanes):
+                return rule.column
+        reached = [self.columns.index(r.column) for r in self.rules if _matches(r, card.lanes)]
+        return self.columns[max(reached)] if reached else None
+
+
+def _matches(rule: Rule, lanes: Mapping[Lane, LaneState]) -> bool:
+    names: Sequence[Lane] = [rule.lane] if rule.lane else list(lanes)
+    return any(
+        lane in lanes
+        and lanes[lane].phase in rule.phases
+        and (rule.tasks is None or lanes[lane].task in rule.tasks)
+        for lane in names
+    )
+
+
+_ANY = [Phase.PENDING, Phase.RUNNING, Phase.SUCCEEDED]
+# The unified release's tasks (railyard.release_templates.unified) in board columns.
+DEFAULT_RULES = ColumnRules(
+    columns=["In release", "Backend live", "PWA live", "Android released", "Blocked"],
+    rules=[
+        Rule(column="In release", phases=_ANY),
+        Rule(
+            column="Backend live",
+            lane=Lane.BACKEND,
+            phases=[Phase.SUCCEEDED],
+            tasks=["backend-rollout"],
+        ),
+        Rule(column="PWA live", lane=Lane.PWA, phases=[Phase.SUCCEEDED], tasks=["pwa-verify"]),
+        Rule(
+            column="Android released",
+            lane=Lane.ANDROID,
+            phases=[Phase.SUCCEEDED],
+            tasks=["android-publish"],
+        ),
+    ],
+    blocking=[
+        Rule(column="Blocked", phases=[Phase.FAILED, Phase.ERROR]),
+        Rule(
+            column="Blocked",
+            lane=Lane.BACKEND,
+            phases=[Phase.SUCCEEDED],
+            tasks=["backend-rollback"],
+        ),  # rolled back: the release did not land
+    ],
+)
+
+
+@dataclass(frozen=True)
+class Move:
+    feature: str
+    column: str
