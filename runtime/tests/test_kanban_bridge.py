@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import random
 import threading
@@ -149,7 +150,7 @@ def drain(bridge: Bridge, polls: int = 40) -> None:
 
 
 def no_repeated_column(moves: list[tuple[str, str]]) -> bool:
-    return all(a != b for a, b in zip(moves, moves[1:], strict=False))
+    return all(a != b for a, b in itertools.pairwise(moves))
 
 
 def test_in_order_release_moves_the_card_once_per_column_change(feed, board):
