@@ -277,3 +277,54 @@ def test_github_projects_and_jira_requests_have_the_documented_shape(board):
     assert path == "/rest/api/3/issue/PROJ-1/transitions"
     assert body == {"transition": {"id": "31"}}
     assert headers["Authorization"].startswith("Basic ")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_bridge_process_moves_cards_serves_metrics_and_stops_on_sigterm(feed, board, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    sqs, _, queue, dlq = feed
+    (tmp_path / "board.json").write_text(json.dumps({"url": board}))
+    (tmp_path / "secret").write_text(SECRET)
+    port = free_port()
+    env = {
+        **os.environ,
+        "RAILYARD_EVENTS_QUEUE_URL": queue,
+        "RAILYARD_EVENTS_DLQ_URL": dlq,
+        "RAILYARD_CARDS_TABLE": "cards",
+        "RAILYARD_BOARD": "webhook",
+        "RAILYARD_BOARD_CONFIG": str(tmp_path / "board.json"),
+        "RAILYARD_BOARD_SECRET_FILE": str(tmp_path / "secret"),
+        "RAILYARD_BRIDGE_PORT": str(port),
+    }
+    code = "from railyard_runtime.kanban.server import main; main()"
+    process = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        publish(sqs, queue, release_events())
+        deadline = time.monotonic() + 30
+        while len(BoardHandler.moves) < 4 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert BoardHandler.moves[-1] == ("PROJ-1", "Android released")
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert 'railyard_bridge_events_total{outcome="applied"} 9.0' in metrics
+        assert "railyard_bridge_board_moves_total 4.0" in metrics
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0  # finishes its long poll, then exits cleanly
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
