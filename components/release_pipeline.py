@@ -1,6 +1,5 @@
 """What the release workflows need on the cluster, and the WorkflowTemplates themselves.
 
-- the event feed's SQS FIFO queue (and its dead-letter queue) that exit hooks publish to;
 - the workflow service account with an IRSA role (no static AWS keys), RBAC in the workflows
   namespace (argoexec's task results, child Workflows) and `edit` in the backend namespace;
 - a ConfigMap with the stack outputs the steps read, Secrets for the agent token, the
@@ -20,6 +19,7 @@ import pulumi_alicloud as alicloud
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components import irsa
 from railyard.release_templates import common, render_all
 
 
@@ -52,6 +52,9 @@ class ReleasePipelineArgs:
     oidc_issuer: pulumi.Input[str]
     workflows_namespace: pulumi.Input[str]
     crds: list[pulumi.Resource]
+    events_queue_url: pulumi.Input[str]
+    events_queue_arn: pulumi.Input[str]
+    """The Kanban feed's queue: the workflow pods may only send to it."""
     github_token: pulumi.Input[str] | None
     k8s_provider: k8s.Provider
     aws_opts: pulumi.ResourceOptions
@@ -59,8 +62,6 @@ class ReleasePipelineArgs:
 
 
 class ReleasePipeline(pulumi.ComponentResource):
-    events_queue_url: pulumi.Output[str]
-    events_queue_arn: pulumi.Output[str]
     role_arn: pulumi.Output[str]
     template_names: list[str]
 
@@ -71,28 +72,7 @@ class ReleasePipeline(pulumi.ComponentResource):
         s = args.settings
         on_aws = pulumi.ResourceOptions.merge(args.aws_opts, pulumi.ResourceOptions(parent=self))
         on_k8s = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
-        dlq = aws.sqs.Queue(
-            f"{name}-events-dlq",
-            name=f"{name}-events-dlq.fifo",
-            fifo_queue=True,
-            message_retention_seconds=14 * 24 * 3600,
-            sqs_managed_sse_enabled=True,
-            opts=on_aws,
-        )
-        queue = aws.sqs.Queue(
-            f"{name}-events",
-            name=f"{name}-events.fifo",
-            fifo_queue=True,
-            content_based_deduplication=False,  # the steps set <uid>/<task>/<phase>
-            deduplication_scope="messageGroup",
-            fifo_throughput_limit="perMessageGroupId",
-            sqs_managed_sse_enabled=True,
-            redrive_policy=dlq.arn.apply(
-                lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 5})
-            ),
-            opts=on_aws,
-        )
-        role = self._irsa_role(name, args, queue, on_aws)
+        role = self._irsa_role(name, args, on_aws)
         account = k8s.core.v1.ServiceAccount(
             "railyard-release",
             metadata={
@@ -103,7 +83,7 @@ class ReleasePipeline(pulumi.ComponentResource):
             opts=on_k8s,
         )
         self._rbac(args, account, on_k8s)
-        self._env(name, args, queue, on_k8s)
+        self._env(name, args, on_k8s)
         self._secrets(name, args, on_k8s)
         # rendered once the steps image's digest is known (an output of the image build)
         names = [d["metadata"]["name"] for d in render_all(s)]
@@ -122,37 +102,17 @@ class ReleasePipeline(pulumi.ComponentResource):
                     on_k8s, pulumi.ResourceOptions(depends_on=[*args.crds, account])
                 ),
             )
-        self.events_queue_url = queue.url
-        self.events_queue_arn = queue.arn
         self.role_arn = role.arn
-        self.register_outputs({"eventsQueueUrl": queue.url, "roleArn": role.arn})
+        self.register_outputs({"roleArn": role.arn})
 
-    def _irsa_role(self, name, args: ReleasePipelineArgs, queue, on_aws) -> aws.iam.Role:
+    def _irsa_role(self, name, args: ReleasePipelineArgs, on_aws) -> aws.iam.Role:
         s, t = args.settings, args.targets
-        subject = f"system:serviceaccount:{s.namespace}:{s.service_account}"
-        trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer).apply(
-            lambda v: json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "sts:AssumeRoleWithWebIdentity",
-                            "Principal": {"Federated": v[0]},
-                            "Condition": {
-                                "StringEquals": {
-                                    f"{v[1]}:sub": subject,
-                                    f"{v[1]}:aud": "sts.amazonaws.com",
-                                }
-                            },
-                        }
-                    ],
-                }
-            )
+        trust = irsa.trust_policy(
+            args.oidc_provider_arn, args.oidc_issuer, s.namespace, s.service_account
         )
         role = aws.iam.Role(f"{name}-workflows", assume_role_policy=trust, opts=on_aws)
         policy = pulumi.Output.all(
-            t.artifact_bucket, t.pwa_bucket, t.ecr_registry_id, queue.arn
+            t.artifact_bucket, t.pwa_bucket, t.ecr_registry_id, args.events_queue_arn
         ).apply(lambda v: _workflow_policy(args.aws_region, *v, t.ecr_repositories))
         aws.iam.RolePolicy(f"{name}-workflows", role=role.id, policy=policy, opts=on_aws)
         return role
@@ -212,7 +172,7 @@ class ReleasePipeline(pulumi.ComponentResource):
             opts=on_k8s,
         )
 
-    def _env(self, name, args: ReleasePipelineArgs, queue, on_k8s) -> None:
+    def _env(self, name, args: ReleasePipelineArgs, on_k8s) -> None:
         t = args.targets
         k8s.core.v1.ConfigMap(
             "release-env",
@@ -226,7 +186,7 @@ class ReleasePipeline(pulumi.ComponentResource):
                 "RAILYARD_PWA_OSS_BUCKET": t.oss_bucket,
                 "RAILYARD_PWA_ALIBABA_CDN_URL": t.alibaba_cdn_url,
                 "RAILYARD_AGENT_URL": pulumi.Output.concat("http://", t.agent_endpoint),
-                "RAILYARD_EVENTS_QUEUE_URL": queue.url,
+                "RAILYARD_EVENTS_QUEUE_URL": args.events_queue_url,
             },
             opts=on_k8s,
         )

@@ -122,13 +122,14 @@ def build_graph(plan: OfflinePlan) -> StackGraph:
         graph.groups[group_id] = f"{kind} {home_name}"
         members.setdefault((cloud, group_id, r.type), []).append(r.urn)
     node_of: dict[str, str] = {}
-    for i, ((cloud, group_id, type_token), urns) in enumerate(members.items(), start=1):
+    # numbered in a fixed order: registration order varies with when outputs resolve
+    for i, ((cloud, group_id, type_token), urns) in enumerate(sorted(members.items()), start=1):
         node = Node(f"n{i}", _short_type(type_token), cloud, group_id, len(urns))
         graph.nodes[node.id] = node
         node_of |= dict.fromkeys(urns, node.id)
 
     seen: set[tuple[str, str]] = set()
-    for r in drawn:
+    for r in sorted(drawn, key=lambda r: r.urn):
         target = node_of[r.urn]
         for dep in sorted(r.dependencies):  # the SDK sends them as a set
             source = node_of.get(dep)

@@ -314,6 +314,10 @@ _FABRICATORS: dict[str, Callable[[_FabricatingMocks, mocks.MockResourceArgs, str
     # Built and pushed only by `pulumi up`. Offline it gets a stand-in digest so what is
     # rendered from it (the WorkflowTemplates) can be checked; the plan shows it as unknown.
     "docker-build:index:Image": lambda m, a, rid: {"digest": OFFLINE_DIGEST},
+    "aws:dynamodb/table:Table": lambda m, a, rid: {
+        "name": rid,
+        "arn": f"arn:aws:dynamodb:{m.region}:{FAKE_ACCOUNT}:table/{rid}",
+    },
     "aws:sqs/queue:Queue": lambda m, a, rid: {
         "url": f"https://sqs.{m.region}.amazonaws.com/{FAKE_ACCOUNT}/{a.inputs['name']}",
         "arn": f"arn:aws:sqs:{m.region}:{FAKE_ACCOUNT}:{a.inputs['name']}",

@@ -22,13 +22,14 @@ from components.build_farm import AndroidBuildFarm, AndroidBuildFarmArgs
 from components.container_registry import ContainerRegistry, ContainerRegistryArgs
 from components.eks_cluster import EksCluster, EksClusterArgs, default_pools
 from components.hybrid_vpn import HybridVpn, HybridVpnArgs
+from components.kanban_feed import KanbanFeed, KanbanFeedArgs
 from components.pwa_aws import PwaAwsSite, PwaAwsSiteArgs
 from components.pwa_china import PwaChinaSite, PwaChinaSiteArgs
 from components.release_pipeline import ReleasePipeline, ReleasePipelineArgs, ReleaseTargets
 from components.steps_image import StepsImage, StepsImageArgs
 from railyard import cache_rules
 from railyard import config as stack_config
-from railyard.config import StackConfig
+from railyard.config import StackConfig, release_checks
 from railyard.release_templates.common import ReleaseSettings
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
@@ -286,6 +287,7 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
         ),
         opts=c.on_aws,
     )
+    feed = _kanban_feed(c, cluster, d.steps.image_ref)
     release = ReleasePipeline(
         f"{c.prefix}-release",
         ReleasePipelineArgs(
@@ -310,6 +312,8 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
             oidc_issuer=cluster.oidc_issuer,
             workflows_namespace=argo.namespace,
             crds=argo.crds,
+            events_queue_url=feed.queue_url,
+            events_queue_arn=feed.queue_arn,
             github_token=cfg.github_token.get_secret_value() if cfg.github_token else None,
             k8s_provider=cluster.provider,
             aws_opts=c.on_aws,
@@ -319,8 +323,52 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
     pulumi.export("eksClusterName", cluster.name)
     pulumi.export("argoNamespace", argo.namespace)
     pulumi.export("argoArtifactBucket", argo.artifact_bucket.name)
-    pulumi.export("eventsQueueUrl", release.events_queue_url)
+    pulumi.export("eventsQueueUrl", feed.queue_url)
+    pulumi.export("kanbanCardsTable", feed.table_name)
     pulumi.export("releaseTemplates", release.template_names)
+
+
+def _kanban_feed(c: Context, cluster: EksCluster, steps_image: pulumi.Output[str]) -> KanbanFeed:
+    cfg = c.cfg
+    secret = cfg.kanban_board_secret
+    feed = KanbanFeed(
+        f"{c.prefix}-kanban",
+        KanbanFeedArgs(
+            board=cfg.kanban_board,
+            board_config=board_config(cfg),
+            board_secret=pulumi.Output.secret(secret.get_secret_value()) if secret else None,
+            column_rules=None,
+            steps_image=steps_image,
+            replicas=cfg.kanban_bridge_replicas,
+            max_receives=cfg.kanban_max_receives,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer,
+            deletion_protection=cfg.is_production,
+            k8s_provider=cluster.provider,
+        ),
+        opts=c.on_aws,
+    )
+    pulumi.export("kanbanBoardSecret", feed.board_secret)  # the webhook verifies with it
+    return feed
+
+
+def board_config(cfg: StackConfig) -> dict:
+    """What ``railyard-bridge`` reads as RAILYARD_BOARD_CONFIG for the configured board."""
+    targets = release_checks.board_targets(cfg)
+    if cfg.kanban_board == "github-projects":
+        return {
+            "url": cfg.kanban_board_url,
+            "projectId": cfg.kanban_github_project_id,
+            "statusFieldId": cfg.kanban_github_status_field_id,
+            "options": targets,
+        }
+    if cfg.kanban_board == "jira":
+        return {
+            "baseUrl": cfg.kanban_board_url,
+            "email": cfg.kanban_jira_email,
+            "transitions": targets,
+        }
+    return {"url": cfg.kanban_board_url}
 
 
 def release_settings(cfg: StackConfig) -> ReleaseSettings:

@@ -571,6 +571,69 @@ class StackConfig(BaseModel):
         json_schema_extra={"secret": True},
     )
 
+    # --- Kanban feed ---
+    kanban_board: Literal["webhook", "github-projects", "jira"] = Field(
+        default="webhook",
+        alias=full_key("kanbanBoard"),
+        description="Board the bridge moves cards on: webhook, github-projects or jira.",
+        examples=["webhook"],
+    )
+    kanban_board_url: str = Field(
+        alias=full_key("kanbanBoardUrl"),
+        pattern=r"^https://\S+$",
+        description="Webhook base URL (POST <url>/card/move), Jira base URL, or GitHub's "
+        "GraphQL URL (https://api.github.com/graphql).",
+        examples=["https://kanban.example.com"],
+    )
+    kanban_board_columns: StrList = Field(
+        default_factory=list,
+        alias=full_key("kanbanBoardColumns"),
+        description="Column=target pairs: the GitHub status option id or Jira transition id of "
+        "each board column (not used by the webhook).",
+        examples=[["In release=opt1", "Backend live=opt2"]],
+    )
+    kanban_github_project_id: str = Field(
+        default="",
+        alias=full_key("kanbanGithubProjectId"),
+        description="GitHub Projects (v2) project node id (PVT_...).",
+        examples=["PVT_kwDOABCD"],
+    )
+    kanban_github_status_field_id: str = Field(
+        default="",
+        alias=full_key("kanbanGithubStatusFieldId"),
+        description="Node id of the project's single-select status field (PVTSSF_...).",
+        examples=["PVTSSF_lADOABCD"],
+    )
+    kanban_jira_email: str = Field(
+        default="",
+        alias=full_key("kanbanJiraEmail"),
+        description="Jira account the API token belongs to.",
+        examples=["release-bot@example.com"],
+    )
+    kanban_bridge_replicas: int = Field(
+        default=2,
+        alias=full_key("kanbanBridgeReplicas"),
+        ge=1,
+        le=10,
+        description="Bridge pods (FIFO groups keep one feature's events in order across them).",
+        examples=[2],
+    )
+    kanban_max_receives: int = Field(
+        default=10,
+        alias=full_key("kanbanMaxReceives"),
+        ge=2,
+        le=1000,
+        description="Receives before SQS moves an event to the dead-letter queue.",
+        examples=[10],
+    )
+    kanban_board_secret: SecretStr | None = Field(
+        default=None,
+        alias=full_key("kanbanBoardSecret"),
+        description="The webhook's HMAC secret (generated when unset), or the GitHub / Jira "
+        "API token. Set with `pulumi config set --secret kanbanBoardSecret`.",
+        json_schema_extra={"secret": True},
+    )
+
     @property
     def is_production(self) -> bool:
         """The `prod` environment: stricter rules (on-demand hosts, deletion protection)."""

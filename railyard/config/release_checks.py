@@ -7,6 +7,7 @@ from collections.abc import Collection
 
 from railyard.config.errors import Problem
 from railyard.config.model import StackConfig, full_key
+from railyard_runtime.kanban.cards import DEFAULT_RULES
 from railyard_runtime.scans.images import SEVERITIES
 
 PINNED = re.compile(
@@ -16,7 +17,12 @@ ARGO_IMAGE_KEYS = ("argoControllerImage", "argoServerImage", "argoExecutorImage"
 
 
 def check(c: StackConfig, secret_keys: Collection[str]) -> list[Problem]:
-    return [*_check_cluster(c), *_check_images(c), *_check_release(c, secret_keys)]
+    return [
+        *_check_cluster(c),
+        *_check_images(c),
+        *_check_release(c, secret_keys),
+        *_check_kanban(c, secret_keys),
+    ]
 
 
 def _check_cluster(c: StackConfig) -> list[Problem]:
@@ -85,4 +91,61 @@ def _check_release(c: StackConfig, secret_keys: Collection[str]) -> list[Problem
         problems.append(
             Problem(key, "is stored in plaintext", "pulumi config set --secret githubToken <token>")
         )
+    return problems
+
+
+def board_targets(c: StackConfig) -> dict[str, str]:
+    """``kanbanBoardColumns`` as column -> option id / transition id."""
+    return dict(pair.split("=", 1) for pair in c.kanban_board_columns if "=" in pair)
+
+
+def _check_kanban(c: StackConfig, secret_keys: Collection[str]) -> list[Problem]:
+    problems = []
+    key = full_key("kanbanBoardColumns")
+    bad = [p for p in c.kanban_board_columns if "=" not in p or p.startswith("=")]
+    if bad:
+        problems.append(Problem(key, f"{bad} are not Column=target", 'e.g. "PWA live=31"'))
+    secret = full_key("kanbanBoardSecret")
+    if c.kanban_board_secret is not None and secret not in secret_keys:
+        problems.append(
+            Problem(
+                secret,
+                "is stored in plaintext",
+                "pulumi config set --secret kanbanBoardSecret <value>",
+            )
+        )
+    if c.kanban_board == "webhook":
+        return problems
+    if c.kanban_board_secret is None:
+        problems.append(
+            Problem(
+                secret,
+                f"the {c.kanban_board} board needs its API token",
+                "pulumi config set --secret kanbanBoardSecret <token>",
+            )
+        )
+    missing = [col for col in DEFAULT_RULES.columns if col not in board_targets(c)]
+    if missing:
+        problems.append(
+            Problem(
+                key, f"no target for columns {missing}", 'map every board column, e.g. "Blocked=41"'
+            )
+        )
+    needs = (
+        {
+            "kanbanGithubProjectId": c.kanban_github_project_id,
+            "kanbanGithubStatusFieldId": c.kanban_github_status_field_id,
+        }
+        if c.kanban_board == "github-projects"
+        else {"kanbanJiraEmail": c.kanban_jira_email}
+    )
+    for name, value in needs.items():
+        if not value:
+            problems.append(
+                Problem(
+                    full_key(name),
+                    f"required by the {c.kanban_board} board",
+                    "set it (docs/kanban.md: where to find it)",
+                )
+            )
     return problems

@@ -147,7 +147,9 @@ def test_workflow_role_trusts_exactly_the_release_service_account(stack):
     assert sub == ["system:serviceaccount:workflows:railyard-release"]
     assert [v for k, v in conditions.items() if k.endswith(":aud")] == ["sts.amazonaws.com"]
     assert issuer.urn in role.dependencies or role.property_dependencies["assumeRolePolicy"]
-    account = plan.one("kubernetes:core/v1:ServiceAccount")
+    account = plan.one(
+        "kubernetes:core/v1:ServiceAccount", under="railyard:release:ReleasePipeline"
+    )
     assert account.inputs["metadata"]["name"] == "railyard-release"
     assert "eks.amazonaws.com/role-arn" in account.inputs["metadata"]["annotations"]
 
@@ -208,13 +210,16 @@ def test_an_image_by_tag_is_refused_naming_the_key():
 def test_the_events_queue_is_fifo_with_a_dead_letter_queue():
     plan = plan_for("dev")
     queues = {q.inputs["name"]: q.inputs for q in plan.of_type("aws:sqs/queue:Queue")}
-    main = queues["railyard-dev-release-events.fifo"]
+    main = queues["railyard-dev-kanban-events.fifo"]
     assert main["fifoQueue"] is True
     assert main["contentBasedDeduplication"] is False
-    assert json.loads(main["redrivePolicy"])["maxReceiveCount"] == 5
-    assert "railyard-dev-release-events-dlq.fifo" in queues
-    env = plan.one("kubernetes:core/v1:ConfigMap").inputs["data"]
-    assert env["RAILYARD_EVENTS_QUEUE_URL"]
+    assert main["sqsManagedSseEnabled"] is True
+    assert json.loads(main["redrivePolicy"])["maxReceiveCount"] == 10
+    assert "railyard-dev-kanban-events-dlq.fifo" in queues
+    env = plan.one("kubernetes:core/v1:ConfigMap", under="railyard:release:ReleasePipeline")
+    assert env.inputs["data"]["RAILYARD_EVENTS_QUEUE_URL"].endswith(
+        "/railyard-dev-kanban-events.fifo"
+    )
 
 
 def test_argo_objects_dump_holds_templates_and_the_child_workflows_they_create():

@@ -25,6 +25,7 @@ VALID = {
     "railyard:releaseBackendOverlay": "deploy/overlays/dev",
     "railyard:releaseBackendWorkload": "deployment/api",
     "railyard:releaseCodeScanningRepo": "acme/backend",
+    "railyard:kanbanBoardUrl": "https://kanban.example.com",
 }
 PSKS_KEY = "railyard:vpnPreSharedKeys"
 

@@ -5,8 +5,8 @@ Environment (the Deployment sets it; secrets are files mounted from Kubernetes S
 
 - ``RAILYARD_EVENTS_QUEUE_URL``, ``RAILYARD_EVENTS_DLQ_URL``, ``RAILYARD_CARDS_TABLE``
 - ``RAILYARD_BOARD``: ``webhook`` | ``github-projects`` | ``jira``
-- ``RAILYARD_BOARD_CONFIG``: JSON file: webhook ``{"url"}``; github-projects ``{"projectId",
-  "statusFieldId", "options": {column: optionId}}``; jira ``{"baseUrl", "email",
+- ``RAILYARD_BOARD_CONFIG``: JSON file: webhook ``{"url"}``; github-projects ``{"url",
+  "projectId", "statusFieldId", "options": {column: optionId}}``; jira ``{"baseUrl", "email",
   "transitions": {column: transitionId}}``
 - ``RAILYARD_BOARD_SECRET_FILE``: the webhook's HMAC secret, GitHub token or Jira API token
 - ``RAILYARD_COLUMN_RULES``: optional JSON file of column rules (default: the unified release's)
@@ -71,7 +71,11 @@ def board_from_env(problems: list[str]) -> Board | None:
             return WebhookBoard(config["url"], secret)
         if kind == "github-projects":
             return GitHubProjectsBoard(
-                secret, config["projectId"], config["statusFieldId"], config["options"]
+                secret,
+                config["projectId"],
+                config["statusFieldId"],
+                config["options"],
+                api_url=config.get("url", "https://api.github.com/graphql"),
             )
         if kind == "jira":
             return JiraBoard(config["baseUrl"], config["email"], secret, config["transitions"])

@@ -1,0 +1,267 @@
+"""The Kanban event feed: queue, card store and the bridge Deployment (DESIGN.md §8).
+
+- SQS FIFO queue (group = feature, so one feature's events are consumed in order, one at a
+  time) with a dead-letter queue after ``max_receives``; SQS-managed encryption.
+- DynamoDB table of cards (key ``feature``): on-demand, encrypted, point-in-time recovery —
+  the bridge needs one conditional write per key and nothing else.
+- The bridge (``railyard-bridge`` in the steps image, by digest) with its own IRSA role:
+  receive/delete/retry on the queue, send to the DLQ (poison messages, with the reason),
+  get/put on the table; probes, limits, a PodDisruptionBudget, board credentials from a
+  Secret made from a Pulumi secret.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import irsa
+
+NAMESPACE = "kanban"
+SERVICE_ACCOUNT = "railyard-bridge"
+METRICS_PORT = 9102
+
+
+@dataclass
+class KanbanFeedArgs:
+    board: str
+    """webhook | github-projects | jira."""
+    board_config: dict
+    """The board's settings (URL, project/field ids, transitions): docs/kanban.md."""
+    board_secret: pulumi.Input[str] | None
+    """HMAC secret (webhook), GitHub token or Jira API token; None: generated (webhook)."""
+    column_rules: dict | None
+    """Lane/phase → column rules; None: the unified release's defaults."""
+    steps_image: pulumi.Input[str]
+    replicas: int
+    max_receives: int
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    deletion_protection: bool
+    k8s_provider: k8s.Provider
+
+
+class KanbanFeed(pulumi.ComponentResource):
+    queue_url: pulumi.Output[str]
+    queue_arn: pulumi.Output[str]
+    table_name: pulumi.Output[str]
+    board_secret: pulumi.Output[str]
+    """Secret; the webhook receiver verifies signatures with it."""
+
+    def __init__(self, name: str, args: KanbanFeedArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("railyard:kanban:KanbanFeed", name, None, opts)
+        on_aws = pulumi.ResourceOptions(parent=self)
+        on_k8s = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
+        if args.board_secret is None:
+            generated = random.RandomPassword(
+                f"{name}-webhook",
+                length=48,
+                special=False,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.board_secret = pulumi.Output.secret(generated.result)
+        else:
+            self.board_secret = pulumi.Output.secret(args.board_secret)
+        dlq = aws.sqs.Queue(
+            f"{name}-events-dlq",
+            name=f"{name}-events-dlq.fifo",
+            fifo_queue=True,
+            message_retention_seconds=14 * 24 * 3600,
+            sqs_managed_sse_enabled=True,
+            opts=on_aws,
+        )
+        queue = aws.sqs.Queue(
+            f"{name}-events",
+            name=f"{name}-events.fifo",
+            fifo_queue=True,
+            content_based_deduplication=False,  # the steps set <uid>/<task>/<phase>
+            deduplication_scope="messageGroup",
+            fifo_throughput_limit="perMessageGroupId",
+            sqs_managed_sse_enabled=True,
+            visibility_timeout_seconds=60,
+            redrive_policy=dlq.arn.apply(
+                lambda arn: json.dumps(
+                    {"deadLetterTargetArn": arn, "maxReceiveCount": args.max_receives}
+                )
+            ),
+            opts=on_aws,
+        )
+        table = aws.dynamodb.Table(
+            f"{name}-cards",
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="feature",
+            attributes=[aws.dynamodb.TableAttributeArgs(name="feature", type="S")],
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            deletion_protection_enabled=args.deletion_protection,
+            opts=on_aws,
+        )
+        role = aws.iam.Role(
+            f"{name}-bridge",
+            assume_role_policy=irsa.trust_policy(
+                args.oidc_provider_arn, args.oidc_issuer, NAMESPACE, SERVICE_ACCOUNT
+            ),
+            opts=on_aws,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-bridge",
+            role=role.id,
+            policy=pulumi.Output.all(queue.arn, dlq.arn, table.arn).apply(
+                lambda v: _bridge_policy(*v)
+            ),
+            opts=on_aws,
+        )
+        self._bridge(name, args, role, queue, dlq, table, on_k8s)
+        self.queue_url = queue.url
+        self.queue_arn = queue.arn
+        self.table_name = table.name
+        self.register_outputs({"queueUrl": queue.url, "dlqUrl": dlq.url, "table": table.name})
+
+    def _bridge(self, name, args: KanbanFeedArgs, role, queue, dlq, table, on_k8s) -> None:
+        namespace = k8s.core.v1.Namespace("kanban", metadata={"name": NAMESPACE}, opts=on_k8s)
+        ns = namespace.metadata.name
+        account = k8s.core.v1.ServiceAccount(
+            "railyard-bridge",
+            metadata={
+                "name": SERVICE_ACCOUNT,
+                "namespace": ns,
+                "annotations": {"eks.amazonaws.com/role-arn": role.arn},
+            },
+            opts=on_k8s,
+        )
+        secret = k8s.core.v1.Secret(
+            "board-secret",
+            metadata={"name": "railyard-board", "namespace": ns},
+            string_data={"secret": self.board_secret},
+            opts=on_k8s,
+        )
+        files = {"board.json": json.dumps(args.board_config, sort_keys=True)}
+        if args.column_rules is not None:
+            files["rules.json"] = json.dumps(args.column_rules, sort_keys=True)
+        config = k8s.core.v1.ConfigMap(
+            "board-config",
+            metadata={"name": "railyard-board", "namespace": ns},
+            data=files,
+            opts=on_k8s,
+        )
+        labels = {"app.kubernetes.io/name": "railyard-bridge"}
+        env = {
+            "RAILYARD_EVENTS_QUEUE_URL": queue.url,
+            "RAILYARD_EVENTS_DLQ_URL": dlq.url,
+            "RAILYARD_CARDS_TABLE": table.name,
+            "RAILYARD_BOARD": args.board,
+            "RAILYARD_BOARD_CONFIG": "/etc/railyard/board/board.json",
+            "RAILYARD_BOARD_SECRET_FILE": "/var/run/railyard/board/secret",
+            "RAILYARD_BRIDGE_PORT": str(METRICS_PORT),
+        }
+        if args.column_rules is not None:
+            env["RAILYARD_COLUMN_RULES"] = "/etc/railyard/board/rules.json"
+        probe = {"httpGet": {"path": "/healthz", "port": METRICS_PORT}, "periodSeconds": 10}
+        k8s.apps.v1.Deployment(
+            "railyard-bridge",
+            metadata={"name": "railyard-bridge", "namespace": ns, "labels": labels},
+            spec={
+                "replicas": args.replicas,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {
+                        "labels": labels,
+                        "annotations": {
+                            "prometheus.io/scrape": "true",
+                            "prometheus.io/port": str(METRICS_PORT),
+                        },
+                    },
+                    "spec": {
+                        "serviceAccountName": SERVICE_ACCOUNT,
+                        # a poll waits up to 20 s; then the batch in hand is finished
+                        "terminationGracePeriodSeconds": 60,
+                        "nodeSelector": {"railyard.io/pool": "system"},
+                        "securityContext": {
+                            "runAsNonRoot": True,
+                            "runAsUser": 10001,
+                            "seccompProfile": {"type": "RuntimeDefault"},
+                        },
+                        "containers": [
+                            {
+                                "name": "bridge",
+                                "image": args.steps_image,
+                                "command": ["railyard-bridge"],
+                                "env": [{"name": k, "value": v} for k, v in env.items()],
+                                "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
+                                "readinessProbe": probe,
+                                "livenessProbe": {
+                                    **probe,
+                                    "initialDelaySeconds": 30,
+                                    "failureThreshold": 6,
+                                },
+                                "resources": {
+                                    "requests": {"cpu": "50m", "memory": "128Mi"},
+                                    "limits": {"memory": "256Mi"},
+                                },
+                                "securityContext": {
+                                    "allowPrivilegeEscalation": False,
+                                    "readOnlyRootFilesystem": True,
+                                    "capabilities": {"drop": ["ALL"]},
+                                },
+                                "volumeMounts": [
+                                    {
+                                        "name": "board",
+                                        "mountPath": "/etc/railyard/board",
+                                        "readOnly": True,
+                                    },
+                                    {
+                                        "name": "secret",
+                                        "mountPath": "/var/run/railyard/board",
+                                        "readOnly": True,
+                                    },
+                                ],
+                            }
+                        ],
+                        "volumes": [
+                            {"name": "board", "configMap": {"name": "railyard-board"}},
+                            {"name": "secret", "secret": {"secretName": "railyard-board"}},
+                        ],
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions.merge(
+                on_k8s, pulumi.ResourceOptions(depends_on=[account, secret, config])
+            ),
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            "railyard-bridge",
+            metadata={"name": "railyard-bridge", "namespace": ns},
+            spec={"minAvailable": 1, "selector": {"matchLabels": labels}},
+            opts=on_k8s,
+        )
+
+
+def _bridge_policy(queue_arn: str, dlq_arn: str, table_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:ChangeMessageVisibility",
+                        "sqs:GetQueueAttributes",
+                    ],
+                    "Resource": queue_arn,
+                },
+                {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dlq_arn},
+                {
+                    "Effect": "Allow",
+                    "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+                    "Resource": table_arn,
+                },
+            ],
+        }
+    )

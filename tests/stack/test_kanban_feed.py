@@ -1,0 +1,151 @@
+"""The Kanban feed as the real program registers it: queue, table, bridge, least privilege."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from stacks.offline import FAKE_ACCOUNT, run_offline
+from tests.harness import plan_for
+
+FEED = "railyard:kanban:KanbanFeed"
+PINNED = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def policy_of(plan, role_suffix: str) -> list[dict]:
+    (policy,) = [
+        p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith(role_suffix)
+    ]
+    return json.loads(policy.inputs["policy"])["Statement"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_bridge_may_only_consume_the_queue_and_write_the_cards(stack):
+    plan = plan_for(stack)
+    queues = {q.inputs["name"]: q for q in plan.of_type("aws:sqs/queue:Queue")}
+    queue = queues[f"railyard-{stack}-kanban-events.fifo"]
+    dlq = queues[f"railyard-{stack}-kanban-events-dlq.fifo"]
+    table = plan.one("aws:dynamodb/table:Table")
+    statements = policy_of(plan, "-kanban-bridge")
+    by_resource = {
+        s["Resource"]: set(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        for s in statements
+    }
+    assert by_resource[f"arn:aws:sqs:us-east-1:{FAKE_ACCOUNT}:{queue.inputs['name']}"] == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    }
+    assert {"sqs:SendMessage"} in by_resource.values()  # the DLQ, for poison messages
+    assert by_resource[f"arn:aws:dynamodb:us-east-1:{FAKE_ACCOUNT}:table/{table.id}"] == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+    }
+    assert dlq.inputs["fifoQueue"] is True
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_workflow_pods_may_only_send_to_the_queue(stack):
+    plan = plan_for(stack)
+    statements = policy_of(plan, "-release-workflows")
+    sqs = [
+        s
+        for s in statements
+        if any(
+            str(a).startswith("sqs:")
+            for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        )
+    ]
+    assert [s["Action"] for s in sqs] == ["sqs:SendMessage"]
+    assert sqs[0]["Resource"].endswith(f":railyard-{stack}-kanban-events.fifo")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_bridge_role_trusts_only_the_bridge_service_account(stack):
+    plan = plan_for(stack)
+    (role,) = [r for r in plan.of_type("aws:iam/role:Role") if r.name.endswith("-kanban-bridge")]
+    conditions = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]
+    subs = [v for k, v in conditions["StringEquals"].items() if k.endswith(":sub")]
+    assert subs == ["system:serviceaccount:kanban:railyard-bridge"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_cards_table_is_encrypted_recoverable_and_protected_in_prod(stack):
+    table = plan_for(stack).one("aws:dynamodb/table:Table").inputs
+    assert table["hashKey"] == "feature"
+    assert table["billingMode"] == "PAY_PER_REQUEST"
+    assert table["serverSideEncryption"]["enabled"] is True
+    assert table["pointInTimeRecovery"]["enabled"] is True
+    assert table["deletionProtectionEnabled"] is (stack == "prod")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_bridge_deployment_runs_the_steps_image_by_digest_with_probes_limits_and_a_pdb(stack):
+    plan = plan_for(stack)
+    deployment = plan.one("kubernetes:apps/v1:Deployment", under=FEED).inputs
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert PINNED.search(container["image"])
+    assert container["image"].startswith(plan.outputs["ecrRepositoryUrls"]["railyard/steps"])
+    assert container["command"] == ["railyard-bridge"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["resources"]["limits"]["memory"]
+    assert pod["serviceAccountName"] == "railyard-bridge"
+    assert pod["terminationGracePeriodSeconds"] >= 30  # a long poll ends, then the batch
+    pdb = plan.one("kubernetes:policy/v1:PodDisruptionBudget").inputs
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"] == deployment["spec"]["selector"]
+
+
+def test_board_secret_is_generated_for_the_webhook_and_kept_secret():
+    plan = plan_for("dev")
+    (secret,) = [
+        s
+        for s in plan.of_type("kubernetes:core/v1:Secret", under=FEED)
+        if s.inputs["metadata"]["name"] == "railyard-board"
+    ]
+    assert secret.is_secret("stringData.secret")
+    assert plan.of_type("random:index/randomPassword:RandomPassword", under=FEED)
+    config = json.loads(
+        plan.one("kubernetes:core/v1:ConfigMap", under=FEED).inputs["data"]["board.json"]
+    )
+    assert config == {"url": "https://kanban.example.com"}
+
+
+def test_a_jira_board_needs_its_token_email_and_a_transition_per_column():
+    with pytest.raises(Exception) as e:
+        run_offline("dev", {"railyard:kanbanBoard": "jira"})
+    message = str(e.value)
+    assert "kanbanBoardSecret: the jira board needs its API token" in message
+    assert "kanbanJiraEmail: required by the jira board" in message
+    assert "kanbanBoardColumns: no target for columns" in message
+
+
+def test_a_jira_board_gets_its_transitions():
+    columns = [
+        "In release=11",
+        "Backend live=21",
+        "PWA live=31",
+        "Android released=41",
+        "Blocked=51",
+    ]
+    plan = run_offline(
+        "dev",
+        {
+            "railyard:kanbanBoard": "jira",
+            "railyard:kanbanBoardUrl": "https://acme.atlassian.net",
+            "railyard:kanbanJiraEmail": "bot@example.com",
+            "railyard:kanbanBoardColumns": columns,
+            "railyard:kanbanBoardSecret": {"secure": "v1:ciphertext"},
+        },
+    )
+    config = json.loads(
+        plan.one("kubernetes:core/v1:ConfigMap", under=FEED).inputs["data"]["board.json"]
+    )
+    assert config["transitions"]["PWA live"] == "31"
+    assert config["baseUrl"] == "https://acme.atlassian.net"
+    assert not plan.of_type("random:index/randomPassword:RandomPassword", under=FEED)
