@@ -26,9 +26,15 @@ T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
 class BoardHandler(BaseHTTPRequestHandler):
-    """A board: records every accepted move; fails the first ``failures`` calls with 500."""
+    """A board: records every accepted move; fails the first ``failures`` calls with 500.
+
+    ``moves`` holds each move once per ``X-Railyard-Move-Id`` (what a receiver that honours
+    the id shows); ``deliveries`` counts every accepted POST.
+    """
 
     moves: ClassVar[list[tuple[str, str]]] = []
+    move_ids: ClassVar[set[str]] = set()
+    deliveries: ClassVar[int] = 0
     requests: ClassVar[list[tuple[str, dict, dict]]] = []
     failures: ClassVar[int] = 0
     lock = threading.Lock()
@@ -44,8 +50,12 @@ class BoardHandler(BaseHTTPRequestHandler):
                 expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
                 if self.headers.get("X-Railyard-Signature-256") != f"sha256={expected}":
                     return self.answer(401)
-                move = json.loads(body)
-                BoardHandler.moves.append((move["card"], move["column"]))
+                BoardHandler.deliveries += 1
+                move_id = self.headers["X-Railyard-Move-Id"]
+                if move_id not in BoardHandler.move_ids:
+                    BoardHandler.move_ids.add(move_id)
+                    move = json.loads(body)
+                    BoardHandler.moves.append((move["card"], move["column"]))
             self.answer(200 if self.path != "/rest/api/3/issue/PROJ-1/transitions" else 204)
 
     def answer(self, status: int) -> None:
@@ -62,6 +72,7 @@ class BoardHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def board():
     BoardHandler.moves, BoardHandler.requests, BoardHandler.failures = [], [], 0
+    BoardHandler.move_ids, BoardHandler.deliveries = set(), 0
     server = LocalServer(BoardHandler)
     yield server.url
     server.stop()
@@ -137,35 +148,39 @@ def publish(sqs, queue: str, events: list[PipelineEvent], salt: str = "") -> Non
         )
 
 
+def in_queue(bridge: Bridge) -> int:
+    """Messages still on the queue, visible or not (moto counts exactly)."""
+    attributes = bridge.sqs.get_queue_attributes(
+        QueueUrl=bridge.settings.queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(v) for v in attributes.values())
+
+
 def drain(bridge: Bridge, polls: int = 40) -> None:
-    empty = 0
+    """Poll until every message is deleted (bounded: ``polls`` long polls of 1 s)."""
     for _ in range(polls):
-        if bridge.poll_once() == 0:
-            empty += 1
-            if empty >= 3:
-                return
-        else:
-            empty = 0
-    raise AssertionError("queue not drained")
+        bridge.poll_once()
+        if in_queue(bridge) == 0:
+            return
+    raise AssertionError(f"queue not drained: {in_queue(bridge)} left")
 
 
-def no_repeated_column(moves: list[tuple[str, str]]) -> bool:
-    return all(a != b for a, b in itertools.pairwise(moves))
-
-
-def test_in_order_release_moves_the_card_once_per_column_change(feed, board):
-    bridge = bridge_for(feed, board)
-    publish(feed[0], feed[2], release_events())
-    drain(bridge)
-    assert BoardHandler.moves == [
-        ("PROJ-1", "In release"),
-        ("PROJ-1", "Backend live"),
-        ("PROJ-1", "PWA live"),
-        ("PROJ-1", "Android released"),
-    ]
-    card = CardStore(feed[1], "cards").get("PROJ-1")
-    assert card.board_column == "Android released"
-    assert card.lanes[Lane.ANDROID].task == "android-publish"
+IN_ORDER_MOVES = [
+    ("PROJ-1", "In release"),
+    ("PROJ-1", "Backend live"),
+    ("PROJ-1", "PWA live"),
+    ("PROJ-1", "Android released"),
+]
+FINAL_STATE = {
+    "lanes": {
+        Lane.RELEASE: ("workflow", Phase.SUCCEEDED),
+        Lane.BACKEND: ("backend-rollout", Phase.SUCCEEDED),
+        Lane.PWA: ("pwa-verify", Phase.SUCCEEDED),
+        Lane.ANDROID: ("android-publish", Phase.SUCCEEDED),
+    },
+    "board": "Android released",
+}
 
 
 def final_state(feed) -> dict:
@@ -176,58 +191,164 @@ def final_state(feed) -> dict:
     }
 
 
-def test_duplicated_and_reordered_events_end_in_the_same_card(feed, board):
-    events = release_events()
-    shuffled = events + random.Random(7).sample(events, k=4)  # duplicates
+def column_changes(events: list[PipelineEvent]) -> list[tuple[str, str]]:
+    """The oracle: the card's column after each event in delivery order, pure logic, once
+    per change."""
+    card, changes = cards.Card(feature="PROJ-1"), []
+    for event in events:
+        card, _ = cards.apply(card, event)
+        column = cards.DEFAULT_RULES.column(card)
+        if column and (not changes or changes[-1][1] != column):
+            changes.append((card.feature, column))
+    return changes
+
+
+class Killed(BaseException):
+    """The consumer dies here (not an Exception: nothing in the bridge catches it)."""
+
+
+def kill_after(target, method: str, nth: int) -> None:
+    """Let ``target.method`` run ``nth`` times, then kill the consumer right after it."""
+    real, calls = getattr(target, method), itertools.count(1)
+
+    def dying(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if next(calls) == nth:
+            raise Killed(f"{method} #{nth}")
+        return result
+
+    setattr(target, method, dying)
+
+
+def kill_before_delete(bridge: Bridge) -> None:
+    bridge._done = lambda message: (_ for _ in ()).throw(Killed("before delete"))
+
+
+def duplicated(events):
+    """Every event twice, the copy two places later (a redelivery SQS cannot dedupe)."""
+    out = list(events)
+    for i, event in enumerate(events):
+        out.insert(min(len(out), 2 * i + 3), event)
+    return out
+
+
+def reordered(events):
+    shuffled = events + random.Random(7).sample(events, k=1)  # ~10% duplicates
     random.Random(3).shuffle(shuffled)
-    publish(feed[0], feed[2], shuffled)
+    return shuffled
+
+
+# name: (what is published, a failure injected into the first consumer)
+SCENARIOS = {
+    "in order": (list, None),
+    "duplicated": (duplicated, None),
+    "reordered": (reordered, None),
+    "board returns 500s": (list, "500s"),
+    # puts: apply #1, record #2, apply #3..#6 (#6: backend-rollout, which moves the card)
+    "killed after the card write, before the board move": (
+        list,
+        lambda b: kill_after(b.store, "put", 6),
+    ),
+    "killed after the board move, before recording it": (
+        list,
+        lambda b: kill_after(b.board, "move", 2),
+    ),
+    "killed after store and board agree, before the delete": (list, kill_before_delete),
+}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_failure_ends_in_the_same_card_with_one_move_per_column_change(feed, board, scenario):
+    order, failure = SCENARIOS[scenario]
+    published = order(release_events())
+    publish(feed[0], feed[2], published)
+    first = bridge_for(feed, board)
+    if failure == "500s":
+        BoardHandler.failures = 3
+        drain(first)
+    elif failure:
+        failure(first)
+        with pytest.raises(Killed):
+            drain(first)
+        drain(bridge_for(feed, board))
+    else:
+        drain(first)
+
+    assert final_state(feed) == FINAL_STATE
+    assert BoardHandler.moves == column_changes(published)
+    if order is list:
+        assert BoardHandler.moves == IN_ORDER_MOVES
+    if failure == "500s":
+        assert first.metrics.board_errors.labels("unavailable")._value.get() == 3
+
+
+def test_duplicates_and_stale_events_are_counted_not_applied(feed, board):
+    published = reordered(release_events())
+    publish(feed[0], feed[2], published)
     bridge = bridge_for(feed, board)
     drain(bridge)
-    assert final_state(feed) == {
-        "lanes": {
-            Lane.RELEASE: ("workflow", Phase.SUCCEEDED),
-            Lane.BACKEND: ("backend-rollout", Phase.SUCCEEDED),
-            Lane.PWA: ("pwa-verify", Phase.SUCCEEDED),
-            Lane.ANDROID: ("android-publish", Phase.SUCCEEDED),
-        },
-        "board": "Android released",
+    counted = {
+        o: bridge.metrics.events.labels(o)._value.get() for o in ("applied", "duplicate", "stale")
     }
-    assert BoardHandler.moves[-1] == ("PROJ-1", "Android released")
-    assert no_repeated_column(BoardHandler.moves)
-    counted = {o: bridge.metrics.events.labels(o)._value.get() for o in ("duplicate", "stale")}
-    assert (
-        counted["duplicate"] + counted["stale"] >= 4
-    )  # 4 copies, plus events the shuffle made late
+    assert counted["duplicate"] >= 1
+    assert sum(counted.values()) == len(published)
+    assert counted["applied"] < len(published)
 
 
-def test_a_consumer_killed_between_store_write_and_delete_changes_nothing_more(feed, board):
-    events = release_events()
-    publish(feed[0], feed[2], events[:5])
-    crashing = bridge_for(feed, board)
-    crashing._done = lambda message: (_ for _ in ()).throw(SystemExit("killed"))
-    with pytest.raises(SystemExit):
-        crashing.poll_once()  # applied and moved the first event, never deleted it
-    moves_before = list(BoardHandler.moves)
-    survivor = bridge_for(feed, board)
-    drain(survivor)
-    assert survivor.metrics.events.labels("duplicate")._value.get() >= 1
-    assert BoardHandler.moves[: len(moves_before)] == moves_before
-    assert no_repeated_column(BoardHandler.moves)
-    assert final_state(feed)["board"] == "Backend live"
+def test_a_move_repeated_after_a_kill_carries_the_same_move_id(feed, board):
+    publish(feed[0], feed[2], release_events()[:5])
+    dying = bridge_for(feed, board)
+    kill_after(dying.board, "move", 2)
+    with pytest.raises(Killed):
+        drain(dying)
+    drain(bridge_for(feed, board))
+    ids = [h["X-Railyard-Move-Id"] for path, h, _ in BoardHandler.requests if path == "/card/move"]
+    assert len(ids) == 3 and ids[1] == ids[2]  # the repeat, which the board ignored
+    assert BoardHandler.moves == IN_ORDER_MOVES[:2]
 
 
-def test_a_board_returning_500s_ends_in_the_same_state_with_one_move_per_change(feed, board):
-    BoardHandler.failures = 3
+def test_a_board_that_is_down_costs_one_call_per_batch_not_one_per_message(feed, board):
+    BoardHandler.failures = 1000
     publish(feed[0], feed[2], release_events())
     bridge = bridge_for(feed, board)
-    drain(bridge, polls=80)
-    assert BoardHandler.moves == [
-        ("PROJ-1", "In release"),
-        ("PROJ-1", "Backend live"),
-        ("PROJ-1", "PWA live"),
-        ("PROJ-1", "Android released"),
+    assert bridge.poll_once() == 9
+    assert len(BoardHandler.requests) == 1
+    assert bridge.metrics.events.labels("applied")._value.get() == 1  # the rest wait unread
+    sqs, _, queue, _ = feed
+    hidden = sqs.get_queue_attributes(
+        QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]["ApproximateNumberOfMessagesNotVisible"]
+    assert hidden == "9"  # all of them back later, none deleted
+
+
+def test_two_consumers_racing_on_one_card_apply_an_event_once(feed):
+    """Both read the card, both decide to apply; the conditional write lets one win and the
+    other re-read, see the event, and call it a duplicate."""
+    store = CardStore(feed[1], "cards")
+    both_read = threading.Barrier(2, timeout=10)
+
+    class RacingStore(CardStore):
+        def get(self, feature):
+            card = super().get(feature)
+            if card.version == 0:
+                both_read.wait()
+            return card
+
+    event = release_events()[0]
+    consumers = [
+        Bridge(None, RacingStore(feed[1], "cards"), None, cards.DEFAULT_RULES, None)
+        for _ in range(2)
     ]
-    assert bridge.metrics.board_errors.labels("unavailable")._value.get() == 3
+    outcomes = []
+    threads = [
+        threading.Thread(target=lambda b=b: outcomes.append(b.apply(event)[1])) for b in consumers
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert sorted(outcomes) == [cards.Outcome.APPLIED, cards.Outcome.DUPLICATE]
+    assert store.get("PROJ-1").version == 1
 
 
 def test_a_message_that_is_not_an_event_goes_to_the_dlq_with_the_reason(feed, board):
@@ -259,7 +380,7 @@ def test_github_projects_and_jira_requests_have_the_documented_shape(board):
     github = GitHubProjectsBoard(
         "gh-token", "PVT_1", "PVTSSF_1", {"PWA live": "opt-3"}, api_url=f"{board}/graphql"
     )
-    github.move("PVTI_item", "PWA live")
+    github.move("PVTI_item", "PWA live", "PVTI_item/2/PWA live")
     path, headers, body = BoardHandler.requests[-1]
     assert path == "/graphql"
     assert headers["Authorization"] == "Bearer gh-token"
@@ -272,7 +393,7 @@ def test_github_projects_and_jira_requests_have_the_documented_shape(board):
         "option": "opt-3",
     }
     jira = JiraBoard(board, "bot@example.com", "jira-token", {"PWA live": "31"})
-    jira.move("PROJ-1", "PWA live")
+    jira.move("PROJ-1", "PWA live", "PROJ-1/2/PWA live")
     path, headers, body = BoardHandler.requests[-1]
     assert path == "/rest/api/3/issue/PROJ-1/transitions"
     assert body == {"transition": {"id": "31"}}
@@ -328,3 +449,85 @@ def test_the_bridge_process_moves_cards_serves_metrics_and_stops_on_sigterm(feed
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+class ScriptedBoard(BaseHTTPRequestHandler):
+    """Answers every POST with ``answer`` = (status, headers, body)."""
+
+    answer: ClassVar[tuple[int, dict, bytes]] = (200, {}, b"{}")
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        status, headers, body = ScriptedBoard.answer
+        self.send_response(status)
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+GITHUB_ANSWERS = {
+    "secondary rate limit (403 + retry-after)": ((403, {"Retry-After": "60"}, b"{}"), "retry"),
+    "primary rate limit (403, none left)": (
+        (403, {"X-RateLimit-Remaining": "0"}, b"{}"),
+        "retry",
+    ),
+    "GraphQL RATE_LIMITED": (
+        (200, {}, b'{"errors": [{"type": "RATE_LIMITED", "message": "slow down"}]}'),
+        "retry",
+    ),
+    "bad credentials (401)": ((401, {}, b'{"message": "Bad credentials"}'), "refused"),
+    "forbidden without rate limit headers": ((403, {}, b"{}"), "refused"),
+    "GraphQL NOT_FOUND": (
+        (200, {}, b'{"errors": [{"type": "NOT_FOUND", "message": "no item"}]}'),
+        "refused",
+    ),
+    "moved": ((200, {}, b'{"data": {"updateProjectV2ItemFieldValue": {}}}'), "ok"),
+}
+
+
+@pytest.mark.parametrize("case", GITHUB_ANSWERS)
+def test_github_answers_are_told_apart_into_retry_refused_and_ok(case):
+    from railyard_runtime.kanban.boards import BoardRejected, BoardUnavailable
+
+    ScriptedBoard.answer, expected = GITHUB_ANSWERS[case]
+    server = LocalServer(ScriptedBoard)
+    try:
+        github = GitHubProjectsBoard(
+            "t", "PVT_1", "PVTSSF_1", {"PWA live": "o"}, api_url=f"{server.url}/graphql"
+        )
+        outcome = "ok"
+        try:
+            github.move("PVTI_1", "PWA live", "PVTI_1/0/PWA live")
+        except BoardUnavailable:
+            outcome = "retry"
+        except BoardRejected:
+            outcome = "refused"
+        assert outcome == expected
+    finally:
+        server.stop()
+
+
+def test_a_board_refusing_a_move_dead_letters_the_event_and_keeps_the_card(feed, board):
+    sqs, ddb, queue, dlq = feed
+    publish(sqs, queue, release_events()[:1])
+    settings = BridgeSettings(queue_url=queue, dlq_url=dlq, wait_seconds=1)
+    wrong_secret = WebhookBoard(board, "not-the-secret")  # the board answers 401
+    drain(Bridge(sqs, CardStore(ddb, "cards"), wrong_secret, cards.DEFAULT_RULES, settings))
+    dead = sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"])["Messages"]
+    assert dead[0]["MessageAttributes"]["reason"]["StringValue"].startswith("board refused")
+    card = CardStore(ddb, "cards").get("PROJ-1")
+    assert card.lanes[Lane.RELEASE].task == "scan-images"  # applied; the board is behind
+    assert card.board_column is None
+    # redriven once the secret is fixed: a duplicate for the card, a move for the board
+    sqs.send_message(
+        QueueUrl=queue,
+        MessageBody=dead[0]["Body"],
+        MessageGroupId="PROJ-1",
+        MessageDeduplicationId="redrive-1",
+    )
+    drain(bridge_for(feed, board))
+    assert BoardHandler.moves == IN_ORDER_MOVES[:1]

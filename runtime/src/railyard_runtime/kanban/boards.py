@@ -25,7 +25,10 @@ class BoardRejected(Exception):
 class Board(Protocol):
     name: str
 
-    def move(self, card: str, column: str) -> None: ...
+    def move(self, card: str, column: str, move_id: str) -> None:
+        """Show ``card`` in ``column``. ``move_id`` is the same for every retry of one move
+        (a consumer killed after moving, before recording it, repeats it with the same id)."""
+        ...
 
 
 def _send(http: httpx.Client, request: httpx.Request, what: str) -> httpx.Response:
@@ -33,18 +36,27 @@ def _send(http: httpx.Client, request: httpx.Request, what: str) -> httpx.Respon
         answer = http.send(request)
     except httpx.TransportError as e:
         raise BoardUnavailable(f"{what}: {e}") from e
-    if answer.status_code in (408, 429) or answer.status_code >= 500:
+    if answer.status_code in (408, 429) or answer.status_code >= 500 or _rate_limited(answer):
         raise BoardUnavailable(f"{what}: HTTP {answer.status_code}")
     if answer.status_code >= 400:
         raise BoardRejected(f"{what}: HTTP {answer.status_code} {answer.text[:200]}")
     return answer
 
 
+def _rate_limited(answer: httpx.Response) -> bool:
+    """GitHub answers a rate limit with 403 as often as 429: ``retry-after`` or no requests
+    left (``x-ratelimit-remaining: 0``) say it is a wait, not a refusal."""
+    return answer.status_code == 403 and (
+        "retry-after" in answer.headers or answer.headers.get("x-ratelimit-remaining") == "0"
+    )
+
+
 class WebhookBoard:
     """``POST <url>/card/move {"card", "column"}`` (the seed's call), HMAC-SHA256 signed.
 
     ``X-Railyard-Signature-256: sha256=<hex HMAC of the body>`` with the shared secret, so the
-    receiver can refuse anything the bridge did not send.
+    receiver can refuse anything the bridge did not send; ``X-Railyard-Move-Id`` lets it
+    ignore a repeated move.
     """
 
     name = "webhook"
@@ -54,7 +66,7 @@ class WebhookBoard:
         self.secret = secret.encode()
         self.http = httpx.Client(timeout=timeout)
 
-    def move(self, card: str, column: str) -> None:
+    def move(self, card: str, column: str, move_id: str) -> None:
         body = json.dumps({"card": card, "column": column}, separators=(",", ":")).encode()
         signature = hmac.new(self.secret, body, hashlib.sha256).hexdigest()
         request = self.http.build_request(
@@ -64,6 +76,7 @@ class WebhookBoard:
             headers={
                 "Content-Type": "application/json",
                 "X-Railyard-Signature-256": f"sha256={signature}",
+                "X-Railyard-Move-Id": move_id,
             },
         )
         _send(self.http, request, f"webhook move {card} -> {column}")
@@ -103,7 +116,7 @@ class GitHubProjectsBoard:
         self.options = options
         self.http = httpx.Client(timeout=timeout, headers={"Authorization": f"Bearer {token}"})
 
-    def move(self, card: str, column: str) -> None:
+    def move(self, card: str, column: str, move_id: str) -> None:  # setting a value: idempotent
         if column not in self.options:
             raise BoardRejected(f"no status option configured for column {column!r}")
         variables = {
@@ -118,11 +131,18 @@ class GitHubProjectsBoard:
         answer = _send(self.http, request, f"github move {card} -> {column}")
         errors = answer.json().get("errors")
         if errors:  # GraphQL reports failures with HTTP 200
-            raise BoardRejected(f"github move {card} -> {column}: {errors[0].get('message')}")
+            message = f"github move {card} -> {column}: {errors[0].get('message')}"
+            if any(e.get("type") == "RATE_LIMITED" for e in errors):
+                raise BoardUnavailable(message)
+            raise BoardRejected(message)
 
 
 class JiraBoard:
-    """Jira: run the issue transition configured for the column (REST API v3)."""
+    """Jira: run the issue transition configured for the column (REST API v3).
+
+    Use global transitions ("all statuses can transition to this one"): they are available
+    from the target status too, so a repeated move is harmless.
+    """
 
     name = "jira"
 
@@ -138,7 +158,7 @@ class JiraBoard:
         self.transitions = transitions
         self.http = httpx.Client(timeout=timeout, auth=(email, api_token))
 
-    def move(self, card: str, column: str) -> None:
+    def move(self, card: str, column: str, move_id: str) -> None:
         if column not in self.transitions:
             raise BoardRejected(f"no Jira transition configured for column {column!r}")
         request = self.http.build_request(

@@ -88,6 +88,7 @@ class Bridge:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.stopping = threading.Event()
+        self.last_poll_at = time.time()
 
     # --- one event ---------------------------------------------------------------------
     def apply(self, event: PipelineEvent) -> tuple[cards.Card, cards.Outcome]:
@@ -106,44 +107,59 @@ class Bridge:
             column = self.rules.column(card)
             if column is None or column == card.board_column:
                 return
-            self.board.move(card.feature, column)
+            self.board.move(card.feature, column, move_id=card.move_id(column))
             self.metrics.moves.inc()
             log.info("moved %s to %r", card.feature, column)
-            recorded = card.model_copy(update={"board_column": column, "version": card.version + 1})
+            recorded = card.model_copy(
+                update={
+                    "board_column": column,
+                    "board_moves": card.board_moves + 1,
+                    "version": card.version + 1,
+                }
+            )
             if self.store.put(recorded, card.version):
                 return
             card = self.store.get(card.feature)
         raise RuntimeError(f"card {card.feature}: {MAX_WRITE_RACES} write races in a row")
 
     # --- one message -------------------------------------------------------------------
-    def handle(self, message: dict) -> None:
-        receipt = message["ReceiptHandle"]
+    def handle(self, message: dict) -> bool:
+        """Handle one message; False when the board is down (the message comes back later)."""
         try:
             event = PipelineEvent.model_validate_json(message["Body"])
         except ValidationError as e:
             self._dead_letter(message, f"not a pipeline event: {e.errors()[0]['msg']}")
-            return
+            return True
         try:
             card, outcome = self.apply(event)
             self.metrics.events.labels(outcome.value).inc()
             self.sync_board(card)
         except BoardUnavailable as e:
             self.metrics.board_errors.labels("unavailable").inc()
-            receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-            delay = min(
-                self.settings.retry_max_seconds,
-                self.settings.retry_base_seconds * 2 ** (receives - 1),
-            )
+            delay = self._retry_later(message)
             log.warning("board unavailable (%s); %s again in %ss", e, event.feature, delay)
-            self.sqs.change_message_visibility(
-                QueueUrl=self.settings.queue_url, ReceiptHandle=receipt, VisibilityTimeout=delay
-            )
-            return
+            return False
         except BoardRejected as e:
             self.metrics.board_errors.labels("rejected").inc()
             self._dead_letter(message, f"board refused: {e}")
-            return
+            return True
         self._done(message)
+        return True
+
+    def _retry_later(self, message: dict) -> int:
+        """Hide the message for an exponential backoff (by its receive count); SQS's redrive
+        policy dead-letters it after the configured receives."""
+        receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        delay = min(
+            self.settings.retry_max_seconds,
+            self.settings.retry_base_seconds * 2 ** (receives - 1),
+        )
+        self.sqs.change_message_visibility(
+            QueueUrl=self.settings.queue_url,
+            ReceiptHandle=message["ReceiptHandle"],
+            VisibilityTimeout=delay,
+        )
+        return delay
 
     def _done(self, message: dict) -> None:
         self.sqs.delete_message(
@@ -177,10 +193,15 @@ class Bridge:
             WaitTimeSeconds=self.settings.wait_seconds,
             MessageSystemAttributeNames=["All"],
         )
-        self.metrics.last_poll.set_to_current_time()
+        self.last_poll_at = time.time()
+        self.metrics.last_poll.set(self.last_poll_at)
         messages = answer.get("Messages", [])
+        board_up = True
         for message in messages:  # in order: one FIFO group's messages come in sequence
-            self.handle(message)
+            if board_up:
+                board_up = self.handle(message)
+            else:  # one timeout per batch, not one per message, while the board is down
+                self._retry_later(message)
         return len(messages)
 
     def run(self) -> None:

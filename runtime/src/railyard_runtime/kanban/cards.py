@@ -52,6 +52,13 @@ class Card(_Model):
     """Bumped by every write; writes are conditional on the version read."""
     board_column: str | None = None
     """The column the board is known to show (set after a successful move)."""
+    board_moves: int = 0
+    """Moves recorded so far; with the column it names a move the same way on every retry."""
+
+    def move_id(self, column: str) -> str:
+        """Stable across consumers and crashes: a consumer killed after moving the board but
+        before recording it leaves ``board_moves`` as it was, so the repeat has the same id."""
+        return f"{self.feature}/{self.board_moves}/{column}"
 
 
 class Outcome(StrEnum):

@@ -119,8 +119,8 @@ def serve_metrics(bridge: Bridge, port: int) -> ThreadingHTTPServer:
                 body, status = generate_latest(bridge.metrics.registry), 200
                 kind = CONTENT_TYPE_LATEST
             elif self.path == "/healthz":
-                polled = bridge.metrics.last_poll._value.get()
-                healthy = not bridge.stopping.is_set() and time.time() - polled < STALE_AFTER
+                polled_ago = time.time() - bridge.last_poll_at
+                healthy = not bridge.stopping.is_set() and polled_ago < STALE_AFTER
                 body, status, kind = (
                     (b"ok" if healthy else b"unhealthy"),
                     200 if healthy else 503,
@@ -149,7 +149,6 @@ def main() -> None:
     except BadInput as e:
         print(e.message, file=sys.stderr)
         sys.exit(int(e.exit_code))
-    bridge.metrics.last_poll.set_to_current_time()
     server = serve_metrics(bridge, port)
     signal.signal(signal.SIGTERM, lambda *_: bridge.stop())
     signal.signal(signal.SIGINT, lambda *_: bridge.stop())
