@@ -337,7 +337,11 @@ def _kanban_feed(c: Context, cluster: EksCluster, steps_image: pulumi.Output[str
             board=cfg.kanban_board,
             board_config=board_config(cfg),
             board_secret=pulumi.Output.secret(secret.get_secret_value()) if secret else None,
-            column_rules=None,
+            column_rules=(
+                release_checks.column_rules(cfg).model_dump(by_alias=True, mode="json")
+                if cfg.kanban_column_rules_file
+                else None  # the bridge's own defaults
+            ),
             steps_image=steps_image,
             replicas=cfg.kanban_bridge_replicas,
             max_receives=cfg.kanban_max_receives,

@@ -592,6 +592,13 @@ class StackConfig(BaseModel):
         "each board column (not used by the webhook).",
         examples=[["In release=opt1", "Backend live=opt2"]],
     )
+    kanban_column_rules_file: str = Field(
+        default="",
+        alias=full_key("kanbanColumnRulesFile"),
+        description="YAML file (relative to the project root) of board columns and the "
+        "lane/phase/task rules that put a card in each. Empty: the unified release's columns.",
+        examples=["kanban/columns.yaml"],
+    )
     kanban_github_project_id: str = Field(
         default="",
         alias=full_key("kanbanGithubProjectId"),

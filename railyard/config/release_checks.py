@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
 
 from railyard.config.errors import Problem
 from railyard.config.model import StackConfig, full_key
-from railyard_runtime.kanban.cards import DEFAULT_RULES
+from railyard_runtime.kanban.cards import DEFAULT_RULES, ColumnRules
 from railyard_runtime.scans.images import SEVERITIES
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PINNED = re.compile(
     r"^(?P<repo>[^\s@:]+(?::\d+)?/[^\s@:]+):(?P<tag>[^\s@:/]+)@sha256:[0-9a-f]{64}$"
 )
@@ -99,8 +104,44 @@ def board_targets(c: StackConfig) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in c.kanban_board_columns if "=" in pair)
 
 
+def column_rules(c: StackConfig) -> ColumnRules:
+    """The board's columns and rules: ``kanbanColumnRulesFile``, or the unified release's.
+
+    Raises ``ValueError`` naming the file, the field and the fix (``check`` reports it).
+    """
+    if not c.kanban_column_rules_file:
+        return DEFAULT_RULES
+    path = PROJECT_ROOT / c.kanban_column_rules_file
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise ValueError(f"cannot read {path} ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"{c.kanban_column_rules_file}: not YAML ({e})") from None
+    try:
+        return ColumnRules.model_validate(document)
+    except ValidationError as e:
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(document)'}: {err['msg']}"
+            for err in e.errors()
+        )
+        raise ValueError(f"{c.kanban_column_rules_file}: {fields}") from None
+
+
 def _check_kanban(c: StackConfig, secret_keys: Collection[str]) -> list[Problem]:
     problems = []
+    try:
+        rules = column_rules(c)
+    except ValueError as e:
+        rules = DEFAULT_RULES
+        problems.append(
+            Problem(
+                full_key("kanbanColumnRulesFile"),
+                str(e),
+                "columns: [..], rules: [{column, lane, phases, tasks}], blocking: [..] "
+                "(docs/kanban.md: column rules)",
+            )
+        )
     key = full_key("kanbanBoardColumns")
     bad = [p for p in c.kanban_board_columns if "=" not in p or p.startswith("=")]
     if bad:
@@ -124,7 +165,7 @@ def _check_kanban(c: StackConfig, secret_keys: Collection[str]) -> list[Problem]
                 "pulumi config set --secret kanbanBoardSecret <token>",
             )
         )
-    missing = [col for col in DEFAULT_RULES.columns if col not in board_targets(c)]
+    missing = [col for col in rules.columns if col not in board_targets(c)]
     if missing:
         problems.append(
             Problem(

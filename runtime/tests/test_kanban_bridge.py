@@ -531,3 +531,35 @@ def test_a_board_refusing_a_move_dead_letters_the_event_and_keeps_the_card(feed,
     )
     drain(bridge_for(feed, board))
     assert BoardHandler.moves == IN_ORDER_MOVES[:1]
+
+
+def test_the_bridge_process_names_every_bad_setting_and_exits_2(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "rules.json").write_text(
+        json.dumps({"columns": ["Done"], "rules": [{"column": "Done", "lane": "ios"}]})
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAILYARD_")} | {
+        "RAILYARD_BOARD": "trello",
+        "RAILYARD_BOARD_CONFIG": str(tmp_path / "missing.json"),
+        "RAILYARD_BOARD_SECRET_FILE": str(tmp_path / "no-secret"),
+        "RAILYARD_COLUMN_RULES": str(tmp_path / "rules.json"),
+    }
+    code = "from railyard_runtime.kanban.server import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    for expected in (
+        "RAILYARD_EVENTS_QUEUE_URL: not set",
+        "RAILYARD_EVENTS_DLQ_URL: not set",
+        "RAILYARD_CARDS_TABLE: not set",
+        "RAILYARD_BOARD_CONFIG: cannot read",
+        "RAILYARD_BOARD_SECRET_FILE:",
+        "RAILYARD_BOARD: 'trello'; use webhook, github-projects or jira",
+        "RAILYARD_COLUMN_RULES: rules.0.lane: Input should be",
+        "RAILYARD_COLUMN_RULES: rules.0.phases: Field required",
+    ):
+        assert expected in done.stderr, expected

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from railyard.config import ConfigError
+from railyard_runtime.events import Lane, Phase, PipelineEvent
+from railyard_runtime.kanban import cards
 from stacks.offline import FAKE_ACCOUNT, run_offline
 from tests.harness import plan_for
 
@@ -149,3 +153,89 @@ def test_a_jira_board_gets_its_transitions():
     assert config["transitions"]["PWA live"] == "31"
     assert config["baseUrl"] == "https://acme.atlassian.net"
     assert not plan.of_type("random:index/randomPassword:RandomPassword", under=FEED)
+
+
+EXAMPLE_RULES = "docs/kanban-columns.example.yaml"
+
+
+def test_column_rules_from_a_file_reach_the_bridge_and_name_the_board_targets():
+    plan = run_offline("dev", {"railyard:kanbanColumnRulesFile": EXAMPLE_RULES})
+    data = plan.one("kubernetes:core/v1:ConfigMap", under=FEED).inputs["data"]
+    rules = cards.ColumnRules.model_validate_json(data["rules.json"])
+    assert rules.columns == ["Deploying", "Backend in production", "Shipped", "Needs attention"]
+    (container,) = plan.one("kubernetes:apps/v1:Deployment", under=FEED).inputs["spec"]["template"][
+        "spec"
+    ]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["RAILYARD_COLUMN_RULES"] == "/etc/railyard/board/rules.json"
+    # what the bridge will do with them: a published APK ships the card
+    card = cards.Card(feature="PROJ-1")
+    for task, lane in (("backend-rollout", Lane.BACKEND), ("android-publish", Lane.ANDROID)):
+        card, _ = cards.apply(card, event(lane, task))
+    assert rules.column(card) == "Shipped"
+    # a Jira board must map these columns, not the default ones
+    with pytest.raises(ConfigError) as e:
+        run_offline(
+            "dev",
+            {
+                "railyard:kanbanColumnRulesFile": EXAMPLE_RULES,
+                "railyard:kanbanBoard": "jira",
+                "railyard:kanbanJiraEmail": "bot@example.com",
+                "railyard:kanbanBoardColumns": ["Deploying=11", "Shipped=31"],
+                "railyard:kanbanBoardSecret": {"secure": "v1:ciphertext"},
+            },
+        )
+    assert "no target for columns ['Backend in production', 'Needs attention']" in str(e.value)
+
+
+def test_the_default_board_sends_no_rules_file():
+    plan = plan_for("dev")
+    assert "rules.json" not in plan.one("kubernetes:core/v1:ConfigMap", under=FEED).inputs["data"]
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (
+            "columns: [Done]\nrules: [{column: Done, lane: frontend, phases: [Succeeded]}]\n",
+            "rules.0.lane: Input should be 'backend', 'pwa', 'android' or 'release'",
+        ),
+        (
+            "columns: [Done]\nrules: [{column: Done, phases: [Succeeded], task: [x]}]\n",
+            "rules.0.task: Extra inputs are not permitted",
+        ),
+        (
+            "columns: [Done]\nrules: [{column: Shipped, phases: [Succeeded]}]\n",
+            "rules name columns not in `columns`: ['Shipped']",
+        ),
+        ("columns: [Done\n", "not YAML"),
+    ],
+)
+def test_a_bad_column_rules_file_names_the_file_and_the_field(tmp_path, document, expected):
+    path = tmp_path / "columns.yaml"
+    path.write_text(document)
+    with pytest.raises(ConfigError) as e:
+        run_offline("dev", {"railyard:kanbanColumnRulesFile": str(path)})
+    (problem,) = e.value.problems
+    assert problem.key == "railyard:kanbanColumnRulesFile"
+    assert expected in problem.message
+    assert "docs/kanban.md" in problem.fix
+
+
+def test_a_missing_column_rules_file_is_named():
+    with pytest.raises(ConfigError) as e:
+        run_offline("dev", {"railyard:kanbanColumnRulesFile": "kanban/nope.yaml"})
+    assert "railyard:kanbanColumnRulesFile: cannot read" in str(e.value)
+    assert "kanban/nope.yaml (No such file or directory)" in str(e.value)
+
+
+def event(lane: Lane, task: str) -> PipelineEvent:
+    return PipelineEvent(
+        feature="PROJ-1",
+        env="dev",
+        lane=lane,
+        phase=Phase.SUCCEEDED,
+        workflow_uid="u",
+        task=task,
+        time=datetime(2026, 12, 1, tzinfo=UTC) + timedelta(seconds=len(task)),
+    )

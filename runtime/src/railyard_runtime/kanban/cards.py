@@ -87,7 +87,12 @@ def apply(card: Card, event: PipelineEvent) -> tuple[Card, Outcome]:
     return card.model_copy(update={"lanes": lanes, "version": card.version + 1}), Outcome.APPLIED
 
 
-class Rule(_Model):
+class _RulesModel(_Model):
+    # written by hand in a rules file: a misspelt key must fail, not widen a rule
+    model_config = ConfigDict(**_Model.model_config, extra="forbid")
+
+
+class Rule(_RulesModel):
     """``lane`` (None: any) at one of ``phases``, reported by one of ``tasks`` (None: any),
     puts the card in ``column``."""
 
@@ -97,7 +102,7 @@ class Rule(_Model):
     tasks: list[str] | None = None
 
 
-class ColumnRules(_Model):
+class ColumnRules(_RulesModel):
     """Board columns in order, left to right, and what puts a card in each.
 
     A card shows the rightmost column any of its lanes reaches; a ``blocking`` rule (a failed

@@ -93,7 +93,10 @@ def rules_from_env(problems: list[str]) -> cards.ColumnRules:
     try:
         return cards.ColumnRules.model_validate(_json_file("RAILYARD_COLUMN_RULES", problems))
     except ValidationError as e:
-        problems.append(f"RAILYARD_COLUMN_RULES: {e.errors()[0]['msg']}")
+        problems += [
+            f"RAILYARD_COLUMN_RULES: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in e.errors()
+        ]
         return cards.DEFAULT_RULES
 
 
