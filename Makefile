@@ -19,10 +19,11 @@ test: $(VENV)/.installed  ## the whole test suite
 diagram: $(VENV)/.installed  ## the picture README embeds (needs Graphviz for the SVG)
 	$(PY) -m stacks.plan prod --diagram docs/stack-prod.mmd --diagram docs/stack-prod.svg > /dev/null
 
-bench: $(VENV)/.installed  ## runtime on loopback, release critical path and train size (prints numbers)
+bench: $(VENV)/.installed  ## runtime and Kanban bridge on loopback, release critical path and train size (prints numbers)
 	AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_DEFAULT_REGION=us-east-1 \
 		$(PY) bench/runtime_bench.py
 	$(PY) bench/release_bench.py
+	$(PY) bench/kanban_bench.py
 
 VALIDATE_ARGO ?= ../shared/tools/validate-argo
 validate-argo: $(VENV)/.installed  ## every Argo object of dev and prod against the upstream CRDs

@@ -89,16 +89,21 @@ class Bridge:
         self.metrics = metrics or Metrics()
         self.stopping = threading.Event()
         self.last_poll_at = time.time()
+        self._written: dict[str, cards.Card] = {}
+        """Cards this consumer wrote during the current batch (FIFO hands one consumer a
+        feature's messages in a row): a guess that saves a read, checked by the write."""
 
     # --- one event ---------------------------------------------------------------------
     def apply(self, event: PipelineEvent) -> tuple[cards.Card, cards.Outcome]:
+        guess = self._written.pop(event.feature, None)
         for _ in range(MAX_WRITE_RACES):
-            card = self.store.get(event.feature)
+            card = guess or self.store.get(event.feature)
             updated, outcome = cards.apply(card, event)
-            if outcome is not cards.Outcome.APPLIED:
+            if outcome is not cards.Outcome.APPLIED and guess is None:
                 return card, outcome
-            if self.store.put(updated, card.version):
+            if outcome is cards.Outcome.APPLIED and self.store.put(updated, card.version):
                 return updated, outcome
+            guess = None  # decided on a card that may be behind the store: read it, decide again
         raise RuntimeError(f"card {event.feature}: {MAX_WRITE_RACES} write races in a row")
 
     def sync_board(self, card: cards.Card) -> None:
@@ -106,6 +111,7 @@ class Bridge:
         for _ in range(MAX_WRITE_RACES):
             column = self.rules.column(card)
             if column is None or column == card.board_column:
+                self._written[card.feature] = card
                 return
             self.board.move(card.feature, column, move_id=card.move_id(column))
             self.metrics.moves.inc()
@@ -118,13 +124,15 @@ class Bridge:
                 }
             )
             if self.store.put(recorded, card.version):
+                self._written[card.feature] = recorded
                 return
             card = self.store.get(card.feature)
         raise RuntimeError(f"card {card.feature}: {MAX_WRITE_RACES} write races in a row")
 
     # --- one message -------------------------------------------------------------------
     def handle(self, message: dict) -> bool:
-        """Handle one message; False when the board is down (the message comes back later)."""
+        """Handle one message: True when it is finished with (applied and on the board, or
+        dead-lettered) and may be deleted; False when the board is down (it comes back)."""
         try:
             event = PipelineEvent.model_validate_json(message["Body"])
         except ValidationError as e:
@@ -142,8 +150,6 @@ class Bridge:
         except BoardRejected as e:
             self.metrics.board_errors.labels("rejected").inc()
             self._dead_letter(message, f"board refused: {e}")
-            return True
-        self._done(message)
         return True
 
     def _retry_later(self, message: dict) -> int:
@@ -161,16 +167,29 @@ class Bridge:
         )
         return delay
 
-    def _done(self, message: dict) -> None:
-        self.sqs.delete_message(
-            QueueUrl=self.settings.queue_url, ReceiptHandle=message["ReceiptHandle"]
+    def _delete(self, messages: list[dict]) -> None:
+        """One call for the batch's finished messages. One that fails to delete comes back
+        and is a duplicate then: nothing changes twice."""
+        if not messages:
+            return
+        answer = self.sqs.delete_message_batch(
+            QueueUrl=self.settings.queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            ],
         )
-        sent = message.get("Attributes", {}).get("SentTimestamp")
+        for failed in answer.get("Failed", []):
+            log.warning("delete failed (%s); the message will come back", failed.get("Message"))
+        sent = [
+            int(m["Attributes"]["SentTimestamp"])
+            for m in messages
+            if "SentTimestamp" in m.get("Attributes", {})
+        ]
         if sent:
-            self.metrics.lag.set(max(0.0, time.time() - int(sent) / 1000))
+            self.metrics.lag.set(max(0.0, time.time() - max(sent) / 1000))
 
     def _dead_letter(self, message: dict, reason: str) -> None:
-        """Keep the message, with why, in the DLQ; then take it off the main queue."""
+        """Keep the message, with why, in the DLQ (the batch's delete takes it off the queue)."""
         log.error("dead-lettering message %s: %s", message.get("MessageId"), reason)
         self.metrics.events.labels("poison").inc()
         group = message.get("Attributes", {}).get("MessageGroupId", "poison")
@@ -180,9 +199,6 @@ class Bridge:
             MessageGroupId=group,
             MessageDeduplicationId=message["MessageId"],
             MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1024]}},
-        )
-        self.sqs.delete_message(
-            QueueUrl=self.settings.queue_url, ReceiptHandle=message["ReceiptHandle"]
         )
 
     # --- the loop ----------------------------------------------------------------------
@@ -196,12 +212,18 @@ class Bridge:
         self.last_poll_at = time.time()
         self.metrics.last_poll.set(self.last_poll_at)
         messages = answer.get("Messages", [])
-        board_up = True
-        for message in messages:  # in order: one FIFO group's messages come in sequence
-            if board_up:
-                board_up = self.handle(message)
-            else:  # one timeout per batch, not one per message, while the board is down
-                self._retry_later(message)
+        finished, board_up = [], True
+        try:
+            for message in messages:  # in order: one FIFO group's messages come in sequence
+                if not board_up:  # one timeout per batch, not one per message
+                    self._retry_later(message)
+                elif self.handle(message):
+                    finished.append(message)
+                else:
+                    board_up = False
+        finally:  # what is finished is deleted even if a later message failed
+            self._written.clear()
+            self._delete(finished)
         return len(messages)
 
     def run(self) -> None:

@@ -138,6 +138,18 @@ def _matches(rule: Rule, lanes: Mapping[Lane, LaneState]) -> bool:
     )
 
 
+def columns_through(feature: str, events: Sequence[PipelineEvent], rules: ColumnRules) -> list[str]:
+    """The columns a card passes through, once per change, when ``events`` arrive in this
+    order: what the board must show. The bridge's tests and bench hold it to this."""
+    card, columns = Card(feature=feature), []
+    for event in events:
+        card, _ = apply(card, event)
+        column = rules.column(card)
+        if column and (not columns or columns[-1] != column):
+            columns.append(column)
+    return columns
+
+
 _ANY = [Phase.PENDING, Phase.RUNNING, Phase.SUCCEEDED]
 # The unified release's tasks (railyard.release_templates.unified) in board columns.
 DEFAULT_RULES = ColumnRules(
