@@ -252,7 +252,6 @@ def _bridge_policy(queue_arn: str, dlq_arn: str, table_arn: str) -> str:
                         "sqs:ReceiveMessage",
                         "sqs:DeleteMessage",
                         "sqs:ChangeMessageVisibility",
-                        "sqs:GetQueueAttributes",
                     ],
                     "Resource": queue_arn,
                 },

@@ -41,7 +41,6 @@ def test_bridge_may_only_consume_the_queue_and_write_the_cards(stack):
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:ChangeMessageVisibility",
-        "sqs:GetQueueAttributes",
     }
     assert {"sqs:SendMessage"} in by_resource.values()  # the DLQ, for poison messages
     assert by_resource[f"arn:aws:dynamodb:us-east-1:{FAKE_ACCOUNT}:table/{table.id}"] == {

@@ -51,7 +51,7 @@ class Metrics:
         )
         self.lag = Gauge(
             "railyard_bridge_lag_seconds",
-            "Age of the last message handled (sent to done)",
+            "Age of the oldest message of the last finished batch (sent to done)",
             registry=self.registry,
         )
         self.last_poll = Gauge(
@@ -186,7 +186,7 @@ class Bridge:
             if "SentTimestamp" in m.get("Attributes", {})
         ]
         if sent:
-            self.metrics.lag.set(max(0.0, time.time() - max(sent) / 1000))
+            self.metrics.lag.set(max(0.0, time.time() - min(sent) / 1000))
 
     def _dead_letter(self, message: dict, reason: str) -> None:
         """Keep the message, with why, in the DLQ (the batch's delete takes it off the queue)."""
