@@ -35,23 +35,11 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from railyard_runtime.events import Lane, Phase, PipelineEvent
+from railyard_runtime.events import PipelineEvent
 from railyard_runtime.kanban import cards
 from railyard_runtime.kanban.boards import WebhookBoard
 from railyard_runtime.kanban.bridge import Bridge, BridgeSettings
 from railyard_runtime.kanban.store import CardStore
-
-STEPS = [
-    (Lane.RELEASE, "scan-images", Phase.SUCCEEDED),
-    (Lane.BACKEND, "backend-apply", Phase.SUCCEEDED),
-    (Lane.ANDROID, "android-build", Phase.RUNNING),
-    (Lane.PWA, "pwa-publish", Phase.SUCCEEDED),
-    (Lane.BACKEND, "backend-rollout", Phase.SUCCEEDED),
-    (Lane.PWA, "pwa-verify", Phase.SUCCEEDED),
-    (Lane.ANDROID, "android-build", Phase.SUCCEEDED),
-    (Lane.ANDROID, "android-publish", Phase.SUCCEEDED),
-    (Lane.RELEASE, "workflow", Phase.SUCCEEDED),
-]
 
 
 class Board(BaseHTTPRequestHandler):
@@ -81,7 +69,7 @@ def events_of(feature: str, t0: datetime) -> list[PipelineEvent]:
             task=task,
             time=t0 + timedelta(seconds=i),
         )
-        for i, (lane, task, phase) in enumerate(STEPS)
+        for i, (lane, task, phase) in enumerate(cards.HAPPY_PATH)
     ]
 
 

@@ -112,17 +112,6 @@ def bridge_for(feed, board_url: str) -> Bridge:
 
 def release_events(feature: str = "PROJ-1") -> list[PipelineEvent]:
     """A unified release as its exit hooks report it, in time order."""
-    steps = [
-        (Lane.RELEASE, "scan-images", Phase.SUCCEEDED),
-        (Lane.BACKEND, "backend-apply", Phase.SUCCEEDED),
-        (Lane.ANDROID, "android-build", Phase.RUNNING),
-        (Lane.PWA, "pwa-publish", Phase.SUCCEEDED),
-        (Lane.BACKEND, "backend-rollout", Phase.SUCCEEDED),
-        (Lane.PWA, "pwa-verify", Phase.SUCCEEDED),
-        (Lane.ANDROID, "android-build", Phase.SUCCEEDED),
-        (Lane.ANDROID, "android-publish", Phase.SUCCEEDED),
-        (Lane.RELEASE, "workflow", Phase.SUCCEEDED),
-    ]
     return [
         PipelineEvent(
             feature=feature,
@@ -133,7 +122,7 @@ def release_events(feature: str = "PROJ-1") -> list[PipelineEvent]:
             task=task,
             time=T0 + timedelta(seconds=10 * i),
         )
-        for i, (lane, task, phase) in enumerate(steps)
+        for i, (lane, task, phase) in enumerate(cards.HAPPY_PATH)
     ]
 
 
@@ -352,7 +341,9 @@ def test_a_message_that_is_not_an_event_goes_to_the_dlq_with_the_reason(feed, bo
         MessageGroupId="x",
         MessageDeduplicationId="bad-1",
     )
-    drain(bridge_for(feed, board))
+    bridge = bridge_for(feed, board)
+    drain(bridge)
+    assert bridge.metrics.events.labels("poison")._value.get() == 1
     dead = sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"])["Messages"]
     assert dead[0]["Body"] == '{"feature": "PROJ-1"}'
     assert dead[0]["MessageAttributes"]["reason"]["StringValue"].startswith("not a pipeline event")

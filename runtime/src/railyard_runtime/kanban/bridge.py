@@ -1,13 +1,13 @@
 """The bridge: SQS FIFO → card store → board, each message deleted only once both agree.
 
-Per message: parse (a message that is not an event goes to the DLQ with the reason, then is
-deleted); apply it to the card with a conditional write (a lost race re-reads and re-decides,
-so two consumers never both apply one event); if the card's column differs from what the board
-shows, move the board, then record the column; delete the message. A board that is down
-leaves the message for a later receive (backoff through the visibility timeout; SQS's redrive
-sends it to the DLQ after the configured receives). A consumer killed anywhere in between
-sees the message again and converges to the same card, moving the board only if it has not
-recorded the move yet.
+Per message: parse (a message that is not an event goes to the DLQ with the reason); apply it
+to the card with a conditional write (a lost race re-reads and re-decides, so two consumers
+never both apply one event); if the card's column differs from what the board shows, move the
+board, then record the column. The batch's finished messages are then deleted in one call. A
+board that is down leaves the message for a later receive (backoff through the visibility
+timeout; SQS's redrive sends it to the DLQ after the configured receives). A consumer killed
+anywhere in between sees the message again and converges to the same card, repeating a board
+move (with the same move id) only if it died between moving and recording it.
 """
 
 from __future__ import annotations
@@ -136,6 +136,7 @@ class Bridge:
         try:
             event = PipelineEvent.model_validate_json(message["Body"])
         except ValidationError as e:
+            self.metrics.events.labels("poison").inc()
             self._dead_letter(message, f"not a pipeline event: {e.errors()[0]['msg']}")
             return True
         try:
@@ -191,7 +192,6 @@ class Bridge:
     def _dead_letter(self, message: dict, reason: str) -> None:
         """Keep the message, with why, in the DLQ (the batch's delete takes it off the queue)."""
         log.error("dead-lettering message %s: %s", message.get("MessageId"), reason)
-        self.metrics.events.labels("poison").inc()
         group = message.get("Attributes", {}).get("MessageGroupId", "poison")
         self.sqs.send_message(
             QueueUrl=self.settings.dlq_url,

@@ -9,7 +9,6 @@ is a function of the lane states alone, so every consumer computes the same one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -182,7 +181,16 @@ DEFAULT_RULES = ColumnRules(
 )
 
 
-@dataclass(frozen=True)
-class Move:
-    feature: str
-    column: str
+# A unified release on the happy path as (lane, task, phase), in the order the events come:
+# what DEFAULT_RULES is written for, replayed by the bridge's tests and bench.
+HAPPY_PATH = (
+    (Lane.RELEASE, "scan-images", Phase.SUCCEEDED),
+    (Lane.BACKEND, "backend-apply", Phase.SUCCEEDED),
+    (Lane.ANDROID, "android-build", Phase.RUNNING),
+    (Lane.PWA, "pwa-publish", Phase.SUCCEEDED),
+    (Lane.BACKEND, "backend-rollout", Phase.SUCCEEDED),
+    (Lane.PWA, "pwa-verify", Phase.SUCCEEDED),
+    (Lane.ANDROID, "android-build", Phase.SUCCEEDED),
+    (Lane.ANDROID, "android-publish", Phase.SUCCEEDED),
+    (Lane.RELEASE, "workflow", Phase.SUCCEEDED),
+)
