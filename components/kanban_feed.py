@@ -38,6 +38,8 @@ class KanbanFeedArgs:
     column_rules: dict | None
     """Lane/phase → column rules; None: the unified release's defaults."""
     steps_image: pulumi.Input[str]
+    aws_region: str
+    """Where the queue and table are (the bridge's AWS clients need it set)."""
     replicas: int
     max_receives: int
     oidc_provider_arn: pulumi.Input[str]
@@ -151,6 +153,7 @@ class KanbanFeed(pulumi.ComponentResource):
         )
         labels = {"app.kubernetes.io/name": "railyard-bridge"}
         env = {
+            "AWS_REGION": args.aws_region,
             "RAILYARD_EVENTS_QUEUE_URL": queue.url,
             "RAILYARD_EVENTS_DLQ_URL": dlq.url,
             "RAILYARD_CARDS_TABLE": table.name,

@@ -343,6 +343,7 @@ def _kanban_feed(c: Context, cluster: EksCluster, steps_image: pulumi.Output[str
                 else None  # the bridge's own defaults
             ),
             steps_image=steps_image,
+            aws_region=cfg.aws_region,
             replicas=cfg.kanban_bridge_replicas,
             max_receives=cfg.kanban_max_receives,
             oidc_provider_arn=cluster.oidc_provider_arn,

@@ -94,6 +94,10 @@ def test_bridge_deployment_runs_the_steps_image_by_digest_with_probes_limits_and
     assert PINNED.search(container["image"])
     assert container["image"].startswith(plan.outputs["ecrRepositoryUrls"]["railyard/steps"])
     assert container["command"] == ["railyard-bridge"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["AWS_REGION"] == "us-east-1"
+    assert env["RAILYARD_EVENTS_QUEUE_URL"].endswith(f"railyard-{stack}-kanban-events.fifo")
+    assert env["RAILYARD_CARDS_TABLE"] == plan.one("aws:dynamodb/table:Table").id
     assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["resources"]["limits"]["memory"]
