@@ -1,10 +1,12 @@
 """Kanban bridge benchmark on loopback: moto's SQS FIFO + DynamoDB, a local webhook board.
 
-    python bench/kanban_bench.py [--features 150 --probes 100]
+    python bench/kanban_bench.py [--features 200 --wave 10 --probes 100]
 
 1. Throughput: every feature's release events (9 each) plus 10% duplicates, each feature's
-   events shuffled, all published first; then one bridge drains them. Prints events/s and
-   checks every card ended where an in-order run ends.
+   events shuffled; published ``--wave`` features at a time (moto scans its whole queue on
+   every receive, real SQS does not), each wave drained by one bridge. Prints events/s, the
+   share spent inside moto's API calls, whether every card ended where an in-order run ends,
+   and the board's moves against a pure replay of the same deliveries.
 2. Latency: one event at a time into an idle, long-polling bridge; publish → board move,
    p50/p99.
 moto runs as its own process (``moto_server``), so the numbers are the bridge's plus moto's
