@@ -6,8 +6,13 @@ import hashlib
 import hmac
 import itertools
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
@@ -392,17 +397,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_the_bridge_process_moves_cards_serves_metrics_and_stops_on_sigterm(feed, board, tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    import httpx
-
-    sqs, _, queue, dlq = feed
-    (tmp_path / "board.json").write_text(json.dumps({"url": board}))
+def start_bridge(feed, board_url: str, tmp_path) -> tuple[subprocess.Popen, int]:
+    """A real ``railyard-bridge`` process on the feed, as the Deployment runs it."""
+    _, _, queue, dlq = feed
+    (tmp_path / "board.json").write_text(json.dumps({"url": board_url}))
     (tmp_path / "secret").write_text(SECRET)
     port = free_port()
     env = {
@@ -416,12 +414,29 @@ def test_the_bridge_process_moves_cards_serves_metrics_and_stops_on_sigterm(feed
         "RAILYARD_BRIDGE_PORT": str(port),
     }
     code = "from railyard_runtime.kanban.server import main; main()"
-    process = subprocess.Popen([sys.executable, "-c", code], env=env)
+    return subprocess.Popen([sys.executable, "-c", code], env=env), port
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def wait_until(condition, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return condition()
+
+
+def test_the_bridge_process_moves_cards_serves_metrics_and_stops_on_sigterm(feed, board, tmp_path):
+    import httpx
+
+    process, port = start_bridge(feed, board, tmp_path)
     try:
-        publish(sqs, queue, release_events())
-        deadline = time.monotonic() + 30
-        while len(BoardHandler.moves) < 4 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        publish(feed[0], feed[2], release_events())
+        assert wait_until(lambda: len(BoardHandler.moves) >= 4)
         assert BoardHandler.moves[-1] == ("PROJ-1", "Android released")
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         assert 'railyard_bridge_events_total{outcome="applied"} 9.0' in metrics
@@ -430,9 +445,37 @@ def test_the_bridge_process_moves_cards_serves_metrics_and_stops_on_sigterm(feed
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0  # finishes its long poll, then exits cleanly
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
+
+
+def test_a_bridge_process_killed_mid_stream_is_finished_by_the_next_one(feed, board, tmp_path):
+    """SIGKILL wherever it happens to be; the next process ends every card the same way, with
+    one move per column change on a board that honours move ids."""
+    features = [f"PROJ-{i}" for i in range(1, 9)]
+    publish(feed[0], feed[2], [e for f in features for e in release_events(f)])
+    first, _ = start_bridge(feed, board, tmp_path)
+    try:
+        assert wait_until(lambda: len(BoardHandler.moves) >= 3)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        stop(first)
+    moves_when_killed = len(BoardHandler.moves)
+    second, _ = start_bridge(feed, board, tmp_path)
+    try:
+        store = CardStore(feed[1], "cards")
+        assert wait_until(
+            lambda: all(store.get(f).board_column == "Android released" for f in features), 60
+        ), BoardHandler.moves
+    finally:
+        stop(second)
+    assert moves_when_killed < len(features) * len(IN_ORDER_MOVES)  # it died mid-stream
+    for f in features:
+        assert [m for m in BoardHandler.moves if m[0] == f] == [(f, c) for _, c in IN_ORDER_MOVES]
+        card = store.get(f)
+        assert {lane: s.task for lane, s in card.lanes.items()} == {
+            lane: task for lane, (task, _) in FINAL_STATE["lanes"].items()
+        }
 
 
 class ScriptedBoard(BaseHTTPRequestHandler):
@@ -518,10 +561,6 @@ def test_a_board_refusing_a_move_dead_letters_the_event_and_keeps_the_card(feed,
 
 
 def test_the_bridge_process_names_every_bad_setting_and_exits_2(tmp_path):
-    import os
-    import subprocess
-    import sys
-
     (tmp_path / "rules.json").write_text(
         json.dumps({"columns": ["Done"], "rules": [{"column": "Done", "lane": "ios"}]})
     )
