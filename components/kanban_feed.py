@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from components import irsa
 NAMESPACE = "kanban"
 SERVICE_ACCOUNT = "railyard-bridge"
 METRICS_PORT = 9102
+VISIBILITY_SECONDS = 60  # the bridge hands back what a batch has not started by half of it
 
 
 @dataclass
@@ -85,7 +87,7 @@ class KanbanFeed(pulumi.ComponentResource):
             deduplication_scope="messageGroup",
             fifo_throughput_limit="perMessageGroupId",
             sqs_managed_sse_enabled=True,
-            visibility_timeout_seconds=60,
+            visibility_timeout_seconds=VISIBILITY_SECONDS,
             redrive_policy=dlq.arn.apply(
                 lambda arn: json.dumps(
                     {"deadLetterTargetArn": arn, "maxReceiveCount": args.max_receives}
@@ -161,6 +163,7 @@ class KanbanFeed(pulumi.ComponentResource):
             "RAILYARD_BOARD_CONFIG": "/etc/railyard/board/board.json",
             "RAILYARD_BOARD_SECRET_FILE": "/var/run/railyard/board/secret",
             "RAILYARD_BRIDGE_PORT": str(METRICS_PORT),
+            "RAILYARD_EVENTS_VISIBILITY_SECONDS": str(VISIBILITY_SECONDS),
         }
         if args.column_rules is not None:
             env["RAILYARD_COLUMN_RULES"] = "/etc/railyard/board/rules.json"
@@ -177,6 +180,9 @@ class KanbanFeed(pulumi.ComponentResource):
                         "annotations": {
                             "prometheus.io/scrape": "true",
                             "prometheus.io/port": str(METRICS_PORT),
+                            # the bridge reads its files once: a changed board or rules
+                            # file rolls the pods (a rotated secret: kubectl rollout restart)
+                            "railyard.io/config-sha256": _digest(files),
                         },
                     },
                     "spec": {
@@ -184,6 +190,15 @@ class KanbanFeed(pulumi.ComponentResource):
                         # a poll waits up to 20 s; then the batch in hand is finished
                         "terminationGracePeriodSeconds": 60,
                         "nodeSelector": {"railyard.io/pool": "system"},
+                        # replicas on different nodes: one node lost, the feed goes on
+                        "topologySpreadConstraints": [
+                            {
+                                "maxSkew": 1,
+                                "topologyKey": "kubernetes.io/hostname",
+                                "whenUnsatisfiable": "ScheduleAnyway",
+                                "labelSelector": {"matchLabels": labels},
+                            }
+                        ],
                         "securityContext": {
                             "runAsNonRoot": True,
                             "runAsUser": 10001,
@@ -242,6 +257,10 @@ class KanbanFeed(pulumi.ComponentResource):
             spec={"minAvailable": 1, "selector": {"matchLabels": labels}},
             opts=on_k8s,
         )
+
+
+def _digest(files: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
 
 
 def _bridge_policy(queue_arn: str, dlq_arn: str, table_arn: str) -> str:

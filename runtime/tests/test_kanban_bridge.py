@@ -42,10 +42,12 @@ class BoardHandler(BaseHTTPRequestHandler):
     deliveries: ClassVar[int] = 0
     requests: ClassVar[list[tuple[str, dict, dict]]] = []
     failures: ClassVar[int] = 0
+    delay: ClassVar[float] = 0.0
     lock = threading.Lock()
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        time.sleep(BoardHandler.delay)
         with self.lock:
             BoardHandler.requests.append((self.path, dict(self.headers), json.loads(body)))
             if BoardHandler.failures > 0:
@@ -77,7 +79,7 @@ class BoardHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def board():
     BoardHandler.moves, BoardHandler.requests, BoardHandler.failures = [], [], 0
-    BoardHandler.move_ids, BoardHandler.deliveries = set(), 0
+    BoardHandler.move_ids, BoardHandler.deliveries, BoardHandler.delay = set(), 0, 0.0
     server = LocalServer(BoardHandler)
     yield server.url
     server.stop()
@@ -306,6 +308,28 @@ def test_a_board_that_is_down_costs_one_call_per_batch_not_one_per_message(feed,
         QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]["ApproximateNumberOfMessagesNotVisible"]
     assert hidden == "9"  # all of them back later, none deleted
+
+
+def test_a_slow_board_makes_the_batch_hand_back_what_it_cannot_start_in_time(feed, board):
+    """Half the visibility timeout into a batch, the rest goes back to the queue at once, so
+    no message turns visible to another consumer while this one still works on it."""
+    BoardHandler.delay = 0.4  # each move; the queue's visibility timeout is 1 s
+    publish(feed[0], feed[2], release_events())
+    sqs, ddb, queue, dlq = feed
+    settings = BridgeSettings(queue_url=queue, dlq_url=dlq, wait_seconds=1, visibility_seconds=1)
+    bridge = Bridge(
+        sqs, CardStore(ddb, "cards"), WebhookBoard(board, SECRET), cards.DEFAULT_RULES, settings
+    )
+    assert bridge.poll_once() == 9
+    handled = sum(bridge.metrics.events.labels(o)._value.get() for o in ("applied", "duplicate"))
+    assert 1 <= handled < 9
+    visible = sqs.get_queue_attributes(
+        QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]["ApproximateNumberOfMessages"]
+    assert int(visible) == 9 - handled  # handed back, not waiting out a timeout
+    drain(bridge)
+    assert final_state(feed) == FINAL_STATE
+    assert BoardHandler.moves == IN_ORDER_MOVES
 
 
 def test_two_consumers_racing_on_one_card_apply_an_event_once(feed):
@@ -569,6 +593,7 @@ def test_the_bridge_process_names_every_bad_setting_and_exits_2(tmp_path):
         "RAILYARD_BOARD_CONFIG": str(tmp_path / "missing.json"),
         "RAILYARD_BOARD_SECRET_FILE": str(tmp_path / "no-secret"),
         "RAILYARD_COLUMN_RULES": str(tmp_path / "rules.json"),
+        "RAILYARD_BRIDGE_PORT": "metrics",
     }
     code = "from railyard_runtime.kanban.server import main; main()"
     done = subprocess.run(
@@ -584,6 +609,7 @@ def test_the_bridge_process_names_every_bad_setting_and_exits_2(tmp_path):
         "RAILYARD_BOARD: 'trello'; use webhook, github-projects or jira",
         "RAILYARD_COLUMN_RULES: rules.0.lane: Input should be",
         "RAILYARD_COLUMN_RULES: rules.0.phases: Field required",
+        "RAILYARD_BRIDGE_PORT: 'metrics' is not a whole number from 1 to 65535",
     ):
         assert expected in done.stderr, expected
 

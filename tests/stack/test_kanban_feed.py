@@ -96,6 +96,12 @@ def test_bridge_deployment_runs_the_steps_image_by_digest_with_probes_limits_and
     assert container["command"] == ["railyard-bridge"]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["AWS_REGION"] == "us-east-1"
+    queue = next(
+        q for q in plan.of_type("aws:sqs/queue:Queue") if q.inputs["name"].endswith("events.fifo")
+    )
+    assert (
+        int(env["RAILYARD_EVENTS_VISIBILITY_SECONDS"]) == queue.inputs["visibilityTimeoutSeconds"]
+    )
     assert env["RAILYARD_EVENTS_QUEUE_URL"].endswith(f"railyard-{stack}-kanban-events.fifo")
     assert env["RAILYARD_CARDS_TABLE"] == plan.one("aws:dynamodb/table:Table").id
     assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
@@ -194,6 +200,30 @@ def test_column_rules_from_a_file_reach_the_bridge_and_name_the_board_targets():
 def test_the_default_board_sends_no_rules_file():
     plan = plan_for("dev")
     assert "rules.json" not in plan.one("kubernetes:core/v1:ConfigMap", under=FEED).inputs["data"]
+
+
+def config_digest(plan) -> str:
+    template = plan.one("kubernetes:apps/v1:Deployment", under=FEED).inputs["spec"]["template"]
+    return template["metadata"]["annotations"]["railyard.io/config-sha256"]
+
+
+def test_a_changed_board_config_rolls_the_bridge_pods():
+    default = config_digest(plan_for("dev"))
+    assert config_digest(run_offline("dev")) == default  # deterministic
+    moved = run_offline("dev", {"railyard:kanbanBoardUrl": "https://board.example.org"})
+    ruled = run_offline("dev", {"railyard:kanbanColumnRulesFile": EXAMPLE_RULES})
+    assert len({default, config_digest(moved), config_digest(ruled)}) == 3
+
+
+def test_bridge_replicas_spread_over_nodes():
+    pod = (
+        plan_for("prod")
+        .one("kubernetes:apps/v1:Deployment", under=FEED)
+        .inputs["spec"]["template"]["spec"]
+    )
+    (spread,) = pod["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    assert spread["labelSelector"]["matchLabels"] == {"app.kubernetes.io/name": "railyard-bridge"}
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import ValidationError
 
 from railyard_runtime.events import PipelineEvent
@@ -41,6 +41,12 @@ class Metrics:
         self.moves = Counter(
             "railyard_bridge_board_moves_total",
             "Cards moved on the board",
+            registry=self.registry,
+        )
+        self.board_seconds = Histogram(
+            "railyard_bridge_board_move_seconds",
+            "Time a board move took (answered ones, errors included)",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
         self.board_errors = Counter(
@@ -69,6 +75,9 @@ class BridgeSettings:
     batch: int = 10
     retry_base_seconds: int = 5
     retry_max_seconds: int = 300
+    visibility_seconds: int = 60
+    """The queue's visibility timeout: what a batch has not started by half of it is handed
+    back, so no message becomes visible to another consumer while this one still works on it."""
 
 
 class Bridge:
@@ -113,7 +122,8 @@ class Bridge:
             if column is None or column == card.board_column:
                 self._written[card.feature] = card
                 return
-            self.board.move(card.feature, column, move_id=card.move_id(column))
+            with self.metrics.board_seconds.time():
+                self.board.move(card.feature, column, move_id=card.move_id(column))
             self.metrics.moves.inc()
             log.info("moved %s to %r", card.feature, column)
             recorded = card.model_copy(
@@ -168,6 +178,14 @@ class Bridge:
         )
         return delay
 
+    def _hand_back(self, message: dict) -> None:
+        """Visible again now: the next poll (here or in another replica) takes it, in order."""
+        self.sqs.change_message_visibility(
+            QueueUrl=self.settings.queue_url,
+            ReceiptHandle=message["ReceiptHandle"],
+            VisibilityTimeout=0,
+        )
+
     def _delete(self, messages: list[dict]) -> None:
         """One call for the batch's finished messages. One that fails to delete comes back
         and is a duplicate then: nothing changes twice."""
@@ -209,6 +227,7 @@ class Bridge:
             WaitTimeSeconds=self.settings.wait_seconds,
             MessageSystemAttributeNames=["All"],
         )
+        received = time.monotonic()
         self.last_poll_at = time.time()
         self.metrics.last_poll.set(self.last_poll_at)
         messages = answer.get("Messages", [])
@@ -217,6 +236,9 @@ class Bridge:
             for message in messages:  # in order: one FIFO group's messages come in sequence
                 if not board_up:  # one timeout per batch, not one per message
                     self._retry_later(message)
+                elif time.monotonic() - received > self.settings.visibility_seconds / 2:
+                    log.warning("slow batch: handing back %s", message.get("MessageId"))
+                    self._hand_back(message)
                 elif self.handle(message):
                     finished.append(message)
                 else:

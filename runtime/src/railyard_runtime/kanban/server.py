@@ -11,6 +11,7 @@ Environment (the Deployment sets it; secrets are files mounted from Kubernetes S
 - ``RAILYARD_BOARD_SECRET_FILE``: the webhook's HMAC secret, GitHub token or Jira API token
 - ``RAILYARD_COLUMN_RULES``: optional JSON file of column rules (default: the unified release's)
 - ``RAILYARD_BRIDGE_PORT``: metrics (``/metrics``) and health (``/healthz``), default 9102
+- ``RAILYARD_EVENTS_VISIBILITY_SECONDS``: the queue's visibility timeout, default 60
 """
 
 from __future__ import annotations
@@ -44,6 +45,14 @@ def _env(name: str, problems: list[str]) -> str:
     if not value:
         problems.append(f"{name}: not set")
     return value
+
+
+def _int_env(name: str, default: int, low: int, high: int, problems: list[str]) -> int:
+    raw = os.environ.get(name, "").strip() or str(default)
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        problems.append(f"{name}: {raw!r} is not a whole number from {low} to {high}")
+        return default
+    return int(raw)
 
 
 def _json_file(name: str, problems: list[str]) -> dict:
@@ -107,11 +116,12 @@ def build_bridge() -> tuple[Bridge, int]:
     table = _env("RAILYARD_CARDS_TABLE", problems)
     board = board_from_env(problems)
     rules = rules_from_env(problems)
-    port = int(os.environ.get("RAILYARD_BRIDGE_PORT", "9102"))
+    port = _int_env("RAILYARD_BRIDGE_PORT", 9102, 1, 65535, problems)
+    visibility = _int_env("RAILYARD_EVENTS_VISIBILITY_SECONDS", 60, 10, 43200, problems)
     if problems or board is None:
         raise BadInput("bridge settings:\n  " + "\n  ".join(problems))
     store = CardStore(clouds.aws_client("dynamodb"), table)
-    settings = BridgeSettings(queue_url=queue, dlq_url=dlq)
+    settings = BridgeSettings(queue_url=queue, dlq_url=dlq, visibility_seconds=visibility)
     return Bridge(clouds.aws_client("sqs"), store, board, rules, settings), port
 
 
