@@ -6,12 +6,9 @@ import re
 from collections.abc import Collection
 from pathlib import Path
 
-import yaml
-from pydantic import ValidationError
-
 from railyard.config.errors import Problem
 from railyard.config.model import StackConfig, full_key
-from railyard_runtime.kanban.cards import DEFAULT_RULES, ColumnRules
+from railyard_runtime.kanban.cards import DEFAULT_RULES, ColumnRules, load_rules
 from railyard_runtime.scans.images import SEVERITIES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -105,27 +102,11 @@ def board_targets(c: StackConfig) -> dict[str, str]:
 
 
 def column_rules(c: StackConfig) -> ColumnRules:
-    """The board's columns and rules: ``kanbanColumnRulesFile``, or the unified release's.
-
-    Raises ``ValueError`` naming the file, the field and the fix (``check`` reports it).
-    """
+    """The board's columns and rules: ``kanbanColumnRulesFile`` (relative to the project
+    root), or the unified release's. ``ValueError`` names the file and every bad field."""
     if not c.kanban_column_rules_file:
         return DEFAULT_RULES
-    path = PROJECT_ROOT / c.kanban_column_rules_file
-    try:
-        document = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise ValueError(f"cannot read {path} ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise ValueError(f"{c.kanban_column_rules_file}: not YAML ({e})") from None
-    try:
-        return ColumnRules.model_validate(document)
-    except ValidationError as e:
-        fields = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(document)'}: {err['msg']}"
-            for err in e.errors()
-        )
-        raise ValueError(f"{c.kanban_column_rules_file}: {fields}") from None
+    return load_rules(PROJECT_ROOT / c.kanban_column_rules_file)
 
 
 def _check_kanban(c: StackConfig, secret_keys: Collection[str]) -> list[Problem]:

@@ -607,8 +607,8 @@ def test_the_bridge_process_names_every_bad_setting_and_exits_2(tmp_path):
         "RAILYARD_BOARD_CONFIG: cannot read",
         "RAILYARD_BOARD_SECRET_FILE:",
         "RAILYARD_BOARD: 'trello'; use webhook, github-projects or jira",
-        "RAILYARD_COLUMN_RULES: rules.0.lane: Input should be",
-        "RAILYARD_COLUMN_RULES: rules.0.phases: Field required",
+        f"RAILYARD_COLUMN_RULES: {tmp_path / 'rules.json'}: rules.0.lane: Input should be",
+        "; rules.0.phases: Field required",
         "RAILYARD_BRIDGE_PORT: 'metrics' is not a whole number from 1 to 65535",
     ):
         assert expected in done.stderr, expected
@@ -639,3 +639,37 @@ def test_a_card_written_by_another_consumer_mid_batch_is_read_again_not_overwrit
         Lane.BACKEND: "backend-apply",
         Lane.PWA: "pwa-publish",
     }
+
+
+def test_events_card_shows_what_the_bridge_made_of_a_feature(feed, board, tmp_path):
+    from typer.testing import CliRunner
+
+    from railyard_runtime.cli import app
+
+    publish(feed[0], feed[2], release_events()[:5])
+    drain(bridge_for(feed, board))
+    shown = CliRunner().invoke(app, ["--json", "events", "card", "PROJ-1", "--table", "cards"])
+    assert shown.exit_code == 0, shown.output
+    answer = json.loads(shown.stdout)
+    assert answer["column"] == "Backend live"
+    assert answer["card"]["boardColumn"] == "Backend live"
+    assert answer["card"]["lanes"]["backend"]["task"] == "backend-rollout"
+    # the same card under other rules: the example board's column for it
+    rules = tmp_path / "columns.yaml"
+    rules.write_text("columns: [Going]\nrules: [{column: Going, phases: [Succeeded]}]\n")
+    other = CliRunner().invoke(
+        app, ["--json", "events", "card", "PROJ-1", "--table", "cards", "--rules", str(rules)]
+    )
+    assert json.loads(other.stdout)["column"] == "Going"
+    human = CliRunner().invoke(app, ["events", "card", "PROJ-1", "--table", "cards"])
+    assert "backend-rollout" in human.stdout
+    assert "column: Backend live  (the board shows: Backend live, 2 moves" in human.stdout
+    missing = CliRunner().invoke(app, ["events", "card", "PROJ-9", "--table", "cards"])
+    assert missing.exit_code == 1
+    assert "no events for 'PROJ-9' in cards yet" in missing.output
+    rules.write_text("columns: [Going]\nrules: [{column: Gone, phases: [Succeeded]}]\n")
+    bad = CliRunner().invoke(
+        app, ["events", "card", "PROJ-1", "--table", "cards", "--rules", str(rules)]
+    )
+    assert bad.exit_code == 2
+    assert "rules name columns not in `columns`" in bad.output

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from railyard_runtime.events import Lane, Phase, PipelineEvent
@@ -125,6 +127,24 @@ class ColumnRules(_RulesModel):
                 return rule.column
         reached = [self.columns.index(r.column) for r in self.rules if _matches(r, card.lanes)]
         return self.columns[max(reached)] if reached else None
+
+
+def load_rules(path: Path) -> ColumnRules:
+    """Column rules from a YAML (or JSON) file; ``ValueError`` names every bad field."""
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise ValueError(f"cannot read {path} ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not YAML ({e})") from None
+    try:
+        return ColumnRules.model_validate(document)
+    except ValidationError as e:
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(document)'}: {err['msg']}"
+            for err in e.errors()
+        )
+        raise ValueError(f"{path}: {fields}") from None
 
 
 def _matches(rule: Rule, lanes: Mapping[Lane, LaneState]) -> bool:

@@ -27,7 +27,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import ValidationError
 
 from railyard_runtime import clouds
 from railyard_runtime.errors import BadInput
@@ -97,15 +96,13 @@ def board_from_env(problems: list[str]) -> Board | None:
 
 
 def rules_from_env(problems: list[str]) -> cards.ColumnRules:
-    if not os.environ.get("RAILYARD_COLUMN_RULES"):
+    path = os.environ.get("RAILYARD_COLUMN_RULES", "").strip()
+    if not path:
         return cards.DEFAULT_RULES
     try:
-        return cards.ColumnRules.model_validate(_json_file("RAILYARD_COLUMN_RULES", problems))
-    except ValidationError as e:
-        problems += [
-            f"RAILYARD_COLUMN_RULES: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-            for err in e.errors()
-        ]
+        return cards.load_rules(Path(path))
+    except ValueError as e:
+        problems.append(f"RAILYARD_COLUMN_RULES: {e}")
         return cards.DEFAULT_RULES
 
 
