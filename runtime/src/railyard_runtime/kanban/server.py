@@ -9,7 +9,8 @@ Environment (the Deployment sets it; secrets are files mounted from Kubernetes S
   "projectId", "statusFieldId", "options": {column: optionId}}``; jira ``{"baseUrl", "email",
   "transitions": {column: transitionId}}``
 - ``RAILYARD_BOARD_SECRET_FILE``: the webhook's HMAC secret, GitHub token or Jira API token
-- ``RAILYARD_COLUMN_RULES``: optional JSON file of column rules (default: the unified release's)
+- ``RAILYARD_COLUMN_RULES``: optional YAML or JSON file of column rules (default: the unified
+  release's)
 - ``RAILYARD_BRIDGE_PORT``: metrics (``/metrics``) and health (``/healthz``), default 9102
 - ``RAILYARD_EVENTS_VISIBILITY_SECONDS``: the queue's visibility timeout, default 60
 """
