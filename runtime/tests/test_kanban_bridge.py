@@ -227,28 +227,31 @@ def reordered(events):
     return shuffled
 
 
-# name: (what is published, a failure injected into the first consumer)
+# name: (what is published, a failure injected into the first consumer, board moves made
+# when it died)
 SCENARIOS = {
-    "in order": (list, None),
-    "duplicated": (duplicated, None),
-    "reordered": (reordered, None),
-    "board returns 500s": (list, "500s"),
+    "in order": (list, None, None),
+    "duplicated": (duplicated, None, None),
+    "reordered": (reordered, None, None),
+    "board returns 500s": (list, "500s", None),
     # puts: apply #1, record #2, apply #3..#6 (#6: backend-rollout, which moves the card)
     "killed after the card write, before the board move": (
         list,
         lambda b: kill_after(b.store, "put", 6),
+        1,
     ),
     "killed after the board move, before recording it": (
         list,
         lambda b: kill_after(b.board, "move", 2),
+        2,
     ),
-    "killed after store and board agree, before the delete": (list, kill_before_delete),
+    "killed after store and board agree, before the delete": (list, kill_before_delete, 4),
 }
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_every_failure_ends_in_the_same_card_with_one_move_per_column_change(feed, board, scenario):
-    order, failure = SCENARIOS[scenario]
+    order, failure, moves_when_killed = SCENARIOS[scenario]
     published = order(release_events())
     publish(feed[0], feed[2], published)
     first = bridge_for(feed, board)
@@ -259,6 +262,7 @@ def test_every_failure_ends_in_the_same_card_with_one_move_per_column_change(fee
         failure(first)
         with pytest.raises(Killed):
             drain(first)
+        assert len(BoardHandler.moves) == moves_when_killed  # it died where the name says
         drain(bridge_for(feed, board))
     else:
         drain(first)
