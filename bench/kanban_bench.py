@@ -61,18 +61,7 @@ class Board(BaseHTTPRequestHandler):
 
 
 def events_of(feature: str, t0: datetime) -> list[PipelineEvent]:
-    return [
-        PipelineEvent(
-            feature=feature,
-            env="bench",
-            lane=lane,
-            phase=phase,
-            workflow_uid="u",
-            task=task,
-            time=t0 + timedelta(seconds=i),
-        )
-        for i, (lane, task, phase) in enumerate(cards.HAPPY_PATH)
-    ]
+    return cards.happy_path(feature, "bench", "u", t0, timedelta(seconds=1))
 
 
 def send(sqs, queue: str, events: list[PipelineEvent], salt: str) -> None:

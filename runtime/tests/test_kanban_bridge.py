@@ -119,18 +119,7 @@ def bridge_for(feed, board_url: str) -> Bridge:
 
 def release_events(feature: str = "PROJ-1") -> list[PipelineEvent]:
     """A unified release as its exit hooks report it, in time order."""
-    return [
-        PipelineEvent(
-            feature=feature,
-            env="dev",
-            lane=lane,
-            phase=phase,
-            workflow_uid="uid-1",
-            task=task,
-            time=T0 + timedelta(seconds=10 * i),
-        )
-        for i, (lane, task, phase) in enumerate(cards.HAPPY_PATH)
-    ]
+    return cards.happy_path(feature, "dev", "uid-1", T0, timedelta(seconds=10))
 
 
 def publish(sqs, queue: str, events: list[PipelineEvent], salt: str = "") -> None:

@@ -9,7 +9,7 @@ is a function of the lane states alone, so every consumer computes the same one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -202,8 +202,8 @@ DEFAULT_RULES = ColumnRules(
 
 
 # A unified release on the happy path as (lane, task, phase), in the order the events come:
-# what DEFAULT_RULES is written for, replayed by the bridge's tests and bench.
-HAPPY_PATH = (
+# what DEFAULT_RULES is written for.
+_HAPPY_PATH = (
     (Lane.RELEASE, "scan-images", Phase.SUCCEEDED),
     (Lane.BACKEND, "backend-apply", Phase.SUCCEEDED),
     (Lane.ANDROID, "android-build", Phase.RUNNING),
@@ -214,3 +214,22 @@ HAPPY_PATH = (
     (Lane.ANDROID, "android-publish", Phase.SUCCEEDED),
     (Lane.RELEASE, "workflow", Phase.SUCCEEDED),
 )
+
+
+def happy_path(
+    feature: str, env: str, workflow_uid: str, start: datetime, every: timedelta
+) -> list[PipelineEvent]:
+    """One unified release's events on the happy path, ``every`` apart from ``start``: what
+    the bridge's tests and bench replay."""
+    return [
+        PipelineEvent(
+            feature=feature,
+            env=env,
+            lane=lane,
+            phase=phase,
+            workflow_uid=workflow_uid,
+            task=task,
+            time=start + i * every,
+        )
+        for i, (lane, task, phase) in enumerate(_HAPPY_PATH)
+    ]
