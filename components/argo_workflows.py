@@ -108,7 +108,6 @@ class ArgoWorkflows(pulumi.ComponentResource):
                 "nodeSelector": {"railyard.io/pool": "system"},
             },
             "executor": {"image": image_values(args.executor_image)},
-            "useDefaultArtifactRepo": True,
             "useStaticCredentials": False,  # IRSA of the workflow service account
             "artifactRepository": {
                 "s3": {

@@ -248,7 +248,7 @@ class AndroidBuildFarm(pulumi.ComponentResource):
             internet_max_bandwidth_out=0,  # no public IP; egress through the VPC NAT
             network_type="vpc",
             http_endpoint="enabled",
-            http_tokens="enforced",  # IMDSv2 only
+            http_tokens="required",  # IMDSv2 only (the API takes optional | required)
             system_disk=alicloud.ecs.EcsLaunchTemplateSystemDiskArgs(
                 category="cloud_essd",
                 size=args.system_disk_gb,

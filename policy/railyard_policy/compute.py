@@ -34,12 +34,13 @@ def check_imdsv2(args: ResourceValidationArgs) -> Iterator[str]:
     elif t in ALIBABA_METADATA:
         if get(props, "httpEndpoint") == "disabled":
             return
-        if get(props, "httpTokens") != "enforced":
-            yield "httpTokens must be 'enforced' (IMDSv2 only)"
+        # The ECS API takes optional | required; anything else never launches.
+        if get(props, "httpTokens") != "required":
+            yield "httpTokens must be 'required' (IMDSv2 only; the API takes optional | required)"
     elif t == ESS_CONFIGURATION and get(props, "httpEndpoint") != "disabled":
         yield (
             "an ESS scaling configuration cannot require IMDSv2 (the provider has no httpTokens); "
-            "launch the scaling group from an EcsLaunchTemplate with httpTokens='enforced'"
+            "launch the scaling group from an EcsLaunchTemplate with httpTokens='required'"
         )
     elif t == EKS_NODE_GROUP and not get(props, "launchTemplate"):
         yield "launchTemplate is not set: use a launch template whose httpTokens is 'required'"

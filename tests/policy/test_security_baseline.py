@@ -244,8 +244,14 @@ def test_inline_rules_of_aws_groups_are_checked():
             {"metadataOptions": {"httpTokens": "required"}},
             {},
         ),
-        ("alicloud:ecs/instance:Instance", {"httpTokens": "enforced"}, {"httpTokens": "optional"}),
-        ("alicloud:ecs/ecsLaunchTemplate:EcsLaunchTemplate", {"httpTokens": "enforced"}, {}),
+        ("alicloud:ecs/instance:Instance", {"httpTokens": "required"}, {"httpTokens": "optional"}),
+        ("alicloud:ecs/ecsLaunchTemplate:EcsLaunchTemplate", {"httpTokens": "required"}, {}),
+        # not a value the ECS API takes: the host would never launch
+        (
+            "alicloud:ecs/ecsLaunchTemplate:EcsLaunchTemplate",
+            {"httpTokens": "required"},
+            {"httpTokens": "enforced"},
+        ),
         (
             "alicloud:ess/scalingConfiguration:ScalingConfiguration",
             {"httpEndpoint": "disabled"},

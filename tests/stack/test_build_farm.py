@@ -98,7 +98,7 @@ def test_hosts_run_the_pinned_image_privately_with_their_role(stack_plan):
 
 def test_hosts_answer_metadata_over_imdsv2_only(stack_plan):
     template = stack_plan.one("alicloud:ecs/ecsLaunchTemplate:EcsLaunchTemplate")
-    assert template.inputs["httpTokens"] == "enforced"
+    assert template.inputs["httpTokens"] == "required"
     # ESS scaling configurations cannot require IMDSv2; the group launches from the template
     assert not stack_plan.of_type("alicloud:ess/scalingConfiguration:ScalingConfiguration")
     group = stack_plan.one("alicloud:ess/scalingGroup:ScalingGroup")

@@ -89,6 +89,8 @@ def test_argo_chart_pins_every_image_by_digest_executor_included(stack):
     assert values["executor"]["image"]["repository"] == "argoproj/argoexec"
     assert values["server"]["authModes"] == ["client"]
     assert values["useStaticCredentials"] is False
+    # removed from the chart in 0.26.0: a key the chart ignores is a setting that does nothing
+    assert "useDefaultArtifactRepo" not in values
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
