@@ -108,8 +108,10 @@ class EksCluster(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
-        node_role = self._node_role(name, child)
-        after_cluster = pulumi.ResourceOptions(parent=self, depends_on=[cluster])
+        node_role, attachments = self._node_role(name, child)
+        # Nodes join only with the worker, CNI and registry policies in place; a group created
+        # before its role's attachments fails to join (and a destroy must not strip them first).
+        after_cluster = pulumi.ResourceOptions(parent=self, depends_on=[cluster, *attachments])
         for pool in args.pools:
             self._node_group(name, node_role, pool, args.private_subnet_ids, after_cluster)
         self.name = pulumi.Output.from_input(name)
@@ -123,7 +125,9 @@ class EksCluster(pulumi.ComponentResource):
         )
         self.register_outputs({"name": self.name, "oidcProviderArn": self.oidc_provider_arn})
 
-    def _node_role(self, name: str, child: pulumi.ResourceOptions) -> aws.iam.Role:
+    def _node_role(
+        self, name: str, child: pulumi.ResourceOptions
+    ) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
         role = aws.iam.Role(
             f"{name}-nodes",
             assume_role_policy=json.dumps(
@@ -140,11 +144,13 @@ class EksCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        for i, arn in enumerate(NODE_POLICIES):
+        attachments = [
             aws.iam.RolePolicyAttachment(
                 f"{name}-nodes-{i}", role=role.name, policy_arn=arn, opts=child
             )
-        return role
+            for i, arn in enumerate(NODE_POLICIES)
+        ]
+        return role, attachments
 
     def _node_group(self, name, role, pool: NodePool, subnets, child) -> None:
         template = aws.ec2.LaunchTemplate(

@@ -234,3 +234,23 @@ def test_argo_objects_dump_holds_templates_and_the_child_workflows_they_create()
         assert (
             model.model_validate(o).model_dump(by_alias=True, exclude_none=True, mode="json") == o
         )
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_node_groups_wait_for_their_role_policies(stack):
+    plan = plan_for(stack)
+    # the node role's attachments (named after the role: `<cluster>-nodes-<n>`)
+    attachments = [
+        a
+        for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if a.name.startswith(f"railyard-{stack}-eks-nodes-")
+    ]
+    assert {a.inputs["policyArn"].rsplit("/", 1)[1] for a in attachments} == {
+        "AmazonEKSWorkerNodePolicy",
+        "AmazonEKS_CNI_Policy",
+        "AmazonEC2ContainerRegistryReadOnly",
+    }
+    groups = plan.of_type("aws:eks/nodeGroup:NodeGroup")
+    assert groups
+    for group in groups:
+        assert {a.urn for a in attachments} <= set(group.dependencies), group.name
