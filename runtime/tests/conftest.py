@@ -136,6 +136,8 @@ class AlibabaApi:
                     "action": self.headers.get("x-acs-action"),
                     "version": self.headers.get("x-acs-version"),
                     "authorization": self.headers.get("authorization", ""),
+                    "access_key_id": self.headers.get("x-acs-accesskey-id"),
+                    "security_token": self.headers.get("x-acs-security-token"),
                     "params": {k: v[0] for k, v in query.items()},
                 }
                 api.calls.append(call)

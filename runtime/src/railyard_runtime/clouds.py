@@ -3,17 +3,34 @@
 AWS clients take the standard chain (IRSA in the cluster; ``AWS_ENDPOINT_URL`` points them at
 a local stand-in in tests). OSS is reached through its S3-compatible API with the same S3
 client code (Alibaba documents ``https://s3.oss-<region>[-internal].aliyuncs.com`` for AWS
-SDKs), so one publisher serves both clouds. Alibaba credentials come from the Alibaba
-credential chain: environment keys, or the ECS instance's RAM role (IMDSv2 on build hosts).
+SDKs), so one publisher serves both clouds.
+
+Alibaba credentials are short-lived STS keys, never a stored key: release pods on EKS exchange
+their projected service-account token for a RAM role's keys (``AssumeRoleWithOIDC``; the stack
+sets ``ALIBABA_CLOUD_ROLE_ARN``, ``ALIBABA_CLOUD_OIDC_PROVIDER_ARN`` and
+``ALIBABA_CLOUD_OIDC_TOKEN_FILE``); build hosts use their ECS RAM role (IMDSv2). Without the
+OIDC variables the SDK's default chain applies (a developer's own keys or CLI profile).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 
 import boto3
 from botocore.config import Config as BotoConfig
+
+from railyard_runtime.errors import BadInput, StepError, Unreachable
+
+OIDC_ENV = (
+    "ALIBABA_CLOUD_ROLE_ARN",
+    "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
+    "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
+)
+STS_ENDPOINT_ENV = "RAILYARD_ALIBABA_STS_ENDPOINT"
+"""Where AssumeRoleWithOIDC goes; default ``sts.<region>.aliyuncs.com`` (tests: a stand-in)."""
+SESSION_NAME = "railyard-steps"
 
 # Retries and pool for every client; checksums only when an API demands them (OSS's S3 API
 # rejects the newer default trailers).
@@ -39,11 +56,9 @@ def oss_client(region: str, endpoint: str | None = None):
     OSS wants virtual-hosted requests; a stand-in at an IP address needs path style. Build a
     client per job: instance-role keys are short-lived STS keys, fetched fresh here.
     """
-    from alibabacloud_credentials.client import Client as CredentialClient
-
     endpoint = endpoint or oss_endpoint(region)
     host = endpoint.split("://", 1)[-1].split(":")[0]
-    keys = CredentialClient().get_credential()
+    keys = alibaba_keys(alibaba_credentials(region))
     return boto3.client(
         "s3",
         region_name=region,
@@ -69,14 +84,70 @@ def _is_ip(host: str) -> bool:
 
 def alibaba_openapi_config(region: str, endpoint_env: str, default_endpoint: str):
     """Config of an Alibaba OpenAPI (tea) client; ``endpoint_env`` points it elsewhere."""
-    from alibabacloud_credentials.client import Client as CredentialClient
     from alibabacloud_tea_openapi.models import Config
 
     endpoint = os.environ.get(endpoint_env) or default_endpoint
     scheme, _, host = endpoint.rpartition("://")
     return Config(
-        credential=CredentialClient(),
+        credential=alibaba_credentials(region),
         region_id=region,
         endpoint=host,
         protocol=scheme or "https",
     )
+
+
+def alibaba_credentials(region: str):
+    """An Alibaba credentials client: OIDC federation when its variables are set, else the chain.
+
+    The OIDC exchange is built here rather than left to the SDK's default chain so that the STS
+    endpoint can be regional (or a stand-in) and a half-configured pod fails with a clear error
+    instead of falling through to another credential source.
+    """
+    from alibabacloud_credentials.client import Client
+    from alibabacloud_credentials.models import Config
+
+    role_arn, provider_arn, token_file = (os.environ.get(k, "") for k in OIDC_ENV)
+    if not (role_arn or provider_arn or token_file):
+        return Client()
+    missing = [k for k, v in zip(OIDC_ENV, (role_arn, provider_arn, token_file)) if not v]
+    if missing:
+        raise BadInput(
+            f"{', '.join(missing)} not set: OIDC federation needs all of {', '.join(OIDC_ENV)}"
+        )
+    if not os.path.isfile(token_file):
+        raise BadInput(
+            f"ALIBABA_CLOUD_OIDC_TOKEN_FILE: {token_file} is not a file. Fix: mount the projected "
+            "service-account token there (audience sts.aliyuncs.com)"
+        )
+    return Client(
+        Config(
+            type="oidc_role_arn",
+            role_arn=role_arn,
+            oidc_provider_arn=provider_arn,
+            oidc_token_file_path=token_file,
+            role_session_name=os.environ.get("ALIBABA_CLOUD_ROLE_SESSION_NAME") or SESSION_NAME,
+            sts_endpoint=os.environ.get(STS_ENDPOINT_ENV) or f"sts.{region}.aliyuncs.com",
+            timeout=10_000,
+            connect_timeout=5_000,
+        )
+    )
+
+
+def alibaba_keys(credentials):
+    """The current key pair (and STS token), or a clear error when STS refuses or is away."""
+    from alibabacloud_credentials.exceptions import CredentialException
+    from Tea.exceptions import RetryError, TeaException
+
+    # the SDK logs each failed refresh with its traceback; the error below says it once
+    logging.getLogger("credentials").setLevel(logging.CRITICAL)
+    try:
+        return credentials.get_credential()
+    except CredentialException as e:
+        if "http_code" in str(e):  # STS answered: a refusal (trust policy, audience, token)
+            raise StepError(
+                f"Alibaba credentials: STS refused the exchange: {e}. Fix: the RAM role's trust "
+                "policy must name this issuer, audience sts.aliyuncs.com and this service account"
+            ) from e
+        raise Unreachable(f"Alibaba credentials: {e}") from e
+    except (OSError, RetryError, TeaException) as e:  # connection refused, DNS, timeouts
+        raise Unreachable(f"Alibaba credentials: STS out of reach: {e}") from e
