@@ -9,6 +9,7 @@ from KMS through their RAM role; the token is never in user data.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -92,7 +93,8 @@ class AndroidBuildFarm(pulumi.ComponentResource):
             f"{name}-agent-token",
             secret_name=token_secret_name,
             secret_data=pulumi.Output.secret(token.result),
-            version_id="v1",
+            # a new value needs a new version id (the API refuses to reuse one)
+            version_id=token.result.apply(_version_of),
             description="Bearer token of the railyard build agents",
             dkms_instance_id=args.kms_instance_id or None,
             recovery_window_in_days=7,
@@ -273,13 +275,16 @@ class AndroidBuildFarm(pulumi.ComponentResource):
                 alicloud.ess.ScalingGroupLaunchTemplateOverrideArgs(instance_type=t)
                 for t in args.instance_types
             ],
-            multi_az_policy="COST_OPTIMIZED",
+            # COMPOSABLE: the only policy under which az_balance spreads hosts over the zones
+            # (COST_OPTIMIZED ignores it); it still takes the on-demand base and spot pools.
+            multi_az_policy="COMPOSABLE",
+            az_balance=True,
+            allocation_strategy="priority",  # on-demand: the instance types in config order
+            spot_allocation_strategy="lowestPrice",
             on_demand_base_capacity=args.on_demand_base,
             on_demand_percentage_above_base_capacity=0,
             spot_instance_pools=min(len(args.instance_types), 10),
             spot_instance_remedy=True,  # replace a spot host before it is reclaimed
-            compensate_with_on_demand=True,
-            az_balance=True,
             default_cooldown=300,
             removal_policies=["OldestScalingConfiguration", "OldestInstance"],
             group_deletion_protection=args.deletion_protection,
@@ -349,6 +354,10 @@ def host_policy(bucket: str, region: str, token_secret_name: str) -> str:
         },
         sort_keys=True,
     )
+
+
+def _version_of(value: str) -> str:
+    return "v-" + hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
 def _base64(text: str) -> str:

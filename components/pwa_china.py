@@ -9,7 +9,7 @@ import pulumi
 import pulumi_alicloud as alicloud
 
 from components.storage import PrivateOssBucket, PrivateOssBucketArgs
-from railyard.cache_rules import CacheRule, alibaba_ttl_functions
+from railyard.cache_rules import CacheRule, alibaba_spa_rewrite, alibaba_ttl_functions
 
 
 @dataclass
@@ -22,6 +22,8 @@ class PwaChinaSiteArgs:
     """The CDN domain (ICP-filed). Empty: the bucket only, no CDN."""
     certificate_id: str = ""
     """Alibaba Certificate Service id; set: HTTPS only, HTTP/2."""
+    spa_fallback: bool = True
+    """Serve /index.html for ``/`` and client routes (paths without a dot), as CloudFront does."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -68,6 +70,8 @@ class PwaChinaSite(pulumi.ComponentResource):
                 ("l2_oss_key", {"private_oss_auth": "on"}),
                 *alibaba_ttl_functions(args.rules),
             ]
+            if args.spa_fallback:
+                functions.append(alibaba_spa_rewrite())
             if args.certificate_id:
                 functions += [("https_force", {"enable": "on"}), ("https_option", {"http2": "on"})]
             # One at a time: the CDN API refuses a change while the domain is being configured.

@@ -29,6 +29,9 @@ __all__ = [
     "NO_CACHE",
     "ONE_YEAR",
     "CacheRule",
+    "ALIBABA_TTL_RANGE",
+    "SPA_REWRITE",
+    "alibaba_spa_rewrite",
     "alibaba_ttl_functions",
     "cache_control_for",
     "cloudfront_ttls",
@@ -52,26 +55,45 @@ def cloudfront_ttls(rule: CacheRule) -> tuple[int, int, int]:
     return rule.edge_ttl_seconds, rule.edge_ttl_seconds, rule.edge_ttl_seconds
 
 
+# Alibaba CDN ``path_based_ttl_set``: ``ttl`` is documented as 1-99999999 (BatchSetCdnDomainConfig,
+# "Parameters for configuring features for domain names").
+ALIBABA_TTL_RANGE = (1, 99_999_999)
+
+
 def alibaba_ttl_functions(rules: Sequence[CacheRule]) -> list[tuple[str, dict[str, str]]]:
     """``path_based_ttl_set`` functions of an Alibaba CDN domain, one per rule.
 
-    TTL 0 means the edge does not cache; ``swift_no_cache_low`` makes the edge obey the
-    origin's ``no-cache`` too, so the two settings cannot drift apart.
+    An edge TTL of 0 (the entrypoints) has no direct spelling: the API's smallest TTL is 1 s.
+    Instead the origin's headers win (``swift_origin_cache_high=on``), its ``no-cache`` is
+    obeyed (``swift_no_cache_low=off``; ``on`` would *ignore* it) and every request is
+    revalidated (``force_revalidate=on``) - the same as CloudFront's TTL 0 with 304s.
     """
     functions = []
     for rule in rules:
         path = rule.path_pattern[:-1] if rule.is_prefix else rule.path_pattern
-        no_cache = rule.edge_ttl_seconds == 0
+        revalidate = rule.edge_ttl_seconds == 0
         functions.append(
             (
                 "path_based_ttl_set",
                 {
                     "path": path,
-                    "ttl": str(rule.edge_ttl_seconds),
+                    "ttl": str(max(rule.edge_ttl_seconds, ALIBABA_TTL_RANGE[0])),
                     "weight": str(rule.priority),
-                    "swift_origin_cache_high": "on" if no_cache else "off",
-                    "swift_no_cache_low": "on" if no_cache else "off",
+                    "swift_origin_cache_high": "on" if revalidate else "off",
+                    "swift_no_cache_low": "off",
+                    "force_revalidate": "on" if revalidate else "off",
                 },
             )
         )
     return functions
+
+
+# Client-side routes: ``/`` and every path without a dot is fetched from the origin as
+# /index.html (the cache key stays the requested path). OSS website hosting cannot do this for
+# a private bucket behind the CDN (its index document conflicts with signed origin requests).
+SPA_REWRITE = {"source_url": "^/[^.]*$", "target_url": "/index.html", "flag": "break"}
+
+
+def alibaba_spa_rewrite() -> tuple[str, dict[str, str]]:
+    """The ``back_to_origin_url_rewrite`` function serving the app shell for client routes."""
+    return ("back_to_origin_url_rewrite", dict(SPA_REWRITE))

@@ -14,12 +14,13 @@ from ipaddress import IPv4Network
 
 # --- Limits (AWS Site-to-Site VPN and Alibaba VPN Gateway documentation) ---------------------
 LINK_LOCAL = IPv4Network("169.254.0.0/16")
-# AWS refuses these as tunnel inside CIDRs.
-AWS_RESERVED_INSIDE = (
-    IPv4Network("169.254.0.0/22"),
-    IPv4Network("169.254.4.0/23"),  # with the line above: 169.254.0.0 - 169.254.5.255
-    IPv4Network("169.254.169.252/30"),
-)
+# Refused as tunnel inside CIDRs, and by whom.
+RESERVED_INSIDE = {
+    IPv4Network("169.254.0.0/22"): "AWS and Alibaba Cloud",
+    IPv4Network("169.254.4.0/23"): "AWS and Alibaba Cloud",  # with the above: 169.254.0.0-5.255
+    IPv4Network("169.254.6.0/30"): "Alibaba Cloud",  # CreateVpnConnection TunnelCidr
+    IPv4Network("169.254.169.252/30"): "AWS and Alibaba Cloud",
+}
 PRIVATE_ASN_MIN, PRIVATE_ASN_MAX = 64512, 65534
 RESERVED_ASNS = {7224: "reserved by AWS", 45104: "Alibaba Cloud's own ASN"}
 PHASE1_LIFETIME_RANGE = (900, 28800)  # AWS maximum; Alibaba's 86400 default would be refused
@@ -208,19 +209,19 @@ def plan_tunnels(inside_cidrs: Sequence[IPv4Network]) -> list[TunnelPlan]:
 
 
 def inside_cidr_problem(cidr: IPv4Network) -> str | None:
-    """Why AWS would refuse this tunnel inside CIDR, or None."""
+    """Why AWS or Alibaba Cloud would refuse this tunnel inside CIDR, or None."""
     if cidr.prefixlen != 30:
         return f"{cidr} is a /{cidr.prefixlen}; a tunnel inside CIDR is a /30"
     if not cidr.subnet_of(LINK_LOCAL):
         return f"{cidr} is outside {LINK_LOCAL}"
-    for reserved in AWS_RESERVED_INSIDE:
+    for reserved, by in RESERVED_INSIDE.items():
         if cidr.overlaps(reserved):
-            return f"{cidr} is in {reserved}, which AWS reserves"
+            return f"{cidr} is in {reserved}, which {by} reserves"
     return None
 
 
 def allocate_inside_cidrs(block: IPv4Network, count: int = TUNNEL_COUNT) -> list[IPv4Network]:
-    """The first ``count`` usable /30s of ``block``, skipping the ones AWS reserves."""
+    """The first ``count`` usable /30s of ``block``, skipping the reserved ones."""
     if not block.subnet_of(LINK_LOCAL) or block.prefixlen > 30:
         raise ValueError(f"{block} must be a /30 or larger inside {LINK_LOCAL}")
     found = [c for c in block.subnets(new_prefix=30) if inside_cidr_problem(c) is None][:count]

@@ -183,6 +183,7 @@ def _delivery(c: Context) -> Delivery:
             rules=rules,
             domain=cfg.pwa_china_domain,
             certificate_id=cfg.pwa_china_certificate_id,
+            spa_fallback=cfg.pwa_spa_fallback,
             tags=c.tags,
         ),
         opts=c.on_alibaba,

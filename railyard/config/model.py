@@ -284,7 +284,7 @@ class StackConfig(BaseModel):
     pwa_spa_fallback: bool = Field(
         default=True,
         alias=full_key("pwaSpaFallback"),
-        description="Answer 403/404 with /index.html (client-side routing) on CloudFront.",
+        description="Serve /index.html for / and client-side routes on both CDNs.",
         examples=[True],
     )
     pwa_aws_domain: str = Field(
@@ -324,7 +324,8 @@ class StackConfig(BaseModel):
     build_farm_instance_types: StrList = Field(
         alias=full_key("buildFarmInstanceTypes"),
         min_length=1,
-        description="ECS instance types, in preference order (more types: more spot pools).",
+        max_length=10,  # ESS takes 1-10 launch template overrides
+        description="ECS instance types, in preference order (1-10; more types: more spot pools).",
         examples=[["ecs.c7.2xlarge", "ecs.c6.2xlarge"]],
     )
     build_farm_min_size: int = Field(

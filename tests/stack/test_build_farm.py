@@ -73,7 +73,10 @@ def test_scaling_group_spans_both_zones_spot_above_an_on_demand_base(stack_plan)
     )
     assert actual == expected
     assert group["onDemandPercentageAboveBaseCapacity"] == 0
-    assert group["multiAzPolicy"] == "COST_OPTIMIZED"
+    # hosts spread over both zones: az_balance acts only under COMPOSABLE (ESS CreateScalingGroup)
+    assert (group["multiAzPolicy"], group["azBalance"]) == ("COMPOSABLE", True)
+    # COST_OPTIMIZED-only settings would be ignored, or refused, under COMPOSABLE
+    assert "compensateWithOnDemand" not in group
     hook = stack_plan.one("alicloud:ess/lifecycleHook:LifecycleHook").inputs
     assert hook["lifecycleTransition"] == "SCALE_IN" and hook["defaultResult"] == "CONTINUE"
 
@@ -160,3 +163,10 @@ def test_load_balancer_is_attached_to_the_group_launched_from_the_template(stack
     attachment = stack_plan.one("alicloud:ess/serverGroupAttachment:ServerGroupAttachment")
     assert attachment.property_dependencies["scalingGroupId"] == [group.urn]
     assert group.property_dependencies["launchTemplateId"] == [template.urn]
+
+
+def test_a_new_agent_token_gets_a_new_kms_version(stack_plan):
+    """The KMS API refuses a value under a version id it already holds."""
+    secret = stack_plan.one("alicloud:kms/secret:Secret")
+    assert secret.inputs["versionId"].startswith("v-") and len(secret.inputs["versionId"]) == 18
+    assert secret.inputs["versionId"] != "v1"

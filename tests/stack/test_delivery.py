@@ -1,11 +1,12 @@
 """ECR and the PWA on both CDNs, as the real program registers them for dev and prod."""
 
 import json
+import re
 
 import pytest
 
 from railyard import cache_rules
-from stacks.offline import FAKE_ACCOUNT
+from stacks.offline import FAKE_ACCOUNT, run_offline
 from tests.harness import by_id, plan_for
 
 ENTRY_TTLS = (0, 0, 0)
@@ -201,8 +202,10 @@ def test_alibaba_cdn_has_the_same_cache_rules(stack_plan):
         if name == "path_based_ttl_set"
     }
     for entrypoint in cache_rules.ENTRYPOINTS:
-        assert ttl[entrypoint]["ttl"] == "0"
-        assert ttl[entrypoint]["swift_no_cache_low"] == "on"
+        assert ttl[entrypoint]["ttl"] == "1"  # the API's smallest TTL; the origin's no-cache wins
+        assert ttl[entrypoint]["swift_origin_cache_high"] == "on"
+        assert ttl[entrypoint]["swift_no_cache_low"] == "off"  # "on" ignores no-cache
+        assert ttl[entrypoint]["force_revalidate"] == "on"
     assert ttl["/assets/"]["ttl"] == ttl["/static/"]["ttl"] == str(YEAR)
     assert min(int(ttl[e]["weight"]) for e in cache_rules.ENTRYPOINTS) > int(
         ttl["/assets/"]["weight"]
@@ -232,3 +235,24 @@ def test_alibaba_cdn_configs_are_applied_one_at_a_time(stack_plan):
     urns = {c.urn for c in configs}
     chained = [c for c in configs if urns & set(c.dependencies)]
     assert len(chained) == len(configs) - 1  # every config but the first waits for another
+
+
+def test_alibaba_cdn_serves_the_app_shell_for_root_and_client_routes(stack_plan):
+    """A private OSS origin has no index document: the CDN fetches /index.html for them."""
+    functions = alibaba_functions(stack_plan)
+    (rewrite,) = [a for n, a in functions if n == "back_to_origin_url_rewrite"]
+    assert (rewrite["target_url"], rewrite["flag"]) == ("/index.html", "break")
+    source = re.compile(rewrite["source_url"])
+    for route in ("/", "/orders/42", "/settings/"):
+        assert source.fullmatch(route), route
+    for real_file in ("/sw.js", "/index.html", "/assets/app.1a2b3c4d.js", "/favicon.ico"):
+        assert not source.fullmatch(real_file), real_file
+    # after private-bucket signing is on (each config waits for the one before it)
+    names = [n for n, _ in functions]
+    assert names.index("l2_oss_key") < names.index("back_to_origin_url_rewrite")
+
+
+def test_no_alibaba_rewrite_without_the_spa_fallback():
+    plan = run_offline("dev", {"railyard:pwaSpaFallback": False})
+    names = [n for n, _ in alibaba_functions(plan)]
+    assert "back_to_origin_url_rewrite" not in names and "l2_oss_key" in names

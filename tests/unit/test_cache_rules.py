@@ -27,8 +27,13 @@ def test_other_files_get_the_short_default():
 
 def test_alibaba_functions_mirror_the_rules():
     functions = dict((args["path"], args) for _, args in cr.alibaba_ttl_functions(RULES))
-    assert functions["/sw.js"]["ttl"] == "0"
-    assert functions["/sw.js"]["swift_no_cache_low"] == "on"
+    # TTL 0 has no spelling (the API takes 1-99999999): the origin's no-cache wins, every
+    # request revalidates, and no-cache is never ignored (swift_no_cache_low=on would)
+    assert functions["/sw.js"]["ttl"] == "1"
+    assert functions["/sw.js"]["swift_origin_cache_high"] == "on"
+    assert functions["/sw.js"]["force_revalidate"] == "on"
+    assert {f["swift_no_cache_low"] for f in functions.values()} == {"off"}
+    assert functions["/assets/"]["force_revalidate"] == "off"
     assert functions["/assets/"]["ttl"] == "31536000"
     assert int(functions["/sw.js"]["weight"]) > int(functions["/assets/"]["weight"])
     assert {name for name, _ in cr.alibaba_ttl_functions(RULES)} == {"path_based_ttl_set"}
