@@ -2,9 +2,11 @@
 
 - the workflow service account with an IRSA role (no static AWS keys), RBAC in the workflows
   namespace (argoexec's task results, child Workflows) and `edit` in the backend namespace;
-- a ConfigMap with the stack outputs the steps read, Secrets for the agent token, the
-  Alibaba pipeline key (a RAM user limited to the PWA and APK buckets and CDN refresh) and,
-  when configured, the GitHub token of the static-analysis gate;
+- Alibaba access without a stored key: the cluster's OIDC issuer registered with RAM, and a RAM
+  role that only the workflow service account's projected token can assume (limited to the PWA
+  and APK buckets and refreshing the China CDN domain);
+- a ConfigMap with the stack outputs the steps read, Secrets for the agent token and, when
+  configured, the GitHub token of the static-analysis gate;
 - the unified release and release-train WorkflowTemplates, after the CRDs.
 """
 
@@ -20,6 +22,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import irsa
+from railyard import ram_policies
 from railyard.release_templates import common, render_all
 
 
@@ -32,6 +35,8 @@ class ReleaseTargets:
     cloudfront_url: pulumi.Input[str]
     oss_bucket: pulumi.Input[str]
     alibaba_cdn_url: pulumi.Input[str]
+    alibaba_cdn_domain: str
+    """The China CDN domain release pods may refresh; empty: none."""
     apk_bucket: pulumi.Input[str]
     agent_endpoint: pulumi.Input[str]
     agent_token: pulumi.Input[str]
@@ -56,6 +61,8 @@ class ReleasePipelineArgs:
     events_queue_arn: pulumi.Input[str]
     """The Kanban feed's queue: the workflow pods may only send to it."""
     github_token: pulumi.Input[str] | None
+    alibaba_oidc_fingerprints: list[str]
+    """SHA-1 fingerprints of the issuer's CA certificate for RAM; empty: none pinned."""
     k8s_provider: k8s.Provider
     aws_opts: pulumi.ResourceOptions
     alibaba_opts: pulumi.ResourceOptions
@@ -63,6 +70,7 @@ class ReleasePipelineArgs:
 
 class ReleasePipeline(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
+    alibaba_role_arn: pulumi.Output[str]
     template_names: list[str]
 
     def __init__(
@@ -83,7 +91,8 @@ class ReleasePipeline(pulumi.ComponentResource):
             opts=on_k8s,
         )
         self._rbac(args, account, on_k8s)
-        self._env(name, args, on_k8s)
+        alibaba_role, alibaba_idp = self._alibaba_role(name, args)
+        self._env(name, args, alibaba_role, alibaba_idp, on_k8s)
         self._secrets(name, args, on_k8s)
         # rendered once the steps image's digest is known (an output of the image build)
         names = [d["metadata"]["name"] for d in render_all(s)]
@@ -103,7 +112,8 @@ class ReleasePipeline(pulumi.ComponentResource):
                 ),
             )
         self.role_arn = role.arn
-        self.register_outputs({"roleArn": role.arn})
+        self.alibaba_role_arn = alibaba_role
+        self.register_outputs({"roleArn": role.arn, "alibabaRoleArn": alibaba_role})
 
     def _irsa_role(self, name, args: ReleasePipelineArgs, on_aws) -> aws.iam.Role:
         s, t = args.settings, args.targets
@@ -172,7 +182,7 @@ class ReleasePipeline(pulumi.ComponentResource):
             opts=on_k8s,
         )
 
-    def _env(self, name, args: ReleasePipelineArgs, on_k8s) -> None:
+    def _env(self, name, args: ReleasePipelineArgs, alibaba_role, alibaba_idp, on_k8s) -> None:
         t = args.targets
         k8s.core.v1.ConfigMap(
             "release-env",
@@ -187,6 +197,9 @@ class ReleasePipeline(pulumi.ComponentResource):
                 "RAILYARD_PWA_ALIBABA_CDN_URL": t.alibaba_cdn_url,
                 "RAILYARD_AGENT_URL": pulumi.Output.concat("http://", t.agent_endpoint),
                 "RAILYARD_EVENTS_QUEUE_URL": args.events_queue_url,
+                # OIDC federation; the templates mount the token these go with
+                "ALIBABA_CLOUD_ROLE_ARN": alibaba_role,
+                "ALIBABA_CLOUD_OIDC_PROVIDER_ARN": alibaba_idp,
             },
             opts=on_k8s,
         )
@@ -206,73 +219,53 @@ class ReleasePipeline(pulumi.ComponentResource):
                 string_data={"token": pulumi.Output.secret(args.github_token)},
                 opts=on_k8s,
             )
-        key = self._alibaba_key(name, args)
-        k8s.core.v1.Secret(
-            "alibaba-pipeline",
-            metadata={"name": common.ALIBABA_SECRET, "namespace": ns},
-            string_data={
-                "ALIBABA_CLOUD_ACCESS_KEY_ID": key.id,
-                "ALIBABA_CLOUD_ACCESS_KEY_SECRET": pulumi.Output.secret(key.secret),
-            },
-            opts=on_k8s,
-        )
 
-    def _alibaba_key(self, name, args: ReleasePipelineArgs) -> alicloud.ram.AccessKey:
+    def _alibaba_role(self, name, args: ReleasePipelineArgs):
+        """The cluster's issuer as a RAM identity provider, and the role its token assumes."""
         on_alibaba = pulumi.ResourceOptions.merge(
             args.alibaba_opts, pulumi.ResourceOptions(parent=self)
         )
-        t = args.targets
-        user = alicloud.ram.User(
-            f"{name}-pipeline",
-            name=f"{name}-pipeline",
-            comments="railyard release workflows (EKS)",
+        s, t = args.settings, args.targets
+        issuer_url = pulumi.Output.concat("https://", args.oidc_issuer)
+        idp = alicloud.ims.OidcProvider(
+            f"{name}-eks",
+            oidc_provider_name=f"{name}-eks",
+            issuer_url=issuer_url,
+            client_ids=[ram_policies.STS_AUDIENCE],
+            # RAM takes the hex digits alone (openssl prints them colon-separated)
+            fingerprints=[f.replace(":", "").lower() for f in args.alibaba_oidc_fingerprints]
+            or None,
+            description="railyard: service-account tokens of the EKS cluster",
             opts=on_alibaba,
         )
-        document = pulumi.Output.all(t.oss_bucket, t.apk_bucket).apply(
-            lambda b: json.dumps(
-                {
-                    "Version": "1",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": [
-                                "oss:GetObject",
-                                "oss:PutObject",
-                                "oss:DeleteObject",
-                                "oss:ListObjects",
-                                "oss:GetBucketInfo",
-                            ],
-                            "Resource": [f"acs:oss:*:*:{x}" for n in b for x in (n, f"{n}/*")],
-                        },
-                        {
-                            "Effect": "Allow",
-                            "Action": ["cdn:RefreshObjectCaches", "cdn:DescribeRefreshTasks"],
-                            "Resource": "*",
-                        },
-                    ],
-                }
-            )
+        subject = ram_policies.service_account_subject(s.namespace, s.service_account)
+        role = alicloud.ram.Role(
+            f"{name}-release",
+            role_name=f"{name}-release",
+            assume_role_policy_document=pulumi.Output.all(idp.arn, issuer_url).apply(
+                lambda v: ram_policies.oidc_trust(v[0], v[1], subject)
+            ),
+            max_session_duration=3600,
+            description=f"railyard release workflows ({subject})",
+            opts=on_alibaba,
         )
         policy = alicloud.ram.Policy(
-            f"{name}-pipeline",
-            policy_name=f"{name}-pipeline",
-            policy_document=document,
+            f"{name}-release",
+            policy_name=f"{name}-release",
+            policy_document=pulumi.Output.all(t.oss_bucket, t.apk_bucket).apply(
+                lambda b: ram_policies.release_policy(b, t.alibaba_cdn_domain)
+            ),
+            description="OSS objects of the PWA and APK buckets; refresh the China CDN domain",
             opts=on_alibaba,
         )
-        alicloud.ram.UserPolicyAttachment(
-            f"{name}-pipeline",
-            user_name=user.name,
+        alicloud.ram.RolePolicyAttachment(
+            f"{name}-release",
+            role_name=role.role_name,
             policy_name=policy.policy_name,
             policy_type="Custom",
             opts=on_alibaba,
         )
-        return alicloud.ram.AccessKey(
-            f"{name}-pipeline",
-            user_name=user.name,
-            opts=pulumi.ResourceOptions.merge(
-                on_alibaba, pulumi.ResourceOptions(additional_secret_outputs=["secret"])
-            ),
-        )
+        return role.arn, idp.arn
 
 
 def _workflow_policy(region, artifacts, pwa, registry, queue_arn, repositories) -> str:

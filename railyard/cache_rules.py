@@ -23,14 +23,14 @@ from railyard_runtime.cache_rules import (
 )
 
 __all__ = [
+    "ALIBABA_TTL_RANGE",
     "DEFAULT_HASHED_ASSET_PATHS",
     "DEFAULT_TTL_SECONDS",
     "ENTRYPOINTS",
     "NO_CACHE",
     "ONE_YEAR",
-    "CacheRule",
-    "ALIBABA_TTL_RANGE",
     "SPA_REWRITE",
+    "CacheRule",
     "alibaba_spa_rewrite",
     "alibaba_ttl_functions",
     "cache_control_for",

@@ -31,6 +31,7 @@ from railyard.config import PROJECT, ConfigError, Problem
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAKE_ACCOUNT = "123456789012"
+FAKE_ALIBABA_ACCOUNT = "1234567890123456"
 SECRET_MASK = "[secret]"
 UNKNOWN_MASK = "[known after pulumi up]"
 # The steps image's digest exists only after `pulumi up` pushes it; offline it is this
@@ -289,6 +290,12 @@ _FABRICATORS: dict[str, Callable[[_FabricatingMocks, mocks.MockResourceArgs, str
     "alicloud:oss/bucket:Bucket": lambda m, a, rid: {
         "extranetEndpoint": f"oss-{m.alibaba_region}.aliyuncs.com",
         "intranetEndpoint": f"oss-{m.alibaba_region}-internal.aliyuncs.com",
+    },
+    "alicloud:ims/oidcProvider:OidcProvider": lambda m, a, rid: {
+        "arn": f"acs:ram::{FAKE_ALIBABA_ACCOUNT}:oidc-provider/{a.inputs['oidcProviderName']}"
+    },
+    "alicloud:ram/role:Role": lambda m, a, rid: {
+        "arn": f"acs:ram::{FAKE_ALIBABA_ACCOUNT}:role/{a.inputs['roleName']}"
     },
     "alicloud:nlb/loadBalancer:LoadBalancer": lambda m, a, rid: {
         "dnsName": f"{rid}.{m.alibaba_region}.nlb.aliyuncsslb.com"

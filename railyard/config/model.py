@@ -406,6 +406,14 @@ class StackConfig(BaseModel):
         description="Dedicated KMS instance for the agent token secret. Empty: shared KMS.",
         examples=["kst-hzz65f176a0ogplgq****"],
     )
+    alibaba_oidc_fingerprints: StrList = Field(
+        default_factory=list,
+        alias=full_key("alibabaOidcFingerprints"),
+        max_length=5,  # RAM keeps up to five per identity provider
+        description="SHA-1 fingerprints (40 hex) of the EKS issuer's root CA that RAM pins "
+        "(docs/keyless.md: how to read them). Empty: none pinned.",
+        examples=[["<40 hex digits read with openssl, see docs/keyless.md>"]],
+    )
 
     # --- EKS and Argo Workflows ---
     eks_version: str = Field(

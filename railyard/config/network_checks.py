@@ -154,7 +154,7 @@ def _check_vpn(c: StackConfig) -> list[Problem]:
                 Problem(
                     f"{key}[{i}]",
                     why,
-                    "use a /30 in 169.254.6.0-169.254.255.255, e.g. 169.254.100.0/30",
+                    "use a /30 in 169.254.6.4-169.254.255.255, e.g. 169.254.100.0/30",
                 )
             )
     for a, b in cidr.overlapping_pairs((f"{key}[{i}]", n) for i, n in enumerate(cidrs)):

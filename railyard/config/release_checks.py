@@ -27,16 +27,30 @@ def check(c: StackConfig, secret_keys: Collection[str]) -> list[Problem]:
     ]
 
 
+FINGERPRINT = re.compile(r"^[0-9A-Fa-f]{40}$")
+
+
 def _check_cluster(c: StackConfig) -> list[Problem]:
+    problems = []
     if c.is_production and c.eks_public_access_cidrs:
-        return [
+        problems.append(
             Problem(
                 full_key("eksPublicAccessCidrs"),
                 "prod's API endpoint must be private",
                 "remove the key; reach the API over the VPN or a bastion",
             )
-        ]
-    return []
+        )
+    for i, fingerprint in enumerate(c.alibaba_oidc_fingerprints):
+        if not FINGERPRINT.match(fingerprint.replace(":", "")):
+            problems.append(
+                Problem(
+                    f"{full_key('alibabaOidcFingerprints')}[{i}]",
+                    f"{fingerprint[:60]!r} is not a SHA-1 fingerprint",
+                    "40 hex digits, as `openssl x509 -fingerprint -sha1` prints them "
+                    "(docs/keyless.md)",
+                )
+            )
+    return problems
 
 
 def _check_images(c: StackConfig) -> list[Problem]:

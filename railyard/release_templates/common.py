@@ -20,8 +20,12 @@ PLAN_DIR = "/tmp/plan"
 ENV_CONFIG_MAP = "railyard-release-env"  # stack outputs the steps read (bucket names, URLs)
 AGENT_TOKEN_SECRET = "railyard-agent-token"
 GITHUB_TOKEN_SECRET = "railyard-github-token"
-ALIBABA_SECRET = "railyard-alibaba-pipeline"
 SECRETS_PATH = "/var/run/railyard"
+# Alibaba through OIDC federation: the pod's own service-account token, projected for Alibaba
+# STS, is exchanged for the release RAM role's short-lived keys (no stored key).
+ALIBABA_TOKEN_VOLUME = "alibaba-oidc"
+ALIBABA_TOKEN_DIR = "/var/run/secrets/alibabacloud"
+ALIBABA_STS_AUDIENCE = "sts.aliyuncs.com"
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,37 @@ def steps_container(s: ReleaseSettings, args: list[str], **extra) -> m.Container
         ),
         **extra,
     )
+
+
+def alibaba_federation() -> dict:
+    """Template pieces of a step that reaches Alibaba: the token volume, its mount and path.
+
+    The role and identity-provider ARNs come from the release ConfigMap; the token expires
+    hourly and the kubelet rotates it in place.
+    """
+    token = m.ServiceAccountTokenProjection(
+        audience=ALIBABA_STS_AUDIENCE, expiration_seconds=3600, path="token"
+    )
+    return {
+        "container": {
+            "env": [
+                m.EnvVar(name="ALIBABA_CLOUD_OIDC_TOKEN_FILE", value=f"{ALIBABA_TOKEN_DIR}/token")
+            ],
+            "volume_mounts": [
+                m.VolumeMount(
+                    name=ALIBABA_TOKEN_VOLUME, mount_path=ALIBABA_TOKEN_DIR, read_only=True
+                )
+            ],
+        },
+        "volumes": [
+            m.Volume(
+                name=ALIBABA_TOKEN_VOLUME,
+                projected=m.ProjectedVolumeSource(
+                    sources=[m.VolumeProjection(service_account_token=token)]
+                ),
+            )
+        ],
+    }
 
 
 def secret_volume(name: str, secret: str, optional: bool = False) -> m.Volume:

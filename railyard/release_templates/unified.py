@@ -11,12 +11,12 @@ from hera.workflows import models as m
 
 from railyard.release_templates.common import (
     AGENT_TOKEN_SECRET,
-    ALIBABA_SECRET,
     GITHUB_TOKEN_SECRET,
     ON_EXIT,
     SECRETS_PATH,
     SOURCE_PATH,
     ReleaseSettings,
+    alibaba_federation,
     env_mutex,
     git_source,
     metadata,
@@ -152,19 +152,6 @@ def _secret_mount(volume: str) -> m.VolumeMount:
     return m.VolumeMount(name=volume, mount_path=f"{SECRETS_PATH}/{volume}", read_only=True)
 
 
-def _alibaba_env() -> list[m.EnvVar]:
-    keys = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-    return [
-        m.EnvVar(
-            name=k,
-            value_from=m.EnvVarSource(
-                secret_key_ref=m.SecretKeySelector(name=ALIBABA_SECRET, key=k)
-            ),
-        )
-        for k in keys
-    ]
-
-
 def templates(s: ReleaseSettings) -> list[m.Template]:
     images = [a for repo in s.scan_images for a in ("--image", f"{repo}:{SHA}")]
     block = ",".join(s.block_severities)
@@ -208,7 +195,7 @@ def templates(s: ReleaseSettings) -> list[m.Template]:
                 *(a for path in s.pwa_hashed_paths for a in ("--hashed-path", path)),
             ],
             deadline=1800,
-            container={"env": _alibaba_env()},
+            **alibaba_federation(),
             # the PWA's CI uploads its build as pwa/<sha>.tgz to the artifact repository
             inputs=m.Inputs(
                 artifacts=[
@@ -221,7 +208,7 @@ def templates(s: ReleaseSettings) -> list[m.Template]:
             "pwa-verify",
             ["pwa", "verify", "--release", SHA],
             deadline=900,
-            container={"env": _alibaba_env()},
+            **alibaba_federation(),
         ),
         _step(
             s,
@@ -262,7 +249,7 @@ def templates(s: ReleaseSettings) -> list[m.Template]:
                 "{{workflow.parameters.feature}}",
             ],
             deadline=600,
-            container={"env": _alibaba_env()},
+            **alibaba_federation(),
             inputs=m.Inputs(parameters=[param("apk")]),
         ),
         *notify_templates(s, "release"),

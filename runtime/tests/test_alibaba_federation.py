@@ -10,6 +10,7 @@ CDN is the recording OpenAPI server; the CLI runs exactly as in a workflow pod.
 from __future__ import annotations
 
 import http.client
+import importlib
 import json
 import time
 from urllib.parse import parse_qs, urlparse
@@ -99,6 +100,9 @@ class RecordingProxy:
 def federated(aws, alibaba_api, edges, monkeypatch, tmp_path):
     """A release pod: OIDC variables and a token file, and no Alibaba key anywhere."""
     world = pwa_world(aws, alibaba_api, edges, monkeypatch)
+    # The SDK's default chain reads its variables once, when first imported: import it before
+    # the OIDC variables below are set, or later tests in this process would inherit them.
+    importlib.import_module("alibabacloud_credentials.utils.auth_util")
     sts, oss = Sts(), RecordingProxy(aws)
     token = tmp_path / "token"
     token.write_text(POD_TOKEN)
@@ -174,7 +178,7 @@ def test_half_configured_federation_is_bad_input(federated, tmp_path, monkeypatc
 
 
 def test_a_missing_token_file_names_the_mount(federated, tmp_path):
-    world, sts, _, token = federated
+    world, _, _, token = federated
     token.unlink()
     result = world.run(
         "pwa", "publish", str(make_build(tmp_path, "v1")), "--release", "r1", ok=False

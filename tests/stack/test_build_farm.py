@@ -92,7 +92,10 @@ def test_hosts_run_the_pinned_image_privately_with_their_role(stack_plan):
     assert template["internetMaxBandwidthOut"] == 0
     assert template["spotStrategy"] == "SpotAsPriceGo"
     assert template["systemDisk"]["encrypted"] is True
-    assert template["ramRoleName"] == stack_plan.one("alicloud:ram/role:Role").inputs["roleName"]
+    assert (
+        template["ramRoleName"]
+        == stack_plan.one("alicloud:ram/role:Role", under=FARM).inputs["roleName"]
+    )
     sg = stack_plan.one("alicloud:ecs/securityGroup:SecurityGroup")
     assert template["securityGroupIds"] == [sg.id]
     assert "railyard-runtime==0.1.0" in user_data(stack_plan)
@@ -122,9 +125,13 @@ def test_ram_policy_is_limited_to_the_apk_bucket_and_the_token_secret(stack_plan
     secret = stack_plan.one("alicloud:kms/secret:Secret").inputs["secretName"]
     assert kms["Action"] == ["kms:GetSecretValue"]
     assert kms["Resource"] == [f"acs:kms:cn-hangzhou:*:secret/{secret}"]
-    trust = json.loads(stack_plan.one("alicloud:ram/role:Role").inputs["assumeRolePolicyDocument"])
+    trust = json.loads(
+        stack_plan.one("alicloud:ram/role:Role", under=FARM).inputs["assumeRolePolicyDocument"]
+    )
     assert trust["Statement"][0]["Principal"] == {"Service": ["ecs.aliyuncs.com"]}
-    attachment = stack_plan.one("alicloud:ram/rolePolicyAttachment:RolePolicyAttachment").inputs
+    attachment = stack_plan.one(
+        "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment", under=FARM
+    ).inputs
     assert attachment["policyType"] == "Custom"
 
 

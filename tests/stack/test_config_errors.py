@@ -44,7 +44,7 @@ def test_overlapping_cidrs(registrations):
 def test_bad_tunnel_slash30(registrations):
     bad = ["169.254.120.0/30", "169.254.169.252/30", "169.254.120.8/30", "169.254.120.12/30"]
     found, text = fails("prod", {TUNNELS: bad}, registrations)
-    assert "which AWS reserves" in found[f"{TUNNELS}[1]"].message
+    assert "which AWS and Alibaba Cloud reserves" in found[f"{TUNNELS}[1]"].message
     assert f"{TUNNELS}[1]" in text
 
 

@@ -121,7 +121,11 @@ def test_vpc_too_small_to_plan():
 
 @pytest.mark.parametrize(
     ("cidr", "why"),
-    [("169.254.100.0/29", "/30"), ("169.254.2.0/30", "AWS and Alibaba Cloud reserves"), ("10.0.0.0/30", "outside")],
+    [
+        ("169.254.100.0/29", "/30"),
+        ("169.254.2.0/30", "AWS and Alibaba Cloud reserves"),
+        ("10.0.0.0/30", "outside"),
+    ],
 )
 def test_bad_tunnel_inside_cidr(cidr, why):
     cidrs = [cidr, "169.254.100.4/30", "169.254.100.8/30", "169.254.100.12/30"]

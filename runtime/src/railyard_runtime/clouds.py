@@ -109,7 +109,9 @@ def alibaba_credentials(region: str):
     role_arn, provider_arn, token_file = (os.environ.get(k, "") for k in OIDC_ENV)
     if not (role_arn or provider_arn or token_file):
         return Client()
-    missing = [k for k, v in zip(OIDC_ENV, (role_arn, provider_arn, token_file)) if not v]
+    missing = [
+        k for k, v in zip(OIDC_ENV, (role_arn, provider_arn, token_file), strict=True) if not v
+    ]
     if missing:
         raise BadInput(
             f"{', '.join(missing)} not set: OIDC federation needs all of {', '.join(OIDC_ENV)}"
