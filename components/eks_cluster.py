@@ -1,9 +1,17 @@
 """The EKS control plane the release workflows run on, and the Kubernetes provider for it.
 
 ``pulumi_eks`` builds the cluster (API access entries, OIDC for IRSA, KMS-encrypted secrets,
-control-plane logs). Node groups are plain ``aws.eks.NodeGroup`` with a launch template that
-requires IMDSv2: a `system` pool and a tainted `workflows` pool that only workflow pods
-tolerate. Every Kubernetes resource of the stack uses ``provider``.
+control-plane logs). Two kinds of capacity:
+
+- `system` (Argo, the bridge): a fixed ``aws.eks.NodeGroup`` with a launch template that
+  requires IMDSv2;
+- `workflows` (tainted: only workflow pods): EKS Auto Mode with no built-in pools and one
+  NodePool of ours, so nodes follow pending workflow pods up and back down to none without
+  an autoscaler image in the cluster (``railyard.node_pools``).
+
+Who may reach the private API endpoint: the cluster security group admits ``api_clients``
+(security groups, e.g. the deploy runner) and ``api_client_cidrs`` (operators over the VPN)
+on 443. Every Kubernetes resource of the stack uses ``provider``.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
+from railyard import node_pools
 from railyard.release_templates.common import WORKFLOW_NODE_LABEL, WORKFLOW_TAINT_KEY
 
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -24,11 +33,31 @@ NODE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 )
+# Auto Mode nodes: their own role (a role has one access entry; the node group's is EC2_LINUX)
+AUTO_NODE_POLICIES = (
+    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodeMinimalPolicy",
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+)
+AUTO_NODE_ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy"
+EC2_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+            }
+        ],
+    }
+)
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 
 @dataclass
 class NodePool:
+    """A fixed managed node group."""
+
     name: str
     instance_types: list[str]
     min_size: int
@@ -51,7 +80,10 @@ class EksClusterArgs:
     """IAM roles given cluster-admin through EKS access entries."""
     public_access_cidrs: list[str]
     """Empty: private endpoint only. Otherwise the public endpoint is limited to these."""
-    pools: list[NodePool]
+    system_pool: NodePool
+    workflow_pool: node_pools.WorkflowPool
+    api_client_cidrs: list[str]
+    """Networks (reached over the VPN) admitted to the private API endpoint on 443."""
     deletion_protection: bool
     tags: dict[str, str]
 
@@ -65,6 +97,7 @@ class EksCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("railyard:eks:EksCluster", name, None, opts)
+        self._prefix = name
         child = pulumi.ResourceOptions(parent=self)
         key = aws.kms.Key(
             f"{name}-secrets",
@@ -72,6 +105,9 @@ class EksCluster(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             opts=child,
+        )
+        auto_role, auto_attachments = self._node_role(
+            f"{name}-auto-nodes", AUTO_NODE_POLICIES, child
         )
         cluster = eks.Cluster(
             name,
@@ -83,19 +119,29 @@ class EksCluster(pulumi.ComponentResource):
             kubernetes_service_ip_address_range=args.service_cidr,
             authentication_mode=eks.AuthenticationMode.API,
             access_entries={
-                f"admin-{i}": eks.AccessEntryArgs(
-                    principal_arn=arn,
-                    access_policies={
-                        "admin": eks.AccessPolicyAssociationArgs(
-                            policy_arn=CLUSTER_ADMIN_POLICY,
-                            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
-                                type="cluster"
-                            ),
-                        )
-                    },
-                )
-                for i, arn in enumerate(args.admin_role_arns)
+                **{
+                    f"admin-{i}": eks.AccessEntryArgs(
+                        principal_arn=arn,
+                        access_policies={"admin": _cluster_wide(CLUSTER_ADMIN_POLICY)},
+                    )
+                    for i, arn in enumerate(args.admin_role_arns)
+                },
+                # Auto Mode nodes join the cluster under this entry
+                "auto-nodes": eks.AccessEntryArgs(
+                    principal_arn=auto_role.arn,
+                    type=eks.AccessEntryType.EC2,
+                    access_policies={"auto-node": _cluster_wide(AUTO_NODE_ACCESS_POLICY)},
+                ),
             },
+            # Auto Mode for the workflows NodePool only: no built-in pools, so nothing but
+            # our NodePool launches Auto Mode nodes (its NodeClass names their role).
+            auto_mode=eks.AutoModeOptionsArgs(
+                enabled=True,
+                create_node_role=False,
+                compute_config=eks.ClusterComputeConfigArgs(node_pools=[]),
+            ),
+            # the `system` node group still needs kube-proxy (Auto Mode nodes bring their own)
+            kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(enabled=True),
             create_oidc_provider=True,
             endpoint_private_access=True,
             endpoint_public_access=bool(args.public_access_cidrs),
@@ -106,14 +152,15 @@ class EksCluster(pulumi.ComponentResource):
             node_associate_public_ip_address=False,
             deletion_protection=args.deletion_protection,
             tags=args.tags,
-            opts=child,
+            # nodes join only with their role's policies in place (and a destroy keeps them
+            # until the nodes are gone)
+            opts=pulumi.ResourceOptions(parent=self, depends_on=auto_attachments),
         )
-        node_role, attachments = self._node_role(name, child)
-        # Nodes join only with the worker, CNI and registry policies in place; a group created
-        # before its role's attachments fails to join (and a destroy must not strip them first).
+        node_role, attachments = self._node_role(f"{name}-nodes", NODE_POLICIES, child)
         after_cluster = pulumi.ResourceOptions(parent=self, depends_on=[cluster, *attachments])
-        for pool in args.pools:
-            self._node_group(name, node_role, pool, args.private_subnet_ids, after_cluster)
+        self._node_group(name, node_role, args.system_pool, args.private_subnet_ids, after_cluster)
+        self.cluster_security_group_id = cluster.cluster_security_group_id
+        self._api_clients(name, args, child)
         self.name = pulumi.Output.from_input(name)
         self.oidc_provider_arn = cluster.oidc_provider_arn
         self.oidc_issuer = cluster.oidc_issuer
@@ -123,32 +170,74 @@ class EksCluster(pulumi.ComponentResource):
             enable_server_side_apply=True,  # full Argo CRDs exceed client-side apply's annotation
             opts=child,
         )
-        self.register_outputs({"name": self.name, "oidcProviderArn": self.oidc_provider_arn})
-
-    def _node_role(
-        self, name: str, child: pulumi.ResourceOptions
-    ) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
-        role = aws.iam.Role(
-            f"{name}-nodes",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "sts:AssumeRole",
-                            "Principal": {"Service": "ec2.amazonaws.com"},
-                        }
-                    ],
-                }
-            ),
-            opts=child,
+        self._workflow_pool(name, args, auto_role, cluster)
+        self.register_outputs(
+            {
+                "name": self.name,
+                "oidcProviderArn": self.oidc_provider_arn,
+                "clusterSecurityGroupId": self.cluster_security_group_id,
+            }
         )
-        attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-nodes-{i}", role=role.name, policy_arn=arn, opts=child
+
+    def admit_api_client(self, name: str, security_group_id: pulumi.Input[str]) -> None:
+        """Let a security group (e.g. the in-VPC deploy runner) reach the private API on 443."""
+        aws.vpc.SecurityGroupIngressRule(
+            f"{self._prefix}-api-from-{name}",
+            security_group_id=self.cluster_security_group_id,
+            referenced_security_group_id=security_group_id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description=f"Kubernetes API from {name}",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _api_clients(self, name: str, args: EksClusterArgs, child) -> None:
+        for i, cidr in enumerate(args.api_client_cidrs):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-api-from-cidr-{i + 1}",
+                security_group_id=self.cluster_security_group_id,
+                cidr_ipv4=cidr,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                description="Kubernetes API from operators over the VPN",
+                opts=child,
             )
-            for i, arn in enumerate(NODE_POLICIES)
+
+    def _workflow_pool(self, name: str, args: EksClusterArgs, role, cluster) -> None:
+        on_k8s = pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[cluster])
+        pool = args.workflow_pool
+        node_class = pulumi.Output.all(role.name, args.private_subnet_ids).apply(
+            lambda v: node_pools.node_class(pool, v[0], v[1], name)
+        )
+        nodes = k8s.apiextensions.CustomResource(
+            f"{name}-{pool.name}-nodeclass",
+            api_version=node_pools.NODE_CLASS_API[0],
+            kind=node_pools.NODE_CLASS_API[1],
+            metadata=node_class.apply(lambda d: d["metadata"]),
+            spec=node_class.apply(lambda d: d["spec"]),
+            opts=on_k8s,
+        )
+        body = node_pools.node_pool(pool)
+        k8s.apiextensions.CustomResource(
+            f"{name}-{pool.name}-nodepool",
+            api_version=body["apiVersion"],
+            kind=body["kind"],
+            metadata=body["metadata"],
+            spec=body["spec"],
+            opts=pulumi.ResourceOptions.merge(on_k8s, pulumi.ResourceOptions(depends_on=[nodes])),
+        )
+
+    @staticmethod
+    def _node_role(
+        name: str, policies: tuple[str, ...], child: pulumi.ResourceOptions
+    ) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+        # named: the Auto Mode NodeClass refers to its role by name
+        role = aws.iam.Role(name, name=name, assume_role_policy=EC2_TRUST, opts=child)
+        attachments = [
+            aws.iam.RolePolicyAttachment(f"{name}-{i}", role=role.name, policy_arn=arn, opts=child)
+            for i, arn in enumerate(policies)
         ]
         return role, attachments
 
@@ -185,26 +274,36 @@ class EksCluster(pulumi.ComponentResource):
         )
 
 
-def default_pools(workflow_types: list[str], workflow_max: int, spot: bool) -> list[NodePool]:
-    """`system` (Argo, the bridge) and `workflows` (tainted: workflow pods only)."""
-    return [
-        NodePool(
-            "system",
-            ["m6i.large", "m5.large"],
-            2,
-            4,
-            2,
-            spot=False,
-            labels={"railyard.io/pool": "system"},
-        ),
-        NodePool(
-            "workflows",
-            workflow_types,
-            0,
-            workflow_max,
-            1,
-            spot=spot,
-            labels=WORKFLOW_NODE_LABEL,
-            taint_key=WORKFLOW_TAINT_KEY,
-        ),
-    ]
+def _cluster_wide(policy_arn: str) -> eks.AccessPolicyAssociationArgs:
+    return eks.AccessPolicyAssociationArgs(
+        policy_arn=policy_arn,
+        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+    )
+
+
+def system_pool() -> NodePool:
+    """Argo's controller and server, the Kanban bridge: two on-demand nodes, no taint."""
+    return NodePool(
+        "system",
+        ["m6i.large", "m5.large"],
+        2,
+        4,
+        2,
+        spot=False,
+        labels={"railyard.io/pool": "system"},
+    )
+
+
+def workflow_pool(
+    instance_types: list[str], max_cpu: int, max_memory_gib: int, spot: bool
+) -> node_pools.WorkflowPool:
+    """Workflow pods only (tainted), from no node up to the CPU and memory limits."""
+    return node_pools.WorkflowPool(
+        name="workflows",
+        instance_types=instance_types,
+        max_cpu=max_cpu,
+        max_memory_gib=max_memory_gib,
+        spot=spot,
+        labels=WORKFLOW_NODE_LABEL,
+        taint_key=WORKFLOW_TAINT_KEY,
+    )

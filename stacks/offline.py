@@ -334,6 +334,7 @@ _FABRICATORS: dict[str, Callable[[_FabricatingMocks, mocks.MockResourceArgs, str
         "kubeconfigJson": json.dumps({"apiVersion": "v1", "kind": "Config", "clusters": []}),
         "oidcProviderArn": f"arn:aws:iam::{FAKE_ACCOUNT}:oidc-provider/{_oidc_issuer(m, rid)}",
         "oidcIssuer": _oidc_issuer(m, rid),
+        "clusterSecurityGroupId": f"sg-{hashlib.sha256(rid.encode()).hexdigest()[:17]}",
     },
 }
 

@@ -4,6 +4,7 @@
     python -m stacks.plan prod --json
     python -m stacks.plan dev --set railyard:awsNatGateways=perAz
     python -m stacks.plan prod --diagram docs/stack-prod.svg
+    python -m stacks.plan prod --bootstrap       # the first `pulumi up` of a private cluster
 
 Nothing is deployed and no cloud or Pulumi CLI is needed. The policy pack (policy/) judges
 what the program registered. Exit status: 0 plan shown and no mandatory policy violation,
@@ -101,6 +102,24 @@ def verdict_table(plan: OfflinePlan, verdicts: list[Verdict]) -> Table:
     return table
 
 
+KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
+
+
+def bootstrap_command(plan: OfflinePlan) -> str:
+    """The first ``pulumi up`` of a stack whose API endpoint is private.
+
+    Everything but the cluster's Kubernetes objects: the networks, the VPN, the cluster, its
+    node group and the in-VPC deploy runner. Excluding the Kubernetes provider with its
+    dependents leaves out exactly the objects that need the (not yet reachable) API; the next
+    full ``pulumi up``, on the runner, creates them.
+    """
+    (provider,) = [r.urn for r in plan.resources if r.type == KUBERNETES_PROVIDER]
+    return (
+        f"pulumi up -s {plan.stack} --exclude '{provider}' --exclude-dependents "
+        "--policy-pack policy --policy-pack-config policy/config.json"
+    )
+
+
 def as_json(plan: OfflinePlan, verdicts: list[Verdict]) -> dict[str, Any]:
     return {
         "offline": True,
@@ -140,6 +159,14 @@ def plan(
         list[Path],
         typer.Option(help="Also write a picture of the stack: .mmd, .dot, .svg or .png."),
     ] = [],  # noqa: B006 - typer reads the default, never mutates it
+    bootstrap: Annotated[
+        bool,
+        typer.Option(
+            "--bootstrap",
+            help="Print the first `pulumi up` of a stack with a private API endpoint "
+            "(everything but the Kubernetes objects) and exit.",
+        ),
+    ] = False,
 ) -> None:
     """Run the stack program offline for STACK, judge it with the policy pack, print it."""
     console = Console(stderr=as_json_)
@@ -149,6 +176,9 @@ def plan(
     except ConfigError as e:
         console.print(f"[bold red]Stack {stack}: {e}[/bold red]", highlight=False)
         raise typer.Exit(2) from None
+    if bootstrap:
+        typer.echo(bootstrap_command(result))
+        return
     verdicts = evaluate(result, settings)
     mandatory = sum(v.mandatory for v in verdicts)
     try:

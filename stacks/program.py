@@ -20,7 +20,8 @@ from components.argo_workflows import ArgoWorkflows, ArgoWorkflowsArgs
 from components.aws_network import AwsNetwork, AwsNetworkArgs
 from components.build_farm import AndroidBuildFarm, AndroidBuildFarmArgs
 from components.container_registry import ContainerRegistry, ContainerRegistryArgs
-from components.eks_cluster import EksCluster, EksClusterArgs, default_pools
+from components.deploy_runner import DeployRunner, DeployRunnerArgs
+from components.eks_cluster import EksCluster, EksClusterArgs, system_pool, workflow_pool
 from components.hybrid_vpn import HybridVpn, HybridVpnArgs
 from components.kanban_feed import KanbanFeed, KanbanFeedArgs
 from components.pwa_aws import PwaAwsSite, PwaAwsSiteArgs
@@ -263,14 +264,20 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
             service_cidr=str(cfg.eks_service_cidr),
             admin_role_arns=cfg.eks_admin_role_arns,
             public_access_cidrs=[str(n) for n in cfg.eks_public_access_cidrs],
-            pools=default_pools(
-                cfg.eks_workflow_node_types, cfg.eks_workflow_nodes_max, spot=not cfg.is_production
+            system_pool=system_pool(),
+            workflow_pool=workflow_pool(
+                cfg.eks_workflow_node_types,
+                cfg.eks_workflow_pool_max_cpu,
+                cfg.eks_workflow_pool_max_memory_gib,
+                spot=not cfg.is_production,
             ),
+            api_client_cidrs=[str(n) for n in cfg.eks_api_client_cidrs],
             deletion_protection=cfg.is_production,
             tags=c.tags,
         ),
         opts=c.on_aws,
     )
+    _deploy_runner(c, aws_net, cluster)
     settings = release_settings(cfg)
     argo = ArgoWorkflows(
         f"{c.prefix}-argo",
@@ -329,6 +336,26 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
     pulumi.export("eventsQueueUrl", feed.queue_url)
     pulumi.export("kanbanCardsTable", feed.table_name)
     pulumi.export("releaseTemplates", release.template_names)
+
+
+def _deploy_runner(c: Context, aws_net: AwsNetwork, cluster: EksCluster) -> None:
+    """The runner that runs this stack's preview and deploy jobs next to its private API."""
+    cfg = c.cfg
+    if not cfg.deploy_runner_repository:
+        return
+    runner = DeployRunner(
+        f"{c.prefix}-deploy",
+        DeployRunnerArgs(
+            project_name=f"{c.prefix}-deploy",
+            repository=cfg.deploy_runner_repository,
+            connection_arn=cfg.deploy_runner_connection_arn,
+            vpc_id=aws_net.vpc_id,
+            subnet_ids=aws_net.private_subnet_ids,
+        ),
+        opts=c.on_aws,
+    )
+    cluster.admit_api_client("deploy-runner", runner.security_group_id)
+    pulumi.export("deployRunner", {"project": runner.project_name, "runsOn": runner.runs_on})
 
 
 def _kanban_feed(c: Context, cluster: EksCluster, steps_image: pulumi.Output[str]) -> KanbanFeed:

@@ -436,20 +436,55 @@ class StackConfig(BaseModel):
         "(required in prod).",
         examples=[["203.0.113.0/24"]],
     )
+    eks_api_client_cidrs: CidrList = Field(
+        default_factory=list,
+        alias=full_key("eksApiClientCidrs"),
+        description="Private networks (reached over the VPN) admitted to the private API "
+        "endpoint on 443, e.g. an operators' network behind the Alibaba VPC.",
+        examples=[["10.60.0.0/20"]],
+    )
     eks_workflow_node_types: StrList = Field(
         default_factory=lambda: ["m6i.xlarge", "m5.xlarge"],
         alias=full_key("eksWorkflowNodeTypes"),
         min_length=1,
-        description="Instance types of the tainted `workflows` node group.",
+        description="Instance types of the tainted `workflows` node pool (EKS Auto Mode).",
         examples=[["m6i.xlarge", "m5.xlarge"]],
     )
-    eks_workflow_nodes_max: int = Field(
-        default=6,
-        alias=full_key("eksWorkflowNodesMax"),
+    eks_workflow_pool_max_cpu: int = Field(
+        default=24,
+        alias=full_key("eksWorkflowPoolMaxCpu"),
         ge=1,
-        le=100,
-        description="Most nodes of the `workflows` group (it scales from 0).",
-        examples=[6],
+        le=2000,
+        description="vCPUs of all `workflows` nodes together; the pool scales from none up to it.",
+        examples=[24],
+    )
+    eks_workflow_pool_max_memory_gib: int = Field(
+        default=96,
+        alias=full_key("eksWorkflowPoolMaxMemoryGib"),
+        ge=1,
+        le=16000,
+        description="Memory (GiB) of all `workflows` nodes together.",
+        examples=[96],
+    )
+    deploy_runner_repository: str = Field(
+        default="",
+        alias=full_key("deployRunnerRepository"),
+        pattern=r"^([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)?$",
+        description="GitHub repository (owner/name) whose deploy jobs run on the in-VPC runner "
+        "(CodeBuild). Empty: no runner (required in prod).",
+        examples=["acme/railyard"],
+    )
+    deploy_runner_connection_arn: str = Field(
+        default="",
+        alias=full_key("deployRunnerConnectionArn"),
+        pattern=r"^(arn:aws:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:"
+        r"connection/[0-9a-f-]{36})?$",
+        description="An AVAILABLE AWS CodeConnections GitHub connection the runner uses "
+        "(created once per account, docs/deploy.md).",
+        examples=[
+            "arn:aws:codeconnections:us-east-1:123456789012:connection/"
+            "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+        ],
     )
     argo_workflows_chart_version: str = Field(
         default="1.0.13",

@@ -7,7 +7,8 @@ from collections.abc import Collection
 from pathlib import Path
 
 from railyard.config.errors import Problem
-from railyard.config.model import StackConfig, full_key
+from railyard.config.model import RFC1918, StackConfig, full_key
+from railyard.release_templates import common as templates
 from railyard_runtime.kanban.cards import DEFAULT_RULES, ColumnRules, load_rules
 from railyard_runtime.scans.images import SEVERITIES
 
@@ -21,6 +22,8 @@ ARGO_IMAGE_KEYS = ("argoControllerImage", "argoServerImage", "argoExecutorImage"
 def check(c: StackConfig, secret_keys: Collection[str]) -> list[Problem]:
     return [
         *_check_cluster(c),
+        *_check_api_access(c),
+        *_check_workflow_pool(c),
         *_check_images(c),
         *_check_release(c, secret_keys),
         *_check_kanban(c, secret_keys),
@@ -51,6 +54,76 @@ def _check_cluster(c: StackConfig) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _check_api_access(c: StackConfig) -> list[Problem]:
+    """Who reaches the API: never the whole internet; prod only from inside (runner, VPN)."""
+    problems = []
+    for i, net in enumerate(c.eks_public_access_cidrs):
+        if net.prefixlen < 8:
+            problems.append(
+                Problem(
+                    f"{full_key('eksPublicAccessCidrs')}[{i}]",
+                    f"{net} opens the API endpoint to "
+                    + ("the whole internet" if net.prefixlen == 0 else f"a /{net.prefixlen}"),
+                    "list your office or VPN egress ranges (a /8 or narrower)",
+                )
+            )
+    for i, net in enumerate(c.eks_api_client_cidrs):
+        if not any(net.subnet_of(private) for private in RFC1918):
+            problems.append(
+                Problem(
+                    f"{full_key('eksApiClientCidrs')}[{i}]",
+                    f"{net} is not a private network; these reach the API over the VPN",
+                    "use ranges inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16",
+                )
+            )
+    runner = {
+        "deployRunnerRepository": c.deploy_runner_repository,
+        "deployRunnerConnectionArn": c.deploy_runner_connection_arn,
+    }
+    missing = [k for k, v in runner.items() if not v]
+    if missing and (c.is_production or len(missing) == 1):
+        why = (
+            "prod's API endpoint is private: its preview and deploy jobs run on the in-VPC runner"
+            if c.is_production
+            else "the in-VPC runner needs both keys"
+        )
+        problems += [
+            Problem(full_key(k), why, "set it (docs/deploy.md: the deploy runner)") for k in missing
+        ]
+    return problems
+
+
+def _check_workflow_pool(c: StackConfig) -> list[Problem]:
+    """Argo's parallelism never asks for more than the workflows pool can hold at its limit."""
+    pods = c.argo_parallelism * templates.peak_pods_per_workflow()
+    cpu = pods * templates.STEP_CPU_MILLICORES / 1000
+    memory_gib = pods * templates.STEP_MEMORY_MIB / 1024
+    over = []
+    if cpu > c.eks_workflow_pool_max_cpu:
+        over.append(f"{cpu:g} vCPU > eksWorkflowPoolMaxCpu {c.eks_workflow_pool_max_cpu}")
+    if memory_gib > c.eks_workflow_pool_max_memory_gib:
+        over.append(
+            f"{memory_gib:g} GiB > eksWorkflowPoolMaxMemoryGib {c.eks_workflow_pool_max_memory_gib}"
+        )
+    if not over:
+        return []
+    return [
+        Problem(
+            full_key("argoParallelism"),
+            f"{c.argo_parallelism} workflows at once can run {pods} step pods "
+            f"({', '.join(over)}); the rest would wait unscheduled",
+            f"lower argoParallelism to {_max_parallelism(c)} or raise the pool's limits",
+        )
+    ]
+
+
+def _max_parallelism(c: StackConfig) -> int:
+    per_workflow = templates.peak_pods_per_workflow()
+    by_cpu = c.eks_workflow_pool_max_cpu * 1000 // templates.STEP_CPU_MILLICORES
+    by_memory = c.eks_workflow_pool_max_memory_gib * 1024 // templates.STEP_MEMORY_MIB
+    return max(1, min(by_cpu, by_memory) // per_workflow)
 
 
 def _check_images(c: StackConfig) -> list[Problem]:

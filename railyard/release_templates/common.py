@@ -21,6 +21,11 @@ ENV_CONFIG_MAP = "railyard-release-env"  # stack outputs the steps read (bucket 
 AGENT_TOKEN_SECRET = "railyard-agent-token"
 GITHUB_TOKEN_SECRET = "railyard-github-token"
 SECRETS_PATH = "/var/run/railyard"
+# What one step pod asks of a node; the workflows pool is sized against it.
+STEP_CPU_MILLICORES = 100
+STEP_MEMORY_MIB = 256
+JOB_PARALLELISM = 10
+"""Pods a release-train chunk runs at once: the widest fan-out of any template."""
 # Alibaba through OIDC federation: the pod's own service-account token, projected for Alibaba
 # STS, is exchanged for the release RAM role's short-lived keys (no stored key).
 ALIBABA_TOKEN_VOLUME = "alibaba-oidc"
@@ -56,9 +61,19 @@ class ReleaseSettings:
     rollout_timeout_seconds: int = 900
     chunk_size: int = plan.DEFAULT_CHUNK_SIZE
     chunk_parallelism: int = 4
-    job_parallelism: int = 10
+    job_parallelism: int = JOB_PARALLELISM
     git_credentials_secret: str = ""
     """Secret with `username` and `password` keys for private repositories; empty: none."""
+
+
+def peak_pods_per_workflow(job_parallelism: int = JOB_PARALLELISM) -> int:
+    """Most step pods one running Workflow holds at once.
+
+    The widest template is a release-train chunk (``job_parallelism`` jobs) and each running
+    task can have its exit-hook pod beside it; the unified release is narrower (three lanes).
+    Chunk Workflows count against the controller's parallelism themselves.
+    """
+    return job_parallelism + 1
 
 
 def retry(limit: int = 3, exit_codes: tuple[int, ...] = (3,)) -> m.RetryStrategy:
@@ -92,7 +107,10 @@ def steps_container(s: ReleaseSettings, args: list[str], **extra) -> m.Container
         args=["--json", *args],
         env_from=[m.EnvFromSource(config_map_ref=m.ConfigMapEnvSource(name=ENV_CONFIG_MAP))],
         resources=m.ResourceRequirements(
-            requests={"cpu": m.Quantity("100m"), "memory": m.Quantity("256Mi")},
+            requests={
+                "cpu": m.Quantity(f"{STEP_CPU_MILLICORES}m"),
+                "memory": m.Quantity(f"{STEP_MEMORY_MIB}Mi"),
+            },
             limits={"memory": m.Quantity("1Gi")},
         ),
         security_context=m.SecurityContext(

@@ -62,19 +62,12 @@ def test_cluster_has_oidc_api_auth_kms_secrets_and_logs(stack):
     assert key.urn in cluster.property_dependencies["encryptionConfigKeyArn"]
 
 
-@pytest.mark.parametrize(("stack", "capacity"), [("dev", "SPOT"), ("prod", "ON_DEMAND")])
-def test_node_pools_taint_workflows_and_require_imdsv2(stack, capacity):
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_system_pool_is_a_fixed_node_group_requiring_imdsv2(stack):
     plan = plan_for(stack)
-    groups = {
-        g.name.rsplit("-", 1)[1]: g.inputs for g in plan.of_type("aws:eks/nodeGroup:NodeGroup")
-    }
-    assert set(groups) == {"system", "workflows"}
-    assert groups["workflows"]["taints"] == [
-        {"key": "railyard.io/workflows", "value": "true", "effect": "NO_SCHEDULE"}
-    ]
-    assert "taints" not in groups["system"]
-    assert groups["workflows"]["capacityType"] == capacity
-    assert groups["system"]["capacityType"] == "ON_DEMAND"
+    (group,) = plan.of_type("aws:eks/nodeGroup:NodeGroup")
+    assert group.name.endswith("-system") and group.inputs["capacityType"] == "ON_DEMAND"
+    assert "taints" not in group.inputs
     for template in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
         assert template.inputs["metadataOptions"]["httpTokens"] == "required"
 
