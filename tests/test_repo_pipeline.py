@@ -81,3 +81,42 @@ def test_no_credential_is_written_into_the_pipeline():
         "aws-actions/configure-aws-credentials"
         in (ROOT / ".github/workflows/pulumi-up.yml").read_text()
     )
+
+
+def _steps_using(job: dict, action: str) -> list[dict]:
+    return [s for s in job["steps"] if s.get("uses", "").startswith(action + "@")]
+
+
+@pytest.mark.parametrize(
+    ("file", "job", "stack_expression"),
+    [
+        ("pull-request.yml", "preview", "${{ matrix.stack }}"),
+        ("pulumi-up.yml", "up", "${{ inputs.stack }}"),
+    ],
+)
+def test_cloud_jobs_run_on_the_stacks_in_vpc_runner_with_oidc_only(file, job, stack_expression):
+    from components.deploy_runner import runs_on_label
+
+    spec = workflow(file)["jobs"][job]
+    # the label the stack's DeployRunner answers (its CodeBuild project name)
+    assert spec["runs-on"] == runs_on_label(f"railyard-{stack_expression}-deploy")
+    assert spec["permissions"]["id-token"] == "write"
+    (aws,) = _steps_using(spec, "aws-actions/configure-aws-credentials")
+    assert aws["with"]["role-to-assume"].startswith("${{ vars.")
+    (alibaba,) = _steps_using(spec, "aliyun/configure-aliyun-credentials-action")
+    # a third-party action that hands out cloud credentials: pinned to a commit
+    assert re.fullmatch(r"aliyun/configure-aliyun-credentials-action@[0-9a-f]{40}", alibaba["uses"])
+    assert alibaba["with"]["role-to-assume"].startswith("${{ vars.ALIBABA_")
+    assert alibaba["with"]["oidc-provider-arn"] == "${{ vars.ALIBABA_OIDC_PROVIDER_ARN }}"
+    steps = spec["steps"]
+    pulumi = steps.index(_steps_using(spec, "pulumi/actions")[0])
+    assert steps.index(aws) < pulumi and steps.index(alibaba) < pulumi
+
+
+def test_no_long_lived_cloud_key_is_read_anywhere():
+    keys = re.compile(
+        r"(ALIBABA_CLOUD|ALICLOUD)_ACCESS_KEY|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY"
+    )
+    for path in WORKFLOWS:
+        assert not keys.search(path.read_text()), path.name
+    assert workflow("deploy.yml")["jobs"]["prod"]["permissions"]["id-token"] == "write"
