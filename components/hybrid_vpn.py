@@ -47,6 +47,8 @@ class HybridVpnArgs:
     pre_shared_keys: Sequence[pulumi.Input[str]] | None = None
     """One PSK per tunnel (wrapped as secrets here); ``None``: generated, kept secret."""
     bandwidth_mbps: int = 10
+    payment_type: str = "PayAsYouGo"
+    """``Subscription`` on China-site accounts (the API refuses pay-as-you-go there)."""
     """Alibaba VPN gateway bandwidth."""
     alibaba_tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for the Alibaba resources."""
@@ -92,7 +94,7 @@ class HybridVpn(pulumi.ComponentResource):
             disaster_recovery_vswitch_id=args.alibaba_vswitch_ids[1],
             bandwidth=args.bandwidth_mbps,
             network_type="public",
-            payment_type="PayAsYouGo",
+            payment_type=args.payment_type,
             enable_ipsec=True,
             enable_ssl=False,
             auto_propagate=True,  # BGP-learned AWS routes go into the VPC route table

@@ -140,6 +140,7 @@ def _vpn(c: Context, aws_net: AwsNetwork, alibaba_net: AlibabaNetwork) -> None:
             proposal=cfg.proposal(),
             pre_shared_keys=[k.get_secret_value() for k in psks] if psks is not None else None,
             bandwidth_mbps=cfg.vpn_bandwidth_mbps,
+            payment_type=cfg.alibaba_vpn_payment_type,
             alibaba_tags=c.tags,
         ),
         opts=c.on_both,

@@ -2,9 +2,10 @@
 
 Each row of the table names a resource type (optionally narrowed by ``where `field=value```),
 an argument path and what the provider accepts. Paths are the engine's camelCase input names:
-``a.b`` descends, ``a[]`` takes every element, ``a[key=value]`` the elements whose ``key``
-equals ``value``. Accepted values are either a list of backticked values (`` `a`, `b` ``), an
-inclusive integer range (`` `1` to `99999999` ``) or a pattern (`` matches `^…$` ``).
+``a.b`` descends, ``*`` takes every value of a map, ``a[]`` every element of a list,
+``a[key=value]`` the elements whose ``key`` equals ``value`` (the value may hold dots).
+Accepted values are a list of backticked values (`` `a`, `b` ``), an inclusive integer range
+(`` `1` to `99999999` ``) or a pattern (`` matches `^…$` ``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "provider-values.md"
 _TICKED = re.compile(r"`([^`]*)`")
-_STEP = re.compile(r"^(?P<name>[A-Za-z0-9_]+)(?:\[(?P<select>[^\]]*)\])?$")
+_STEP = re.compile(r"^(?P<name>[A-Za-z0-9_*]+)(?:\[(?P<select>[^\]]*)\])?$")
+_TYPE_TOKEN = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9/.-]+:[A-Za-z0-9]+$")
+_STEPS = re.compile(r"[^.\[]+(?:\[[^\]]*\])?")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class Row:
     source: str
 
     def accepts(self, value: Any) -> bool:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # the engine carries every number as a float
         text = str(value).lower() if isinstance(value, bool) else str(value)
         if m := re.fullmatch(r"matches `(.+)`", self.accepted):
             return re.fullmatch(m.group(1), text) is not None
@@ -45,7 +50,7 @@ class Row:
 
     def values(self, inputs: dict[str, Any]) -> Iterator[Any]:
         """Every value at the row's path; lists at the end of the path yield their elements."""
-        yield from _walk(inputs, self.path.split("."))
+        yield from _walk(inputs, _STEPS.findall(self.path))
 
 
 def _walk(node: Any, steps: list[str]) -> Iterator[Any]:
@@ -56,7 +61,13 @@ def _walk(node: Any, steps: list[str]) -> Iterator[Any]:
             yield node
         return
     m = _STEP.match(steps[0])
-    if m is None or not isinstance(node, dict) or m["name"] not in node:
+    if m is None or not isinstance(node, dict):
+        return
+    if m["name"] == "*":
+        for child in node.values():
+            yield from _walk(child, steps[1:])
+        return
+    if m["name"] not in node:
         return
     child = node[m["name"]]
     if m["select"] is None:
@@ -95,6 +106,4 @@ def unconstrained_types(doc: Path = DOC) -> set[str]:
     text = doc.read_text(encoding="utf-8")
     _, _, section = text.partition("## Resources without enum-like or range-bound arguments")
     section = section.split("\n## ", 1)[0]
-    return {
-        t for line in section.splitlines() if line.startswith("- ") for t in _TICKED.findall(line)
-    }
+    return {t for t in _TICKED.findall(section) if _TYPE_TOKEN.match(t)}

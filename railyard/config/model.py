@@ -216,6 +216,13 @@ class StackConfig(BaseModel):
         description="Bandwidth of the Alibaba VPN gateway in Mbit/s.",
         examples=[10],
     )
+    alibaba_vpn_payment_type: Literal["PayAsYouGo", "Subscription"] = Field(
+        default="PayAsYouGo",
+        alias=full_key("alibabaVpnPaymentType"),
+        description="Billing of the Alibaba VPN gateway: PayAsYouGo (international-site "
+        "accounts) or Subscription (China-site accounts must use it).",
+        examples=["PayAsYouGo"],
+    )
     vpn_pre_shared_keys: Annotated[list[SecretStr], BeforeValidator(_json_list)] | None = Field(
         default=None,
         alias=full_key("vpnPreSharedKeys"),
