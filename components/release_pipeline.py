@@ -240,8 +240,8 @@ class ReleasePipeline(pulumi.ComponentResource):
         )
         subject = ram_policies.service_account_subject(s.namespace, s.service_account)
         role = alicloud.ram.Role(
-            f"{name}-release",
-            role_name=f"{name}-release",
+            f"{name}-workflows",
+            role_name=f"{name}-workflows",
             assume_role_policy_document=pulumi.Output.all(idp.arn, issuer_url).apply(
                 lambda v: ram_policies.oidc_trust(v[0], v[1], subject)
             ),
@@ -250,8 +250,8 @@ class ReleasePipeline(pulumi.ComponentResource):
             opts=on_alibaba,
         )
         policy = alicloud.ram.Policy(
-            f"{name}-release",
-            policy_name=f"{name}-release",
+            f"{name}-workflows",
+            policy_name=f"{name}-workflows",
             policy_document=pulumi.Output.all(t.oss_bucket, t.apk_bucket).apply(
                 lambda b: ram_policies.release_policy(b, t.alibaba_cdn_domain)
             ),
@@ -259,7 +259,7 @@ class ReleasePipeline(pulumi.ComponentResource):
             opts=on_alibaba,
         )
         alicloud.ram.RolePolicyAttachment(
-            f"{name}-release",
+            f"{name}-workflows",
             role_name=role.role_name,
             policy_name=policy.policy_name,
             policy_type="Custom",

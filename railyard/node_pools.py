@@ -77,7 +77,9 @@ def node_pool(pool: WorkflowPool) -> dict:
                         },
                     ],
                     "expireAfter": "336h",  # nodes are replaced every two weeks (patches)
-                    "terminationGracePeriod": "1h",  # a release step gets an hour to finish
+                    # a draining node waits this long for a step (the longest, android-build,
+                    # has a one-hour deadline)
+                    "terminationGracePeriod": "2h",
                 },
             },
             "limits": {"cpu": str(pool.max_cpu), "memory": f"{pool.max_memory_gib}Gi"},

@@ -139,7 +139,7 @@ def test_publish_signs_oss_and_cdn_calls_with_the_federated_session(federated, t
 
 def test_a_refused_exchange_fails_cleanly_before_anything_is_written(federated, tmp_path):
     world, sts, oss, token = federated
-    token.write_text("a token of another service account")
+    token.write_text("eyJhbGciOiJSUzI1NiJ9.another-service-account.sig")
     result = world.run(
         "pwa", "publish", str(make_build(tmp_path, "v1")), "--release", "r1", ok=False
     )
@@ -185,3 +185,31 @@ def test_a_missing_token_file_names_the_mount(federated, tmp_path):
     )
     assert result.exit_code == 2
     assert "ALIBABA_CLOUD_OIDC_TOKEN_FILE" in result.output and "projected" in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"", "does not hold a JWT"),
+        (b"\xff\xfe not utf-8 \x00", "does not hold a JWT"),
+        (b"x" * (70 * 1024), "over 65536 bytes"),
+    ],
+)
+def test_a_token_file_that_is_not_a_token_is_bad_input(federated, tmp_path, content, why):
+    world, sts, _, token = federated
+    token.write_bytes(content)
+    result = world.run(
+        "pwa", "publish", str(make_build(tmp_path, "v1")), "--release", "r1", ok=False
+    )
+    assert result.exit_code == 2 and why in result.output, result.output
+    assert "Traceback" not in result.output and not sts.requests
+
+
+def test_a_directory_as_token_file_is_bad_input(federated, tmp_path, monkeypatch):
+    world, sts, _, _ = federated
+    monkeypatch.setenv("ALIBABA_CLOUD_OIDC_TOKEN_FILE", str(tmp_path))
+    result = world.run(
+        "pwa", "publish", str(make_build(tmp_path, "v1")), "--release", "r1", ok=False
+    )
+    assert result.exit_code == 2 and "is not a file" in result.output
+    assert not sts.requests

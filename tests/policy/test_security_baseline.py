@@ -246,6 +246,11 @@ def test_inline_rules_of_aws_groups_are_checked():
         ),
         ("alicloud:ecs/instance:Instance", {"httpTokens": "required"}, {"httpTokens": "optional"}),
         ("alicloud:ecs/ecsLaunchTemplate:EcsLaunchTemplate", {"httpTokens": "required"}, {}),
+        (
+            "alicloud:ecs/ecsLaunchTemplate:EcsLaunchTemplate",
+            {"httpTokens": "required"},
+            {"httpTokens": "optional"},
+        ),
         # not a value the ECS API takes: the host would never launch
         (
             "alicloud:ecs/ecsLaunchTemplate:EcsLaunchTemplate",

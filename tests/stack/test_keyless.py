@@ -22,7 +22,7 @@ ALIBABA_STEPS = {"pwa-publish", "pwa-verify", "android-publish"}
 
 
 def release_role(plan):
-    (role,) = [r for r in plan.of_type(ROLE) if r.inputs["roleName"].endswith("-release")]
+    (role,) = [r for r in plan.of_type(ROLE) if r.inputs["roleName"].endswith("-release-workflows")]
     return role
 
 
@@ -58,7 +58,7 @@ def test_the_release_role_names_its_resources(stack_plan):
         p.inputs["policyName"]: json.loads(p.inputs["policyDocument"])
         for p in stack_plan.of_type("alicloud:ram/policy:Policy")
     }
-    (document,) = [d for n, d in policies.items() if n.endswith("-release")]
+    (document,) = [d for n, d in policies.items() if n.endswith("-release-workflows")]
     resources = [r for s in document["Statement"] for r in s["Resource"]]
     assert "*" not in resources
     buckets = {b.outputs["bucket"] for b in stack_plan.of_type("alicloud:oss/bucket:Bucket")}

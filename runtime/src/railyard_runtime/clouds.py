@@ -116,11 +116,7 @@ def alibaba_credentials(region: str):
         raise BadInput(
             f"{', '.join(missing)} not set: OIDC federation needs all of {', '.join(OIDC_ENV)}"
         )
-    if not os.path.isfile(token_file):
-        raise BadInput(
-            f"ALIBABA_CLOUD_OIDC_TOKEN_FILE: {token_file} is not a file. Fix: mount the projected "
-            "service-account token there (audience sts.aliyuncs.com)"
-        )
+    _check_token_file(token_file)
     return Client(
         Config(
             type="oidc_role_arn",
@@ -133,6 +129,23 @@ def alibaba_credentials(region: str):
             connect_timeout=5_000,
         )
     )
+
+
+MAX_TOKEN_BYTES = 64 * 1024  # a service-account JWT is a few KiB
+
+
+def _check_token_file(path: str) -> None:
+    """The projected token: a regular file holding one ASCII JWT, or a named error."""
+    fix = "Fix: mount the projected service-account token there (audience sts.aliyuncs.com)"
+    key = "ALIBABA_CLOUD_OIDC_TOKEN_FILE"
+    if not os.path.isfile(path):
+        raise BadInput(f"{key}: {path[:200]} is not a file. {fix}")
+    if os.path.getsize(path) > MAX_TOKEN_BYTES:
+        raise BadInput(f"{key}: {path[:200]} is over {MAX_TOKEN_BYTES} bytes, not a token. {fix}")
+    with open(path, "rb") as f:
+        token = f.read(MAX_TOKEN_BYTES).strip()
+    if not token or not token.isascii() or len(token.split(b".")) != 3:
+        raise BadInput(f"{key}: {path[:200]} does not hold a JWT (header.payload.signature). {fix}")
 
 
 def alibaba_keys(credentials):
