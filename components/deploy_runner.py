@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from railyard.iam_policies import service_trust
+
 # Ubuntu 22.04 with Docker: actions/setup-python's builds and docker-build need Ubuntu + a daemon
 IMAGE = "aws/codebuild/standard:7.0"
 COMPUTE_TYPE = "BUILD_GENERAL1_MEDIUM"  # 4 vCPU / 7 GiB: the program, plugins and one image build
@@ -67,18 +69,7 @@ class DeployRunner(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{name}-runner",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "sts:AssumeRole",
-                            "Principal": {"Service": "codebuild.amazonaws.com"},
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=service_trust("codebuild.amazonaws.com"),
             opts=child,
         )
         policy = aws.iam.RolePolicy(

@@ -16,7 +16,6 @@ on 443. Every Kubernetes resource of the stack uses ``provider``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import pulumi
@@ -25,6 +24,7 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from railyard import node_pools
+from railyard.iam_policies import service_trust
 from railyard.release_templates.common import WORKFLOW_NODE_LABEL, WORKFLOW_TAINT_KEY
 
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -39,18 +39,7 @@ AUTO_NODE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
 )
 AUTO_NODE_ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy"
-EC2_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": "sts:AssumeRole",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-            }
-        ],
-    }
-)
+EC2_TRUST = service_trust("ec2.amazonaws.com")
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 
@@ -181,29 +170,31 @@ class EksCluster(pulumi.ComponentResource):
 
     def admit_api_client(self, name: str, security_group_id: pulumi.Input[str]) -> None:
         """Let a security group (e.g. the in-VPC deploy runner) reach the private API on 443."""
-        aws.vpc.SecurityGroupIngressRule(
+        self._admit(
             f"{self._prefix}-api-from-{name}",
-            security_group_id=self.cluster_security_group_id,
+            f"Kubernetes API from {name}",
             referenced_security_group_id=security_group_id,
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            description=f"Kubernetes API from {name}",
-            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _api_clients(self, name: str, args: EksClusterArgs, child) -> None:
         for i, cidr in enumerate(args.api_client_cidrs):
-            aws.vpc.SecurityGroupIngressRule(
+            self._admit(
                 f"{name}-api-from-cidr-{i + 1}",
-                security_group_id=self.cluster_security_group_id,
+                "Kubernetes API from operators over the VPN",
                 cidr_ipv4=cidr,
-                ip_protocol="tcp",
-                from_port=443,
-                to_port=443,
-                description="Kubernetes API from operators over the VPN",
-                opts=child,
             )
+
+    def _admit(self, rule_name: str, description: str, **source: pulumi.Input[str]) -> None:
+        aws.vpc.SecurityGroupIngressRule(
+            rule_name,
+            security_group_id=self.cluster_security_group_id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description=description,
+            opts=pulumi.ResourceOptions(parent=self),
+            **source,
+        )
 
     def _workflow_pool(self, name: str, args: EksClusterArgs, role, cluster) -> None:
         on_k8s = pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[cluster])

@@ -34,6 +34,15 @@ def string_leaves(value, path=""):
         yield path, value
 
 
+def role_policy_attachments(plan: OfflinePlan, role_name: str) -> dict[str, str]:
+    """Managed policy name -> URN of the attachments named after an IAM role (`<role>-<n>`)."""
+    return {
+        a.inputs["policyArn"].rsplit("/", 1)[1]: a.urn
+        for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if a.name.startswith(f"{role_name}-")
+    }
+
+
 def component_of(plan: OfflinePlan, r: RegisteredResource) -> RegisteredResource:
     parent = plan.by_urn(r.parent)
     assert not parent.custom, f"{r.name} is not parented to a component"

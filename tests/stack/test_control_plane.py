@@ -10,7 +10,7 @@ from hera.workflows import models as m
 
 from stacks.argo_objects import argo_objects
 from stacks.offline import OFFLINE_DIGEST, run_offline
-from tests.harness import plan_for, string_leaves
+from tests.harness import plan_for, role_policy_attachments, string_leaves
 
 CLUSTER = "eks:index:Cluster"
 TEMPLATE = "kubernetes:argoproj.io/v1alpha1:WorkflowTemplate"
@@ -232,13 +232,8 @@ def test_argo_objects_dump_holds_templates_and_the_child_workflows_they_create()
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_node_groups_wait_for_their_role_policies(stack):
     plan = plan_for(stack)
-    # the node role's attachments (named after the role: `<cluster>-nodes-<n>`)
-    attachments = [
-        a
-        for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-        if a.name.startswith(f"railyard-{stack}-eks-nodes-")
-    ]
-    assert {a.inputs["policyArn"].rsplit("/", 1)[1] for a in attachments} == {
+    attachments = role_policy_attachments(plan, f"railyard-{stack}-eks-nodes")
+    assert set(attachments) == {
         "AmazonEKSWorkerNodePolicy",
         "AmazonEKS_CNI_Policy",
         "AmazonEC2ContainerRegistryReadOnly",
@@ -246,4 +241,4 @@ def test_node_groups_wait_for_their_role_policies(stack):
     groups = plan.of_type("aws:eks/nodeGroup:NodeGroup")
     assert groups
     for group in groups:
-        assert {a.urn for a in attachments} <= set(group.dependencies), group.name
+        assert set(attachments.values()) <= set(group.dependencies), group.name

@@ -10,7 +10,7 @@ import pytest
 
 from railyard.release_templates.common import WORKFLOW_NODE_LABEL, WORKFLOW_TAINT_KEY
 from stacks.offline import run_offline
-from tests.harness import plan_for
+from tests.harness import plan_for, role_policy_attachments
 
 CLUSTER = "eks:index:Cluster"
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
@@ -74,16 +74,12 @@ def test_the_node_class_uses_the_private_subnets_and_the_auto_node_role(stack_pl
 
 def test_auto_nodes_wait_for_their_role_policies(stack_plan):
     cluster = stack_plan.one(CLUSTER)
-    attachments = [
-        a
-        for a in stack_plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-        if a.name.startswith(f"{cluster.name}-auto-nodes-")
-    ]
-    assert {a.inputs["policyArn"].rsplit("/", 1)[1] for a in attachments} == {
+    attachments = role_policy_attachments(stack_plan, f"{cluster.name}-auto-nodes")
+    assert set(attachments) == {
         "AmazonEKSWorkerNodeMinimalPolicy",
         "AmazonEC2ContainerRegistryPullOnly",
     }
-    assert {a.urn for a in attachments} <= set(cluster.dependencies)
+    assert set(attachments.values()) <= set(cluster.dependencies)
 
 
 def test_parallelism_beyond_the_pool_is_refused_with_the_largest_that_fits():
