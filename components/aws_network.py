@@ -34,6 +34,8 @@ class AwsNetwork(pulumi.ComponentResource):
     private_subnet_ids: list[pulumi.Output[str]]
     public_subnet_ids: list[pulumi.Output[str]]
     private_route_table_ids: list[pulumi.Output[str]]
+    route_table_ids: list[pulumi.Output[str]]
+    """Every route table of the VPC: private ones first, then the public one."""
 
     def __init__(self, name: str, args: AwsNetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("railyard:network:AwsNetwork", name, None, opts)
@@ -107,6 +109,7 @@ class AwsNetwork(pulumi.ComponentResource):
         self.private_subnet_ids = [s.id for s in private_subnets]
         self.public_subnet_ids = [s.id for s in public_subnets]
         self.private_route_table_ids = [rt.id for rt in private_rts]
+        self.route_table_ids = [*self.private_route_table_ids, public_rt.id]
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,

@@ -37,6 +37,8 @@ class DeployRunnerArgs:
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[Sequence[str]]
     """Private subnets (egress through NAT: GitHub, PyPI, the cloud APIs)."""
+    region: str
+    """AWS region of the project (its ARN in the role's trust)."""
 
 
 class DeployRunner(pulumi.ComponentResource):
@@ -67,9 +69,19 @@ class DeployRunner(pulumi.ComponentResource):
             retention_in_days=LOG_RETENTION_DAYS,
             opts=child,
         )
+        account = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).account_id
         role = aws.iam.Role(
             f"{name}-runner",
-            assume_role_policy=service_trust("codebuild.amazonaws.com"),
+            # only CodeBuild acting for this project of this account
+            assume_role_policy=account.apply(
+                lambda a: service_trust(
+                    "codebuild.amazonaws.com",
+                    source_account=a,
+                    source_arn=f"arn:aws:codebuild:{args.region}:{a}:project/{args.project_name}",
+                )
+            ),
             opts=child,
         )
         policy = aws.iam.RolePolicy(
@@ -117,6 +129,11 @@ class DeployRunner(pulumi.ComponentResource):
             f"{name}-runner",
             project_name=project.name,
             build_type="BUILD",
+            # jobs from forks wait for a maintainer's approval comment before they run here
+            pull_request_build_policy=aws.codebuild.WebhookPullRequestBuildPolicyArgs(
+                requires_comment_approval="FORK_PULL_REQUESTS",
+                approver_roles=["GITHUB_WRITE", "GITHUB_MAINTAIN", "GITHUB_ADMIN"],
+            ),
             filter_groups=[
                 aws.codebuild.WebhookFilterGroupArgs(
                     filters=[

@@ -3,15 +3,15 @@
 ``pulumi_eks`` builds the cluster (API access entries, OIDC for IRSA, KMS-encrypted secrets,
 control-plane logs). Two kinds of capacity:
 
-- `system` (Argo, the bridge): a fixed ``aws.eks.NodeGroup`` with a launch template that
-  requires IMDSv2;
+- `system` (Argo, CoreDNS, the bridge): a fixed on-demand ``aws.eks.NodeGroup`` with a launch
+  template that requires IMDSv2;
 - `workflows` (tainted: only workflow pods): EKS Auto Mode with no built-in pools and one
   NodePool of ours, so nodes follow pending workflow pods up and back down to none without
   an autoscaler image in the cluster (``railyard.node_pools``).
 
-Who may reach the private API endpoint: the cluster security group admits ``api_clients``
-(security groups, e.g. the deploy runner) and ``api_client_cidrs`` (operators over the VPN)
-on 443. Every Kubernetes resource of the stack uses ``provider``.
+Who may reach the private API endpoint: the control plane's security group admits
+``admit_api_client`` security groups (the deploy runner) and ``api_client_cidrs`` (operators
+over the VPN) on 443. Every Kubernetes resource of the stack uses ``provider``.
 """
 
 from __future__ import annotations
@@ -45,16 +45,14 @@ LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 @dataclass
 class NodePool:
-    """A fixed managed node group."""
+    """A fixed, on-demand managed node group."""
 
     name: str
     instance_types: list[str]
     min_size: int
     max_size: int
     desired_size: int
-    spot: bool
     labels: dict[str, str] = field(default_factory=dict)
-    taint_key: str | None = None
 
 
 @dataclass
@@ -95,8 +93,9 @@ class EksCluster(pulumi.ComponentResource):
             deletion_window_in_days=30,
             opts=child,
         )
+        # named: the NodeClass refers to its role by name
         auto_role, auto_attachments = self._node_role(
-            f"{name}-auto-nodes", AUTO_NODE_POLICIES, child
+            f"{name}-auto-nodes", AUTO_NODE_POLICIES, child, physical_name=f"{name}-auto-nodes"
         )
         cluster = eks.Cluster(
             name,
@@ -129,8 +128,16 @@ class EksCluster(pulumi.ComponentResource):
                 create_node_role=False,
                 compute_config=eks.ClusterComputeConfigArgs(node_pools=[]),
             ),
-            # the `system` node group still needs kube-proxy (Auto Mode nodes bring their own)
+            # Auto Mode nodes bring their own networking; the `system` node group needs the VPC
+            # CNI and kube-proxy add-ons (pulumi-eks leaves both out under Auto Mode) ...
+            use_default_vpc_cni=False,
             kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(enabled=True),
+            # ... and CoreDNS only once that group has nodes (below), or its add-on waits for
+            # pods that cannot schedule while the node group waits for the cluster
+            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
+            # keep the control plane's own security group: the API rules below open the
+            # endpoint, not the nodes (which share the EKS-created cluster security group)
+            skip_default_security_groups=False,
             create_oidc_provider=True,
             endpoint_private_access=True,
             endpoint_public_access=bool(args.public_access_cidrs),
@@ -147,7 +154,17 @@ class EksCluster(pulumi.ComponentResource):
         )
         node_role, attachments = self._node_role(f"{name}-nodes", NODE_POLICIES, child)
         after_cluster = pulumi.ResourceOptions(parent=self, depends_on=[cluster, *attachments])
-        self._node_group(name, node_role, args.system_pool, args.private_subnet_ids, after_cluster)
+        system = self._node_group(
+            name, node_role, args.system_pool, args.private_subnet_ids, after_cluster
+        )
+        aws.eks.Addon(
+            f"{name}-coredns",
+            cluster_name=name,
+            addon_name="coredns",
+            resolve_conflicts_on_create="OVERWRITE",  # adopts an existing self-managed CoreDNS
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[system]),
+        )
         self.cluster_security_group_id = cluster.cluster_security_group_id
         self._api_clients(name, args, child)
         self.name = pulumi.Output.from_input(name)
@@ -222,17 +239,19 @@ class EksCluster(pulumi.ComponentResource):
 
     @staticmethod
     def _node_role(
-        name: str, policies: tuple[str, ...], child: pulumi.ResourceOptions
+        name: str,
+        policies: tuple[str, ...],
+        child: pulumi.ResourceOptions,
+        physical_name: str | None = None,
     ) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
-        # named: the Auto Mode NodeClass refers to its role by name
-        role = aws.iam.Role(name, name=name, assume_role_policy=EC2_TRUST, opts=child)
+        role = aws.iam.Role(name, name=physical_name, assume_role_policy=EC2_TRUST, opts=child)
         attachments = [
             aws.iam.RolePolicyAttachment(f"{name}-{i}", role=role.name, policy_arn=arn, opts=child)
             for i, arn in enumerate(policies)
         ]
         return role, attachments
 
-    def _node_group(self, name, role, pool: NodePool, subnets, child) -> None:
+    def _node_group(self, name, role, pool: NodePool, subnets, child) -> aws.eks.NodeGroup:
         template = aws.ec2.LaunchTemplate(
             f"{name}-{pool.name}",
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
@@ -242,22 +261,17 @@ class EksCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        aws.eks.NodeGroup(
+        return aws.eks.NodeGroup(
             f"{name}-{pool.name}",
             cluster_name=name,
             node_role_arn=role.arn,
             subnet_ids=subnets,
             instance_types=pool.instance_types,
-            capacity_type="SPOT" if pool.spot else "ON_DEMAND",
+            capacity_type="ON_DEMAND",
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                 min_size=pool.min_size, max_size=pool.max_size, desired_size=pool.desired_size
             ),
             labels=pool.labels,
-            taints=[
-                aws.eks.NodeGroupTaintArgs(key=pool.taint_key, value="true", effect="NO_SCHEDULE")
-            ]
-            if pool.taint_key
-            else None,
             launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
                 id=template.id, version=template.latest_version.apply(str)
             ),
@@ -273,15 +287,9 @@ def _cluster_wide(policy_arn: str) -> eks.AccessPolicyAssociationArgs:
 
 
 def system_pool() -> NodePool:
-    """Argo's controller and server, the Kanban bridge: two on-demand nodes, no taint."""
+    """Argo's controller and server, CoreDNS, the Kanban bridge: two on-demand nodes."""
     return NodePool(
-        "system",
-        ["m6i.large", "m5.large"],
-        2,
-        4,
-        2,
-        spot=False,
-        labels={"railyard.io/pool": "system"},
+        "system", ["m6i.large", "m5.large"], 2, 4, 2, labels={"railyard.io/pool": "system"}
     )
 
 

@@ -30,8 +30,10 @@ class HybridVpnArgs:
 
     aws_vpc_id: pulumi.Input[str]
     """The AWS VPC the virtual private gateway attaches to."""
-    aws_private_route_table_ids: Sequence[pulumi.Input[str]]
-    """Every private route table: each learns the Alibaba routes by VGW propagation."""
+    aws_route_table_ids: Sequence[pulumi.Input[str]]
+    """Every route table of the VPC: each learns the Alibaba routes by VGW propagation. The
+    public one too: EKS may place the API endpoint's interfaces in public subnets, and their
+    answers to operators over the VPN must not leave through the internet gateway."""
     alibaba_vpc_id: pulumi.Input[str]
     """The Alibaba VPC the VPN gateway serves."""
     alibaba_vswitch_ids: Sequence[pulumi.Input[str]]
@@ -47,9 +49,9 @@ class HybridVpnArgs:
     pre_shared_keys: Sequence[pulumi.Input[str]] | None = None
     """One PSK per tunnel (wrapped as secrets here); ``None``: generated, kept secret."""
     bandwidth_mbps: int = 10
+    """Alibaba VPN gateway bandwidth."""
     payment_type: str = "PayAsYouGo"
     """``Subscription`` on China-site accounts (the API refuses pay-as-you-go there)."""
-    """Alibaba VPN gateway bandwidth."""
     alibaba_tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for the Alibaba resources."""
 
@@ -77,7 +79,7 @@ class HybridVpn(pulumi.ComponentResource):
             tags={"Name": f"{name}-vgw"},
             opts=child,
         )
-        for i, route_table_id in enumerate(args.aws_private_route_table_ids):
+        for i, route_table_id in enumerate(args.aws_route_table_ids):
             aws.ec2.VpnGatewayRoutePropagation(
                 f"{name}-propagation-{i + 1}",
                 vpn_gateway_id=vgw.id,

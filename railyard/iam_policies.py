@@ -5,13 +5,22 @@ from __future__ import annotations
 import json
 
 
-def service_trust(service: str) -> str:
-    """A role that only the AWS service ``service`` (e.g. ``ec2.amazonaws.com``) may assume."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": service}}
-            ],
-        }
-    )
+def service_trust(service: str, source_account: str = "", source_arn: str = "") -> str:
+    """A role that only the AWS service ``service`` (e.g. ``ec2.amazonaws.com``) may assume.
+
+    ``source_account`` / ``source_arn`` narrow it to the service acting for this account's
+    resource (the confused-deputy guard AWS recommends for service roles).
+    """
+    statement: dict = {
+        "Effect": "Allow",
+        "Action": "sts:AssumeRole",
+        "Principal": {"Service": service},
+    }
+    conditions = {}
+    if source_account:
+        conditions["StringEquals"] = {"aws:SourceAccount": source_account}
+    if source_arn:
+        conditions["ArnLike"] = {"aws:SourceArn": source_arn}
+    if conditions:
+        statement["Condition"] = conditions
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})

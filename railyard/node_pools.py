@@ -77,8 +77,8 @@ def node_pool(pool: WorkflowPool) -> dict:
                         },
                     ],
                     "expireAfter": "336h",  # nodes are replaced every two weeks (patches)
-                    # a draining node waits this long for a step (the longest, android-build,
-                    # has a one-hour deadline)
+                    # a draining node waits this long for step pods (they are annotated
+                    # karpenter.sh/do-not-disrupt; the longest step has a one-hour deadline)
                     "terminationGracePeriod": "2h",
                 },
             },

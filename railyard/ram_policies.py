@@ -62,6 +62,9 @@ def release_policy(buckets: Sequence[str], cdn_domain: str) -> str:
                 "oss:DeleteObject",
                 "oss:ListObjects",
                 "oss:GetBucketInfo",
+                # large files go up in parts; a failed upload must be able to clean up
+                "oss:AbortMultipartUpload",
+                "oss:ListParts",
             ],
             "Resource": [f"acs:oss:*:*:{x}" for b in buckets for x in (b, f"{b}/*")],
         }

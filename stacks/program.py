@@ -131,7 +131,7 @@ def _vpn(c: Context, aws_net: AwsNetwork, alibaba_net: AlibabaNetwork) -> None:
         f"{c.prefix}-vpn",
         HybridVpnArgs(
             aws_vpc_id=aws_net.vpc_id,
-            aws_private_route_table_ids=aws_net.private_route_table_ids,
+            aws_route_table_ids=aws_net.route_table_ids,
             alibaba_vpc_id=alibaba_net.vpc_id,
             alibaba_vswitch_ids=alibaba_net.vswitch_ids[:2],
             aws_asn=cfg.vpn_aws_asn,
@@ -352,6 +352,7 @@ def _deploy_runner(c: Context, aws_net: AwsNetwork, cluster: EksCluster) -> None
             connection_arn=cfg.deploy_runner_connection_arn,
             vpc_id=aws_net.vpc_id,
             subnet_ids=aws_net.private_subnet_ids,
+            region=cfg.aws_region,
         ),
         opts=c.on_aws,
     )

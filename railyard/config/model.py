@@ -446,8 +446,8 @@ class StackConfig(BaseModel):
     eks_api_client_cidrs: CidrList = Field(
         default_factory=list,
         alias=full_key("eksApiClientCidrs"),
-        description="Private networks (reached over the VPN) admitted to the private API "
-        "endpoint on 443, e.g. an operators' network behind the Alibaba VPC.",
+        description="Networks inside the Alibaba VPC (the VPN carries its routes) admitted to "
+        "the private API endpoint on 443, e.g. an operators' vSwitch.",
         examples=[["10.60.0.0/20"]],
     )
     eks_workflow_node_types: StrList = Field(

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from railyard.config.errors import Problem
-from railyard.config.model import RFC1918, StackConfig, full_key
+from railyard.config.model import StackConfig, full_key
 from railyard.release_templates import common as templates
 from railyard_runtime.kanban.cards import DEFAULT_RULES, ColumnRules, load_rules
 from railyard_runtime.scans.images import SEVERITIES
@@ -70,12 +70,14 @@ def _check_api_access(c: StackConfig) -> list[Problem]:
                 )
             )
     for i, net in enumerate(c.eks_api_client_cidrs):
-        if not any(net.subnet_of(private) for private in RFC1918):
+        # the VPN carries the Alibaba VPC's routes (BGP), nothing else
+        if not net.subnet_of(c.alibaba_vpc_cidr):
             problems.append(
                 Problem(
                     f"{full_key('eksApiClientCidrs')}[{i}]",
-                    f"{net} is not a private network; these reach the API over the VPN",
-                    "use ranges inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16",
+                    f"{net} is not inside alibabaVpcCidr {c.alibaba_vpc_cidr}; only that "
+                    "network reaches the API over the VPN",
+                    f"use ranges inside {c.alibaba_vpc_cidr} (e.g. an operators' vSwitch)",
                 )
             )
     runner = {

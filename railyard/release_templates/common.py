@@ -12,7 +12,7 @@ from hera.workflows import models as m
 
 from railyard_runtime.release import plan
 
-# Workflow pods land on the tainted `workflows` node group (railyard:eks).
+# Workflow pods land on the tainted `workflows` node pool (EKS Auto Mode, railyard:eks).
 WORKFLOW_NODE_LABEL = {"railyard.io/pool": "workflows"}
 WORKFLOW_TAINT_KEY = "railyard.io/workflows"
 SOURCE_PATH = "/src"
@@ -90,8 +90,15 @@ def retry(limit: int = 3, exit_codes: tuple[int, ...] = (3,)) -> m.RetryStrategy
     )
 
 
+# Auto Mode replaces nodes (new AMIs, expiry) by draining them; a running release step is not
+# something to evict halfway, so the node waits for it (up to the pool's grace period).
+DO_NOT_DISRUPT = {"karpenter.sh/do-not-disrupt": "true"}
+
+
 def on_workflow_nodes() -> dict:
+    """Template fields that put a step pod on the workflows pool and keep it there."""
     return {
+        "metadata": m.Metadata(annotations=DO_NOT_DISRUPT),
         "node_selector": WORKFLOW_NODE_LABEL,
         "tolerations": [
             m.Toleration(key=WORKFLOW_TAINT_KEY, operator="Exists", effect="NoSchedule")

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from components.deploy_runner import runs_on_label
 from stacks import plan as plan_cli
-from stacks.offline import run_offline
+from stacks.offline import FAKE_ACCOUNT, run_offline
 from tests.harness import plan_for
 
 CLUSTER = "eks:index:Cluster"
@@ -62,6 +62,25 @@ def test_operator_networks_over_the_vpn_reach_the_api_on_443():
     assert not [r for r in plan_for("prod").of_type(INGRESS) if "cidrIpv4" in r.inputs]
 
 
+def test_only_codebuild_acting_for_this_project_assumes_the_runner_role(stack_plan):
+    (role,) = stack_plan.of_type("aws:iam/role:Role", under="railyard:cicd:DeployRunner")
+    (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Principal"] == {"Service": "codebuild.amazonaws.com"}
+    project = stack_plan.one(PROJECT).inputs["name"]
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": FAKE_ACCOUNT},
+        "ArnLike": {
+            "aws:SourceArn": f"arn:aws:codebuild:us-east-1:{FAKE_ACCOUNT}:project/{project}"
+        },
+    }
+
+
+def test_fork_pull_requests_wait_for_a_maintainers_approval(stack_plan):
+    policy = stack_plan.one("aws:codebuild/webhook:Webhook").inputs["pullRequestBuildPolicy"]
+    assert policy["requiresCommentApproval"] == "FORK_PULL_REQUESTS"
+    assert "GITHUB_READ" not in policy["approverRoles"]
+
+
 def test_the_runner_role_only_logs_attaches_to_the_vpc_and_uses_the_connection(stack_plan):
     (policy,) = stack_plan.of_type(
         "aws:iam/rolePolicy:RolePolicy", under="railyard:cicd:DeployRunner"
@@ -92,7 +111,11 @@ def test_the_runner_role_only_logs_attaches_to_the_vpc_and_uses_the_connection(s
         ),
         (
             {"railyard:eksApiClientCidrs": ["203.0.113.0/24"]},
-            r"eksApiClientCidrs\[0\]: 203.0.113.0/24 is not a private network",
+            r"eksApiClientCidrs\[0\]: 203.0.113.0/24 is not inside alibabaVpcCidr 10.70.0.0/16",
+        ),
+        (
+            {"railyard:eksApiClientCidrs": ["192.168.1.0/24"]},
+            r"eksApiClientCidrs\[0\]: 192.168.1.0/24 is not inside alibabaVpcCidr",
         ),
     ],
 )

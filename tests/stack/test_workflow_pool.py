@@ -98,3 +98,33 @@ def test_parallelism_beyond_the_pool_is_refused_with_the_largest_that_fits():
         },
     )
     assert plan.one(NODE_POOL).inputs["spec"]["limits"]["cpu"] == "48"
+
+
+def test_the_system_group_keeps_its_networking_and_gets_coredns_once_it_has_nodes(stack_plan):
+    """Under Auto Mode pulumi-eks leaves out the VPC CNI and kube-proxy add-ons and adds
+    CoreDNS inside the cluster: the node group would never get pod networking, and CoreDNS
+    (waiting for schedulable pods) would hold the cluster that the node group waits for."""
+    cluster = stack_plan.one(CLUSTER)
+    assert cluster.inputs["useDefaultVpcCni"] is False  # False: pulumi-eks installs the add-on
+    assert cluster.inputs["kubeProxyAddonOptions"]["enabled"] is True
+    assert cluster.inputs["corednsAddonOptions"]["enabled"] is False
+    assert cluster.inputs["skipDefaultSecurityGroups"] is False
+    (coredns,) = stack_plan.of_type("aws:eks/addon:Addon")
+    assert coredns.inputs["addonName"] == "coredns"
+    (system,) = stack_plan.of_type("aws:eks/nodeGroup:NodeGroup")
+    assert system.urn in coredns.dependencies
+
+
+def test_every_step_pod_lands_on_the_pool_and_is_not_evicted_midway(stack_plan):
+    """Auto Mode drains nodes for new AMIs and expiry; a step pod holds its node until done."""
+    templates = stack_plan.of_type("kubernetes:argoproj.io/v1alpha1:WorkflowTemplate")
+    pods = [
+        t
+        for template in templates
+        for t in template.inputs["spec"]["templates"]
+        if {"container", "script"} & set(t)  # resource templates: a small executor pod anywhere
+    ]
+    assert len(pods) >= 10
+    for pod in pods:
+        assert pod["nodeSelector"] == WORKFLOW_NODE_LABEL, pod["name"]
+        assert pod["metadata"]["annotations"]["karpenter.sh/do-not-disrupt"] == "true", pod["name"]
