@@ -93,7 +93,7 @@ def test_pods_get_the_role_and_a_projected_token_not_a_secret(stack_plan):
 
 
 def test_fingerprints_are_pinned_when_configured():
-    fingerprint = "9E:99:A4:8A:99:60:B1:49:26:BB:7F:3B:02:E2:2D:A2:B0:AB:72:80"
+    fingerprint = "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67"
     plan = run_offline("dev", {"railyard:alibabaOidcFingerprints": [fingerprint]})
     assert plan.one(IDP).inputs["fingerprints"] == [fingerprint.replace(":", "").lower()]
     assert "fingerprints" not in plan_for("dev").one(IDP).inputs

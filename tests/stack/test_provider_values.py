@@ -7,8 +7,11 @@ reference); these tests hold the inputs the real program registers, for dev and 
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
+from stacks.offline import run_offline
 from tests import provider_values as pv
 from tests.harness import STACKS, plan_for
 
@@ -16,12 +19,30 @@ ROWS = pv.rows()
 CLOUD_PROVIDERS = ("aws:", "alicloud:")
 
 
+# The committed stacks, and prod with the optional settings switched the other way, so values
+# only a non-default config registers are held to the table too.
+VARIANT = (
+    "prod",
+    {
+        "railyard:alibabaVpnPaymentType": "Subscription",
+        "railyard:eksApiClientCidrs": ["10.70.0.0/20"],
+        "railyard:alibabaOidcFingerprints": ["0123456789abcdef0123456789abcdef01234567"],
+        "railyard:pwaSpaFallback": False,
+    },
+)
+
+
+@functools.cache
+def _plans() -> list:
+    return [*(plan_for(stack) for stack in STACKS), run_offline(*VARIANT)]
+
+
 def _values(row: pv.Row):
-    for stack in STACKS:
-        for resource in plan_for(stack).of_type(row.type_token):
+    for plan in _plans():
+        for resource in plan.of_type(row.type_token):
             if row.applies_to(resource.inputs):
                 for value in row.values(resource.inputs):
-                    yield stack, resource.name, value
+                    yield plan.stack, resource.name, value
 
 
 def test_the_table_is_read():
@@ -47,8 +68,8 @@ def test_registered_values_are_accepted_by_the_provider(row: pv.Row):
 def test_every_cloud_resource_type_is_in_the_table():
     registered = {
         r.type
-        for stack in STACKS
-        for r in plan_for(stack).resources
+        for plan in _plans()
+        for r in plan.resources
         if r.custom and r.type.startswith(CLOUD_PROVIDERS)
     }
     listed = {
