@@ -20,14 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pulumi import Output, RunError
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 
-from railyard.config import PROJECT, ConfigError, Problem
+from railyard.config import PROJECT, ConfigError, Problem, yaml_text
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAKE_ACCOUNT = "123456789012"
@@ -49,12 +48,13 @@ def load_stack_config(
     ``overrides`` replace stack values (full keys); a value of ``None`` removes the key.
     Raises ``ConfigError`` for a missing stack file or a value of the wrong declared type.
     """
-    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    project = _yaml_file(root / "Pulumi.yaml")
     stack_file = root / f"Pulumi.{stack}.yaml"
-    if not stack_file.exists():
+    if not stack_file.is_file():
         known = sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))
-        raise ConfigError([Problem("stack", f"no {stack_file.name}", f"use one of {known}")])
-    values = dict((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
+        raise ConfigError([Problem("stack", f"no {stack_file.name[:80]}", f"use one of {known}")])
+    document = _yaml_file(stack_file)
+    values = dict((document.get("config") or {}) if isinstance(document, dict) else {})
 
     declared = {_full_key(k): d for k, d in (project.get("config") or {}).items()}
     for key, declaration in declared.items():
@@ -83,6 +83,18 @@ def load_stack_config(
     if problems:
         raise ConfigError(problems)
     return config, secret_keys
+
+
+def _yaml_file(path: Path) -> Any:
+    """A project or stack file, parsed with the config limits (size, depth, no aliases)."""
+    with path.open("rb") as f:
+        data = f.read(yaml_text.MAX_BYTES + 1)
+    try:
+        return yaml_text.load(data, path.name) or {}
+    except yaml_text.YamlInputError as e:
+        raise ConfigError(
+            [Problem(path.name, str(e), "fix the file (plain YAML, UTF-8)")]
+        ) from None
 
 
 def _full_key(key: str) -> str:

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.tree import Tree
 
-from railyard.config import ConfigError
+from railyard.config import ConfigError, yaml_text
 from stacks.diagram import DiagramError, build_graph, write
 from stacks.offline import OfflinePlan, RegisteredResource, run_offline
 from stacks.policy_check import DEFAULT_POLICY_CONFIG, Verdict, evaluate, load_policy_config
@@ -49,7 +49,13 @@ def _parse_overrides(pairs: list[str]) -> dict[str, Any]:
                 param_hint="--set",
             )
         # YAML scalars/lists, as in a stack file: 3 -> int, [a, b] -> list; empty -> unset
-        overrides[key] = yaml.safe_load(raw) if raw else None
+        try:
+            overrides[key] = yaml_text.load(raw, f"--set {key}") if raw else None
+        except yaml_text.YamlInputError as e:
+            raise typer.BadParameter(
+                f"{e}. Fix: give a plain YAML value (quote text that starts with [ or {{)",
+                param_hint="--set",
+            ) from None
     return overrides
 
 
@@ -174,7 +180,10 @@ def plan(
         settings = load_policy_config(policy_config)
         result = run_offline(stack, _parse_overrides(set_))
     except ConfigError as e:
-        console.print(f"[bold red]Stack {stack}: {e}[/bold red]", highlight=False)
+        # printed literally: keys like `x[0]` and values holding `[...]` are not markup
+        console.print(
+            f"[bold red]Stack {escape(stack)}: {escape(str(e))}[/bold red]", highlight=False
+        )
         raise typer.Exit(2) from None
     if bootstrap:
         typer.echo(bootstrap_command(result))
@@ -185,7 +194,7 @@ def plan(
         graph = build_graph(result) if diagram else None
         written = [write(graph, path) for path in diagram]
     except DiagramError as e:
-        console.print(f"[bold red]--diagram: {e}[/bold red]", highlight=False)
+        console.print(f"[bold red]--diagram: {escape(str(e))}[/bold red]", highlight=False)
         raise typer.Exit(2) from None
 
     if as_json_:

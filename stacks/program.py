@@ -30,7 +30,7 @@ from components.release_pipeline import ReleasePipeline, ReleasePipelineArgs, Re
 from components.steps_image import StepsImage, StepsImageArgs
 from railyard import cache_rules
 from railyard import config as stack_config
-from railyard.config import StackConfig, release_checks
+from railyard.config import StackConfig, provider_keys, release_checks
 from railyard.release_templates.common import ReleaseSettings
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
@@ -40,8 +40,13 @@ def read_config() -> StackConfig:
     """Validate the stack's config, or stop the program with every problem before any resource."""
     # Every railyard key present (to catch typos), plus the keys of the model from any source
     # the SDK knows (the engine's config, PULUMI_CONFIG_* environment variables).
-    namespace = f"{stack_config.PROJECT}:"
-    raw = {k: v for k, v in runtime_config.CONFIG.get().items() if k.startswith(namespace)}
+    # Provider keys too: a provider ignores a key it does not know (`aws:regoin`).
+    namespaces = (stack_config.PROJECT, *provider_keys.NAMESPACES)
+    raw = {
+        k.replace(":config:", ":", 1): v
+        for k, v in runtime_config.CONFIG.get().items()
+        if k.split(":", 1)[0] in namespaces
+    }
     raw |= {
         key: value
         for key in stack_config.FIELDS_BY_KEY

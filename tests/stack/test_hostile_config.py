@@ -1,0 +1,109 @@
+"""Stack config under hostile and clumsy input: a clear error naming the key, never a traceback.
+
+Both ways config comes in are covered: `--set` on the offline plan and the stack files the
+program reads (the same limits apply to both).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from railyard.config import ConfigError
+from stacks import plan as plan_cli
+from stacks.offline import PROJECT_ROOT, load_stack_config, run_offline
+
+ALIAS_BOMB = "a: &a [x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(20)
+)
+
+
+def plan(*args: str):
+    started = time.monotonic()
+    result = CliRunner().invoke(plan_cli.app, list(args))
+    return result, time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("[bold]x[/bold]", "not valid YAML (line 1, column 7)"),
+        ("key: [unclosed", "not valid YAML"),
+        ("[" * 30_000, "nested deeper than 32 levels"),
+        ("&a [x]", "anchors and aliases are not accepted"),
+        ("9" * 5000, "a number too long"),
+    ],
+)
+def test_set_values_that_are_not_config_are_refused_quickly(value, said):
+    result, seconds = plan("dev", "--set", f"railyard:ecrRepositories={value}")
+    assert result.exit_code == 2, result.output
+    assert said in result.output and "--set railyard:ecrRepositories" in result.output
+    assert "Traceback" not in result.output and result.exception.__class__ is SystemExit
+    assert seconds < 10
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (ALIAS_BOMB.encode(), "anchors and aliases are not accepted"),
+        (b"config:\n  railyard:environment: dev\xff\n", "not UTF-8"),
+        (b"config:\n  railyard:environment: \x00dev\n", "NUL"),
+        (b"config: " + b"[" * 20_000, "nested deeper"),
+        (b"config:\n  railyard:environment: dev\n" + b"#" * (2 * 1024 * 1024), "bytes"),
+    ],
+)
+def test_stack_files_beyond_the_limits_are_refused_naming_the_file(project, content, said):
+    (project / "Pulumi.bad.yaml").write_bytes(content)
+    with pytest.raises(ConfigError) as raised:
+        load_stack_config("bad", root=project)
+    (problem,) = raised.value.problems
+    assert problem.key == "Pulumi.bad.yaml" and said in problem.message
+
+
+def test_a_stack_file_that_is_not_a_mapping_is_not_a_traceback(project):
+    (project / "Pulumi.list.yaml").write_text("- just\n- a list\n")
+    config, _ = load_stack_config("list", root=project)
+    assert all(not k.startswith("railyard:environment") for k in config)
+
+
+def test_errors_echo_an_excerpt_never_the_whole_value():
+    huge = "x" * 100_000
+    result, _ = plan("dev", "--set", f"railyard:releaseBackendWorkload={huge}")
+    assert result.exit_code == 2
+    assert "100002 characters" in result.output or "100000 characters" in result.output
+    assert len(result.output) < 2_000
+
+
+def test_errors_print_brackets_literally():
+    result, _ = plan("dev", "--set", "railyard:releaseBackendWorkload='[bold]x[/bold]'")
+    assert result.exit_code == 2, result.output
+    assert "[bold]x[/bold]" in result.output  # not swallowed as console markup
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"),
+    [
+        ("aws:regoin", "aws:region"),
+        ("alicloud:regin", "alicloud:region"),
+        ("kubernetes:kubeconfg", "kubernetes:kubeconfig"),
+    ],
+)
+def test_unknown_provider_keys_are_errors_with_the_closest_key(key, suggestion):
+    with pytest.raises(ConfigError, match=f"{key}: is not a config key of the .* {suggestion}"):
+        run_offline("dev", {key: "us-east-1"})
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_stack_opens_its_api_endpoint_to_the_internet(stack):
+    with pytest.raises(ConfigError, match=r"eksPublicAccessCidrs"):
+        run_offline(stack, {"railyard:eksPublicAccessCidrs": ["0.0.0.0/0"]})
