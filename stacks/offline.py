@@ -92,9 +92,8 @@ def _yaml_file(path: Path) -> Any:
     try:
         return yaml_text.load(data, path.name) or {}
     except yaml_text.YamlInputError as e:
-        raise ConfigError(
-            [Problem(path.name, str(e), "fix the file (plain YAML, UTF-8)")]
-        ) from None
+        where = f"line {e.line}: " if e.line else ""
+        raise ConfigError([Problem(path.name, where + e.problem)]) from None
 
 
 def _full_key(key: str) -> str:

@@ -52,10 +52,7 @@ def _parse_overrides(pairs: list[str]) -> dict[str, Any]:
         try:
             overrides[key] = yaml_text.load(raw, f"--set {key}") if raw else None
         except yaml_text.YamlInputError as e:
-            raise typer.BadParameter(
-                f"{e}. Fix: give a plain YAML value (quote text that starts with [ or {{)",
-                param_hint="--set",
-            ) from None
+            raise typer.BadParameter(str(e), param_hint="--set") from None
     return overrides
 
 

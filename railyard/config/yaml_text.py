@@ -1,65 +1,41 @@
-"""Stack files and ``--set`` values as YAML, with limits.
+"""Stack files and ``--set`` values as YAML, with the limits config needs.
 
 Config is small: a stack file of a few KiB, a value of a few dozen characters. Anything far
-beyond that is a mistake or an attack (an alias bomb, a thousand nested brackets, a number of
-thousands of digits), so it is refused with the reason before PyYAML builds it.
+beyond that is a mistake or an attack (an alias bomb, thousands of nested brackets, a number of
+thousands of digits): the runtime's bounded loader refuses it with the reason, before anything
+is built, and here the refusal becomes a config error naming the file or key.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import yaml
+from railyard_runtime import safe_yaml
 
-MAX_BYTES = 1024 * 1024
-MAX_DEPTH = 32
-MAX_SCALAR = 64 * 1024
-_OPENERS = {yaml.SequenceStartEvent, yaml.MappingStartEvent}
-_CLOSERS = {yaml.SequenceEndEvent, yaml.MappingEndEvent}
+LIMITS = safe_yaml.Limits(max_bytes=1024 * 1024, max_depth=32, max_nodes=20_000)
+MAX_BYTES = LIMITS.max_bytes
 
 
 class YamlInputError(ValueError):
-    """Text that is not YAML, or YAML beyond the limits; the message says which."""
+    """Text that is not YAML, or YAML beyond the limits: ``problem`` says which (with the fix)
+    and ``line`` where (None: the whole text)."""
+
+    def __init__(self, what: str, line: int | None, problem: str):
+        self.what, self.line, self.problem = what, line, problem
+        super().__init__(f"{what}:{line}: {problem}" if line else f"{what}: {problem}")
 
 
 def load(text: str | bytes, what: str) -> Any:
     """Parse ``text`` (named ``what`` in errors) into plain data, or raise ``YamlInputError``."""
-    if isinstance(text, bytes):
-        if len(text) > MAX_BYTES:
-            raise YamlInputError(f"{what}: {len(text)} bytes, more than config ever needs")
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise YamlInputError(f"{what}: not UTF-8 (byte {e.start})") from None
-    if len(text) > MAX_BYTES:
-        raise YamlInputError(f"{what}: {len(text)} characters, more than config ever needs")
-    if "\x00" in text:
-        raise YamlInputError(f"{what}: holds a NUL character")
     try:
-        _check_events(text, what)
-        return yaml.safe_load(text)
-    except YamlInputError:
-        raise
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(e, "problem", None) or "invalid YAML"
-        raise YamlInputError(f"{what}: not valid YAML{where}: {problem}") from None
-    except ValueError:  # Python refuses integers of more than 4300 digits
-        raise YamlInputError(f"{what}: a number too long to be a config value") from None
-
-
-def _check_events(text: str, what: str) -> None:
-    """Walk the event stream once: no aliases or anchors, bounded nesting and scalars."""
-    depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise YamlInputError(f"{what}: anchors and aliases are not accepted in config")
-        if type(event) in _OPENERS:
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise YamlInputError(f"{what}: nested deeper than {MAX_DEPTH} levels")
-        elif type(event) in _CLOSERS:
-            depth -= 1
-        elif isinstance(event, yaml.ScalarEvent) and len(event.value) > MAX_SCALAR:
-            raise YamlInputError(f"{what}: a value of {len(event.value)} characters")
+        if isinstance(text, bytes):
+            if len(text) > MAX_BYTES:
+                raise YamlInputError(
+                    what, None, f"is {len(text):,} bytes, more than config ever needs"
+                )
+            text = safe_yaml.decode(text, what)
+        elif "\0" in text:
+            raise YamlInputError(what, None, "holds a NUL character. Fix: remove it")
+        return safe_yaml.loads(text, what, LIMITS)
+    except safe_yaml.YamlError as e:
+        raise YamlInputError(what, e.line, e.problem) from None

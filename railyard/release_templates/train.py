@@ -220,6 +220,8 @@ def _job_args(kind: str) -> list[str]:
             item % "prefix",
             "--source",
             source,
+            "--checkout",  # the folder must resolve inside the repository's checkout
+            SOURCE_PATH,
         ],
         "apigw": [
             "deploy",

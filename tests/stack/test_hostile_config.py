@@ -31,11 +31,11 @@ def plan(*args: str):
 @pytest.mark.parametrize(
     ("value", "said"),
     [
-        ("[bold]x[/bold]", "not valid YAML (line 1, column 7)"),
+        ("[bold]x[/bold]", "not valid YAML"),
         ("key: [unclosed", "not valid YAML"),
-        ("[" * 30_000, "nested deeper than 32 levels"),
-        ("&a [x]", "anchors and aliases are not accepted"),
-        ("9" * 5000, "a number too long"),
+        ("[" * 30_000, "nested more than 32 levels deep"),
+        ("&a [x]", "anchors and aliases (&name, *name) are not supported"),
+        ("9" * 5000, "an integer of 5,000 digits"),
     ],
 )
 def test_set_values_that_are_not_config_are_refused_quickly(value, said):
@@ -55,10 +55,10 @@ def project(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("content", "said"),
     [
-        (ALIAS_BOMB.encode(), "anchors and aliases are not accepted"),
+        (ALIAS_BOMB.encode(), "anchors and aliases (&name, *name) are not supported"),
         (b"config:\n  railyard:environment: dev\xff\n", "not UTF-8"),
         (b"config:\n  railyard:environment: \x00dev\n", "NUL"),
-        (b"config: " + b"[" * 20_000, "nested deeper"),
+        (b"config: " + b"[" * 20_000, "nested more than 32 levels deep"),
         (b"config:\n  railyard:environment: dev\n" + b"#" * (2 * 1024 * 1024), "bytes"),
     ],
 )
@@ -77,10 +77,10 @@ def test_a_stack_file_that_is_not_a_mapping_is_not_a_traceback(project):
 
 
 def test_errors_echo_an_excerpt_never_the_whole_value():
-    huge = "x" * 100_000
+    huge = "x" * 10_000  # within the YAML limits: the key's own check refuses it
     result, _ = plan("dev", "--set", f"railyard:releaseBackendWorkload={huge}")
     assert result.exit_code == 2
-    assert "100002 characters" in result.output or "100000 characters" in result.output
+    assert "(10002 characters)" in result.output
     assert len(result.output) < 2_000
 
 

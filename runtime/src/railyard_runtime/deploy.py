@@ -11,10 +11,13 @@ import base64
 import hashlib
 import io
 import mimetypes
+import os
+import stat
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from botocore.exceptions import ClientError, WaiterError
 
@@ -39,19 +42,106 @@ def _existing(path: Path, option: str, directory: bool) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class _File:
+    name: PurePosixPath  # relative to the folder: the zip entry or the key after the prefix
+    real: Path  # symlinks resolved (inside the folder)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _files(
+    folder: Path,
+    skip: Callable[[PurePosixPath], bool],
+    option: str = "--source",
+    checkout: Path | None = None,
+) -> list[_File]:
+    """Every regular file under ``folder``, sorted, before any is read.
+
+    The checked-out repository decides what is in the folder, so it is not trusted: a symlink
+    is followed only when it resolves inside the folder (one to /etc or ../.. refuses the
+    whole deploy), and a FIFO, socket or device refuses it too (reading one blocks or never
+    ends). Symlinked directories are not descended, as before. With ``checkout``, the folder
+    itself must resolve inside it (``dist`` may be a symlink in the repository).
+    """
+    _existing(folder, option, directory=True)
+    root = folder.resolve()
+    if checkout is not None and not root.is_relative_to(checkout.resolve()):
+        raise BadInput(
+            f"{option} {str(folder)!r} resolves to {str(root)!r}, outside the checkout "
+            f"{str(checkout)!r}. Fix: deploy a folder of the repository, not a link out of it"
+        )
+    found: list[_File] = []
+    for dirpath, dirnames, filenames in os.walk(root):  # does not follow symlinked dirs
+        here = Path(dirpath)
+        for entry in [*dirnames, *filenames]:
+            path = here / entry
+            name = PurePosixPath(path.relative_to(root).as_posix())
+            if skip(name):
+                if entry in dirnames:
+                    dirnames.remove(entry)
+                continue
+            real, mode = path, path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                try:
+                    real = path.resolve()
+                except RuntimeError:
+                    continue  # a symlink loop names no file: skipped, like a dangling link
+                if not real.is_relative_to(root):
+                    raise BadInput(
+                        f"{option} {str(folder)!r}: {name} is a symlink to {str(real)!r}, "
+                        "outside the folder; nothing was deployed. "
+                        "Fix: remove the link, or copy the file into the folder"
+                    )
+                try:
+                    mode = real.stat().st_mode
+                except OSError:
+                    continue  # a dangling link names no file: skipped, as before
+            if stat.S_ISDIR(mode):
+                continue
+            if not stat.S_ISREG(mode):
+                raise BadInput(
+                    f"{option} {str(folder)!r}: {name} is {_kind(mode)}, not a regular file; "
+                    "nothing was deployed. Fix: remove it from the folder"
+                )
+            found.append(_File(name, real))
+    return sorted(found, key=lambda f: f.name.parts)
+
+
+def _read(path: Path, option: str = "--source") -> tuple[bytes, int]:
+    """The bytes and mode of a regular file; a path swapped for a FIFO or a link since it
+    was listed is refused, not waited on."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise BadInput(f"{option}: cannot read {str(path)!r} ({e.strerror})") from e
+    with os.fdopen(fd, "rb") as file:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise BadInput(f"{option}: {str(path)!r} is {_kind(mode)}, not a regular file")
+        return file.read(), mode
+
+
 def lambda_zip(source: Path) -> bytes:
     """A deterministic zip of ``source``: sorted entries, fixed times, modes kept."""
-    _existing(source, "--source", directory=True)
+    files = _files(source, lambda name: name.parts[0] == ".git")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(p for p in source.rglob("*") if p.is_file()):
-            rel = path.relative_to(source)
-            if rel.parts[0] == ".git":
-                continue
-            info = zipfile.ZipInfo(rel.as_posix(), date_time=_ZIP_EPOCH)
-            info.external_attr = (path.stat().st_mode & 0o777 | 0o100000) << 16
+        for file in files:
+            body, mode = _read(file.real)
+            info = zipfile.ZipInfo(file.name.as_posix(), date_time=_ZIP_EPOCH)
+            info.external_attr = (mode & 0o777 | 0o100000) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
+            archive.writestr(info, body)
     return buffer.getvalue()
 
 
@@ -80,22 +170,30 @@ def deploy_lambda(client, function_name: str, source: Path) -> Outcome:
     return Outcome(function_name, True, f"version {answer.get('Version')} ({code_sha})")
 
 
-def deploy_s3(client, bucket: str, prefix: str, source: Path, workers: int = 16) -> Outcome:
+def deploy_s3(
+    client,
+    bucket: str,
+    prefix: str,
+    source: Path,
+    workers: int = 16,
+    checkout: Path | None = None,
+) -> Outcome:
     """Upload every file of ``source`` under ``prefix``; files with the same hash are skipped.
 
-    Nothing is deleted: earlier releases may still reference their files.
+    Only regular files inside ``source`` are read (see :func:`_files`), and all of them are
+    listed and checked before the first upload. Nothing is deleted: earlier releases may
+    still reference their files.
     """
-    _existing(source, "--source", directory=True)
-    files = sorted(p for p in source.rglob("*") if p.is_file() and ".git" not in p.parts)
+    files = _files(source, lambda name: ".git" in name.parts, checkout=checkout)
     target = Bucket(client, bucket)
 
-    def upload(path: Path) -> bool:
-        key = prefix + path.relative_to(source).as_posix()
-        body = path.read_bytes()
+    def upload(file: _File) -> bool:
+        key = prefix + file.name.as_posix()
+        body, _ = _read(file.real)
         digest = hashlib.sha256(body).hexdigest()
         if target.sha256(key) == digest:
             return False
-        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        content_type = mimetypes.guess_type(file.name.name)[0] or "application/octet-stream"
         client.put_object(
             Bucket=bucket,
             Key=key,
@@ -117,7 +215,7 @@ def deploy_apigw(client, rest_api_id: str, stage: str, swagger: Path, descriptio
 
     Re-running deploys the same definition again: a new deployment with identical content.
     """
-    body = _existing(swagger, "--source", directory=False).read_bytes()
+    body, _ = _read(_existing(swagger, "--source", directory=False).resolve())
     try:
         client.put_rest_api(restApiId=rest_api_id, mode="overwrite", failOnWarnings=True, body=body)
         deployment = client.create_deployment(

@@ -43,11 +43,20 @@ def s3_command(
     bucket: Annotated[str, typer.Option(help="Target bucket.")],
     source: Source = Path("dist"),
     prefix: Annotated[str, typer.Option(help="Key prefix, ending in '/'.")] = "",
+    checkout: Annotated[
+        Path | None,
+        typer.Option(help="The repository's checkout: SOURCE must resolve inside it."),
+    ] = None,
 ) -> None:
-    """Upload SOURCE's files under PREFIX, skipping files the bucket holds with the same hash."""
+    """Upload SOURCE's files under PREFIX, skipping files the bucket holds with the same hash.
+
+    Reads only regular files inside SOURCE: a symlink out of it, or a FIFO or device in it,
+    refuses the upload before anything is sent (exit 2).
+    """
     if prefix and not prefix.endswith("/"):
         prefix += "/"
-    _report(ctx, deploy.deploy_s3(clouds.aws_client("s3"), bucket, prefix, source))
+    client = clouds.aws_client("s3")
+    _report(ctx, deploy.deploy_s3(client, bucket, prefix, source, checkout=checkout))
 
 
 @app.command("apigw")

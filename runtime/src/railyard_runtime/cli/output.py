@@ -13,6 +13,7 @@ from typing import Any
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from railyard_runtime.errors import StepError
@@ -41,7 +42,7 @@ class Output:
             human(Console())
 
     def note(self, message: str) -> None:
-        err.print(message, highlight=False)
+        err.print(message, highlight=False, markup=False)
 
     def progress(self) -> Progress:
         return Progress(
@@ -70,7 +71,10 @@ def step(fn: Callable[..., None]) -> Callable[..., None]:
                 typer.echo(json.dumps({"error": e.message, "exitCode": int(e.exit_code)}))
             else:
                 # soft_wrap: FILE:LINE messages stay one per line whatever the width
-                err.print(f"[bold red]error:[/] {e.message}", highlight=False, soft_wrap=True)
+                # the message is text, not markup: `[/x]` in a manifest key must print as is
+                err.print(
+                    f"[bold red]error:[/] {escape(e.message)}", highlight=False, soft_wrap=True
+                )
             raise typer.Exit(int(e.exit_code)) from None
 
     return run

@@ -17,6 +17,7 @@ from railyard_runtime.release import plan
 app = typer.Typer(help="Release manifests (releases/*.yaml).", no_args_is_help=True)
 
 ChunkSize = Annotated[int, typer.Option(min=1, max=500, help="Artifacts per child Workflow.")]
+MAX_PRINTED = 200  # problems over all files: the output stays readable, and bounded
 
 
 @app.command("validate")
@@ -27,12 +28,20 @@ def validate_command(
 ) -> None:
     """Check manifests against the schema; every problem is printed as FILE:LINE: field: fix."""
     problems: list[str] = []
+    hidden = 0
     summary = []
     for path in files:
         try:
             manifest = release_manifest.load(path)
         except BadInput as e:
-            problems.append(e.message)
+            if isinstance(e, release_manifest.ManifestError):
+                found = [p.render(e.path) for p in e.problems]
+                hidden += e.more
+            else:
+                found = [e.message]
+            room = max(0, MAX_PRINTED - len(problems))
+            problems += found[:room]
+            hidden += len(found) - len(found[:room])
             continue
         entries = plan.entries(manifest)
         summary.append(
@@ -43,6 +52,9 @@ def validate_command(
                 "artifacts": len(entries),
             }
         )
+    if hidden:
+        where = str(files[0]) if len(files) == 1 else f"{len(files)} files"
+        problems.append(release_manifest.more_line(where, hidden))
     if problems:
         raise BadInput("\n".join(problems))
 

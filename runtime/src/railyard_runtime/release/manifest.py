@@ -4,7 +4,9 @@ line numbers.
 One environment block and a list of products; each product lists its ``deployments`` (source
 repositories at a commit, deployed by the job template of their ``deployTarget``) and its
 ``images`` (ECR repositories whose ``dev_N`` tag is promoted to ``<destinationTagPrefix>_N``).
-Every problem in a file is reported at once, each as ``FILE:LINE: where: what. Fix: …``.
+Every problem in a file is reported at once (the first ``MAX_SHOWN``, then how many more),
+each as ``FILE:LINE: where: what. Fix: …``. The file is read with :mod:`railyard_runtime.safe_yaml`
+(size, depth and value limits; no aliases); every path it names stays inside its repository.
 """
 
 from __future__ import annotations
@@ -16,14 +18,62 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
+from railyard_runtime import safe_yaml
 from railyard_runtime.errors import BadInput
 
 # Names end up in Kubernetes object names and ECR tags: keep them DNS-label friendly.
 Label = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")]
 CommitSha = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]
 TagPrefix = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+
+def _inside(value: str, fix: str, root_ok: bool) -> str:
+    """``value`` as a normalised relative path (``./a//b/`` -> ``a/b``) that cannot leave the
+    directory it is joined to: absolute paths and ``..`` are refused, not resolved."""
+    if value.startswith("/"):
+        raise ValueError(f"{value!r} is an absolute path. Fix: {fix}, without the leading '/'")
+    parts = [part for part in value.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise ValueError(f"{value!r} leaves its repository ('..'). Fix: {fix}, without '..'")
+    if not parts and not root_ok:
+        raise ValueError(f"{value!r} names no repository. Fix: {fix}")
+    return "/".join(parts) or "."
+
+
+def _key_prefix(value: str) -> str:
+    # S3 keys are not paths, but a '..' key is one as soon as it is served or synced
+    if any(part in (".", "..") for part in value.split("/")):
+        raise ValueError(
+            f"{value!r} has a '.' or '..' segment. Fix: use plain names, such as app/ or a/b/"
+        )
+    return value
+
+
+# Joined to the checkout (/src/<source>) and the git base URL (<base><gitRepoName>).
+RepoPath = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9_.\-/]+$"),
+    AfterValidator(lambda v: _inside(v, "give the path from the repository's root", True)),
+]
+RepoName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9_.\-/]{1,100}$"),
+    AfterValidator(
+        lambda v: _inside(v, "give the repository's name under the git base URL", False)
+    ),
+]
+KeyPrefix = Annotated[
+    str, StringConstraints(pattern=r"^([A-Za-z0-9_.\-]+/)*$"), AfterValidator(_key_prefix)
+]
 
 
 class DeployTarget(StrEnum):
@@ -53,7 +103,7 @@ class Environment(_Strict):
 
 
 class Deployment(_Strict):
-    git_repo_name: str = Field(alias="gitRepoName", pattern=r"^[A-Za-z0-9_.\-/]{1,100}$")
+    git_repo_name: RepoName = Field(alias="gitRepoName")
     git_repo_short_name: Label = Field(alias="gitRepoShortName")
     git_commit: CommitSha = Field(alias="gitCommit")
     workflow_base: str = Field(alias="workflowBase", min_length=1)
@@ -63,10 +113,10 @@ class Deployment(_Strict):
     # the env's shortName). ``source``: the path inside the repository to deploy.
     function_name: str | None = Field(None, alias="functionName", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     bucket: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-    prefix: str = Field("", pattern=r"^([A-Za-z0-9_.\-]+/)*$")
+    prefix: KeyPrefix = ""
     rest_api_id: str | None = Field(None, alias="restApiId", pattern=r"^[a-z0-9]{10}$")
     stage: str | None = Field(None, pattern=r"^[A-Za-z0-9_]{1,128}$")
-    source: str | None = Field(None, pattern=r"^[A-Za-z0-9_.\-/]+$")
+    source: RepoPath | None = None
 
 
 class Image(_Strict):
@@ -89,6 +139,13 @@ class Manifest(_Strict):
     products: list[Product] = Field(min_length=1)
 
 
+MAX_SHOWN = 50  # problems printed per file; a broken generated file can have 100,000
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass(frozen=True)
 class Problem:
     line: int | None
@@ -96,56 +153,66 @@ class Problem:
     message: str
 
     def render(self, path: str) -> str:
+        # a field name or quoted value may be as long as the YAML limits allow: cut for print
         at = f"{path}:{self.line}" if self.line else path
-        return f"{at}: {self.where}: {self.message}" if self.where else f"{at}: {self.message}"
+        where, message = _cut(self.where, 200), _cut(self.message, 500)
+        return f"{at}: {where}: {message}" if where else f"{at}: {message}"
 
 
 class ManifestError(BadInput):
-    def __init__(self, path: str, problems: list[Problem]):
+    """The first problems of a file (``problems``) and how many more there are (``more``)."""
+
+    def __init__(self, path: str, problems: list[Problem], more: int = 0):
         self.path = path
         self.problems = problems
-        super().__init__("\n".join(p.render(path) for p in problems))
+        self.more = more
+        lines = [p.render(path) for p in problems]
+        if more:
+            lines.append(more_line(path, more))
+        super().__init__("\n".join(lines))
 
 
-# libyaml's parser when PyYAML was built with it (10x faster on a large train), same marks.
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def more_line(path: str, more: int) -> str:
+    return (
+        f"{path}: and {more:,} more problem{'s' * (more != 1)} not shown. "
+        "Fix: correct the ones above and check again"
+    )
 
 
-class _Loader(_SafeLoader):
-    """Safe YAML that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+class _Lines:
+    """Line numbers of ``loc`` paths; each mapping indexed once (a bad file may hold
+    100,000 keys in one mapping, and each of them an error)."""
 
-    def construct_mapping(self, node, deep=False):
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"key {key!r} given twice (first on line {seen[key]}); keep one",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep)
+    def __init__(self, root: yaml.Node | None):
+        self.root = root
+        self.index: dict[int, dict[str, yaml.Node]] = {}
 
-
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """The line of the deepest node ``loc`` reaches (the parent when the key is missing)."""
-    line = node.start_mark.line + 1 if node else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            found = next((v for k, v in node.value if k.value == part), None)
-            if found is None:
+    def __call__(self, loc: tuple[Any, ...]) -> int | None:
+        """The line of the deepest node ``loc`` reaches (the parent when the key is missing)."""
+        node = self.root
+        line = node.start_mark.line + 1 if node else None
+        for part in loc:
+            if isinstance(node, yaml.MappingNode):
+                keys = self.index.get(id(node))
+                if keys is None:
+                    keys = self.index[id(node)] = {str(k.value): v for k, v in node.value}
+                found = keys.get(str(part))
+                if found is None:
+                    return line
+                node = found
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if part >= len(node.value):
+                    return line
+                node = node.value[part]
+            else:
                 return line
-            node = found
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(node.value):
-                return line
-            node = node.value[part]
-        else:
-            return line
-        line = node.start_mark.line + 1
-    return line
+            line = node.start_mark.line + 1
+        return line
+
+
+def _refuse(path: str, lines: _Lines, found: list[tuple[tuple[Any, ...], str]]) -> ManifestError:
+    shown = [Problem(lines(loc), _where(loc), msg) for loc, msg in found[:MAX_SHOWN]]
+    return ManifestError(path, shown, max(0, len(found) - MAX_SHOWN))
 
 
 def _where(loc: tuple[Any, ...]) -> str:
@@ -160,6 +227,13 @@ _FIXES = {
     "extra_forbidden": "remove it (or check its spelling)",
     "enum": "use one of the listed values",
     "string_pattern_mismatch": "see docs/release.md for the format",
+    "model_type": "write it as a mapping (field: value), see docs/release.md",
+    "list_type": "write it as a list (one '- ' item per line)",
+    "string_type": "write it as text (quote it)",
+    "int_type": "write a whole number",
+    "int_parsing": "write a whole number",
+    "greater_than_equal": "use a larger number",
+    "too_short": "add at least one",
 }
 
 
@@ -177,6 +251,8 @@ def _message(error: dict[str, Any]) -> str:
     loc = error["loc"]
     if error["type"] == "string_pattern_mismatch" and loc and loc[-1] in _FORMATS:
         return _FORMATS[loc[-1]]
+    if error["type"] == "value_error":  # ours (paths): the message carries its own fix
+        return str(error["ctx"]["error"])
     fix = _FIXES.get(error["type"])
     msg = error["msg"]
     if error["type"] == "missing":
@@ -186,14 +262,14 @@ def _message(error: dict[str, Any]) -> str:
     return f"{msg}. Fix: {fix}" if fix else msg
 
 
-def _semantic_problems(manifest: Manifest, root: yaml.Node) -> list[tuple[tuple[Any, ...], str]]:
+def _semantic_problems(manifest: Manifest, lines: _Lines) -> list[tuple[tuple[Any, ...], str]]:
     """Rules across entries: one entry per repository, job template matches the target."""
     found: list[tuple[tuple[Any, ...], str]] = []
     first: dict[tuple[str, str], tuple[Any, ...]] = {}
 
     def once(kind: str, value: str, loc: tuple[Any, ...], what: str) -> None:
         if (kind, value) in first:
-            where = f"line {_line_of(root, first[kind, value])}"
+            where = f"line {lines(first[kind, value])}"
             found.append(
                 (loc, f"{what} {value!r} is already listed on {where}. Fix: list each one once")
             )
@@ -234,18 +310,12 @@ def _semantic_problems(manifest: Manifest, root: yaml.Node) -> list[tuple[tuple[
 
 
 def parse(text: str, path: str = "<manifest>") -> Manifest:
-    """Validate ``text``; raise :class:`ManifestError` listing every problem with its line."""
-    loader = _Loader(text)
-    try:  # one parse: the node tree gives line numbers, the same tree gives the document
-        root = loader.get_single_node()
-        document = loader.construct_document(root) if root is not None else None
-    except yaml.MarkedYAMLError as e:
-        # where the broken construct starts (an unclosed bracket's line), else where it broke
-        mark = e.context_mark or e.problem_mark
-        line = mark.line + 1 if mark else None
-        raise ManifestError(path, [Problem(line, "", f"not valid YAML: {e.problem or e}")]) from e
-    finally:
-        loader.dispose()
+    """Validate ``text``; raise :class:`ManifestError` listing the problems with their lines."""
+    try:
+        root = safe_yaml.compose(text, path)
+        document = safe_yaml.construct(root, path)
+    except safe_yaml.YamlError as e:
+        raise ManifestError(path, [Problem(e.line, "", e.problem)]) from None
     if not isinstance(document, dict):
         raise ManifestError(
             path,
@@ -257,27 +327,24 @@ def parse(text: str, path: str = "<manifest>") -> Manifest:
                 )
             ],
         )
+    lines = _Lines(root)
     try:
         manifest = Manifest.model_validate(document)
     except ValidationError as e:
-        problems = [
-            Problem(_line_of(root, err["loc"]), _where(err["loc"]), _message(err))
-            for err in e.errors()
-        ]
-        raise ManifestError(path, problems) from e
-    semantic = _semantic_problems(manifest, root)
+        found = [(err["loc"], _message(err)) for err in e.errors(include_url=False)]
+        raise _refuse(path, lines, found) from None
+    semantic = _semantic_problems(manifest, lines)
     if semantic:
-        raise ManifestError(
-            path, [Problem(_line_of(root, loc), _where(loc), msg) for loc, msg in semantic]
-        )
+        raise _refuse(path, lines, semantic)
     return manifest
 
 
 def load(path: Path) -> Manifest:
+    """The manifest in ``path``: a regular UTF-8 file within :data:`safe_yaml.LIMITS`."""
     try:
-        text = path.read_text()
-    except OSError as e:
-        raise BadInput(f"{path}: cannot read it ({e.strerror})") from e
+        text = safe_yaml.read_text(path)
+    except safe_yaml.YamlError as e:
+        raise ManifestError(str(path), [Problem(e.line, "", e.problem)]) from None
     return parse(text, str(path))
 
 
