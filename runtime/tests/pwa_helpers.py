@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
+import httpx
 import pytest
-from conftest import ALIBABA_REGION, AlibabaApi, Edge, client
+from conftest import ALIBABA_REGION, AlibabaApi, Edge, LocalServer, QuietHandler, client
 from typer.testing import CliRunner
 
 from railyard_runtime.cli import app
@@ -128,3 +131,80 @@ def pwa_world(aws: str, alibaba_api: AlibabaApi, edges: list, monkeypatch: pytes
         aws_edge,
         oss_edge,
     )
+
+
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "host", "content-length"}
+_ACCESS_DENIED = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+    b"<Message>Access Denied by bucket policy</Message><RequestId>proxy</RequestId></Error>"
+)
+
+
+class RefusingProxy:
+    """An S3 endpoint in front of moto that answers 403 AccessDenied where ``refuse(method,
+    path)`` says so, as a bucket policy denying some writes would; everything else passes."""
+
+    def __init__(self, upstream: str):
+        self.refuse: Callable[[str, str], bool] = lambda method, path: False
+        self.refused: list[tuple[str, str]] = []
+        self.http = httpx.Client(base_url=upstream, timeout=30)
+        proxy = self
+
+        class Handler(QuietHandler):
+            protocol_version = "HTTP/1.1"  # answers "Expect: 100-continue" at once
+
+            def body(self) -> bytes:
+                if "chunked" in self.headers.get("transfer-encoding", "").lower():
+                    data = b""
+                    while size := int(self.rfile.readline().split(b";")[0], 16):
+                        data += self.rfile.read(size)
+                        self.rfile.readline()
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return data
+                return self.rfile.read(int(self.headers.get("content-length") or 0))
+
+            def forward(self):
+                data = self.body()
+                path = unquote(urlparse(self.path).path)
+                if proxy.refuse(self.command, path):
+                    proxy.refused.append((self.command, path))
+                    self.reply(403, _ACCESS_DENIED, "application/xml")
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                request = proxy.http.build_request(
+                    self.command, self.path, headers=headers, content=data
+                )
+                answer = proxy.http.send(request, stream=True)
+                try:
+                    raw = b"".join(answer.iter_raw())
+                finally:
+                    answer.close()
+                self.send_response(answer.status_code)
+                for key, value in answer.headers.multi_items():
+                    if key.lower() not in _HOP_BY_HOP:
+                        self.send_header(key, value)
+                length = answer.headers.get("content-length", str(len(raw)))
+                self.send_header(
+                    "content-length", length if self.command == "HEAD" else str(len(raw))
+                )
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(raw)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
+
+        self.server = LocalServer(Handler)
+        self.url = self.server.url
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.http.close()
+
+
+def pointers(world: PwaWorld, bucket: str) -> tuple[str | None, str | None, str | None]:
+    """(live, previous, last-known-good) as the bucket's records say."""
+    stored = world.objects(bucket)
+    live = json.loads(stored["releases/live.json"]) if "releases/live.json" in stored else {}
+    good = stored.get("releases/last-known-good.json")
+    return live.get("release"), live.get("previous"), good and json.loads(good)["release"]

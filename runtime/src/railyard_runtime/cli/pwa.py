@@ -71,7 +71,11 @@ class TargetOptions:
         """The buckets (and CDNs) named, as publish targets; at least one."""
         targets = []
         if self.s3_bucket:
-            targets.append(publish.Target("aws", Bucket(clouds.aws_client("s3"), self.s3_bucket)))
+            targets.append(
+                publish.Target(
+                    "aws", Bucket(clouds.aws_client("s3"), self.s3_bucket, "--s3-bucket")
+                )
+            )
             if bool(self.cloudfront_distribution) != bool(self.cloudfront_url):
                 raise BadInput("set --cloudfront-distribution and --cloudfront-url together")
             if self.cloudfront_distribution:
@@ -84,7 +88,7 @@ class TargetOptions:
             if not self.alibaba_region:
                 raise BadInput("--alibaba-region is required with --oss-bucket (e.g. cn-hangzhou)")
             oss = clouds.oss_client(self.alibaba_region, self.oss_endpoint or None)
-            targets.append(publish.Target("alibaba", Bucket(oss, self.oss_bucket)))
+            targets.append(publish.Target("alibaba", Bucket(oss, self.oss_bucket, "--oss-bucket")))
             if self.alibaba_cdn_url:
                 from alibabacloud_cdn20180510.client import Client
 
@@ -168,13 +172,20 @@ def publish_command(
 def rollback_command(
     ctx: typer.Context,
     to: Annotated[
-        str | None, typer.Option(help="Release id; default: last verified, else the previous.")
+        str | None,
+        typer.Option(
+            help="Release id; default: what the kill switch replaced, else the last verified, "
+            "else the previous; right after a rollback: stay."
+        ),
     ] = None,
 ) -> None:
-    """Serve an earlier release's entrypoints again on every target and invalidate them."""
+    """Undo: serve an earlier release's entrypoints again on every target, all or none."""
     targets = ctx.obj.targets()
     reports = publish.rollback(targets, to)
-    current(ctx).result(reports, _reports_table(reports))
+    out = current(ctx)
+    for note in dict.fromkeys(r.note for r in reports if r.note):
+        out.note(note)
+    out.result(reports, _reports_table(reports))
 
 
 @app.command("kill-switch")

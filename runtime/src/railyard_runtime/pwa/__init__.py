@@ -1,1 +1,1 @@
-"""Publishing the PWA to S3/CloudFront and OSS/Alibaba CDN (DESIGN.md §9)."""
+"""Publishing the PWA to S3/CloudFront and OSS/Alibaba CDN."""

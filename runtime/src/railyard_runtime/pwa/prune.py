@@ -1,9 +1,10 @@
-"""``pwa prune``: drop what only old releases still need (DESIGN.md §9: keep the last N).
+"""``pwa prune``: drop what only old releases still need (keep the last N).
 
 Hashed assets are never overwritten, so they pile up. A release is kept when it is among the
-newest ``keep``, or live, or the one before live, or last-known-good; every file a kept release
-names stays. Files named only by dropped releases go, with those releases' records and
-entrypoint copies. Objects no record names are never touched.
+newest ``keep``, or live, or the one before live (or before the kill switch), or
+last-known-good; every file a kept release names stays. Files named only by dropped releases
+go, with those releases' records and entrypoint copies. Objects no record names are never
+touched.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ def _prune(t: Target, keep: int) -> PruneReport:
     ):
         if pointer:
             protected |= {pointer.release, pointer.previous}
+            if pointer.replaced:  # under the kill switch: what a rollback restores
+                protected |= {pointer.replaced.release, pointer.replaced.previous}
     kept = [r for i, r in enumerate(records) if i < keep or r.id in protected]
     kept_ids = {r.id for r in kept}
     dropped = [r for r in records if r.id not in kept_ids]

@@ -3,14 +3,17 @@
 - ``releases/<id>.json``: the files of a release with their hashes, its time and predecessor.
 - ``releases/<id>/entrypoints/<key>``: a copy of each entrypoint, so a rollback can put the
   exact bytes back (entrypoint keys are overwritten by every publish; hashed assets are not).
-- ``releases/live.json``: what the entrypoints serve now, and what they served before.
-- ``releases/last-known-good.json``: the newest release ``pwa verify`` confirmed on the CDNs.
+- ``releases/live.json``: what the entrypoints serve now, what they served before, which
+  command put it there and, under the kill switch, the pointer it replaced.
+- ``releases/last-known-good.json``: the release ``pwa verify`` last confirmed on the CDNs; a
+  rollback that leaves that release deletes it (not good until verified again).
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -49,6 +52,11 @@ class Release(_Model):
 class Pointer(_Model):
     release: str
     previous: str | None = None
+    """What was served before ``release``; after a rollback, the release it left."""
+    by: Literal["publish", "rollback", "kill-switch"] = "publish"
+    """The command that made ``release`` live: a rollback right after a rollback keeps it."""
+    replaced: Pointer | None = None
+    """Under the kill switch: the pointer it replaced, which a rollback restores exactly."""
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
