@@ -1,7 +1,9 @@
 """cloud-init of an Android build host: install the pinned agent, run it, watch for spot reclaim.
 
 Pure text rendering. The agent token is never in here: the host reads it from KMS with its
-RAM role at start (only the secret's *name* is written).
+RAM role at start (only the secret's *name* is written). Builds run as their own user,
+``railyard-build``, which owns only the build workspaces and may not reach the instance
+metadata (the host's RAM role can read the token's secret).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import yaml
 METADATA_ROOT = "http://100.100.100.200/latest"
 METADATA = f"{METADATA_ROOT}/meta-data"
 AGENT_UNIT = "railyard-agent.service"
+BUILD_USER = "railyard-build"
+BUILD_HOME = "/var/lib/railyard-build"
+METADATA_IP = "100.100.100.200"
 
 
 def health_port_for(agent_port: int) -> int:
@@ -57,6 +62,21 @@ done
 """
 
 
+_NO_METADATA = f"OUTPUT -d {METADATA_IP} -m owner --uid-owner {BUILD_USER} -j REJECT"
+BUILD_FIREWALL_UNIT = f"""[Unit]
+Description=railyard builds may not reach the instance metadata (the host's RAM role)
+Before={AGENT_UNIT}
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'iptables -C {_NO_METADATA} 2>/dev/null || iptables -I {_NO_METADATA}'
+
+[Install]
+RequiredBy={AGENT_UNIT}
+"""
+
+
 def agent_unit() -> str:
     """The systemd unit the runtime package ships (one definition, used here verbatim)."""
     return resources.files("railyard_runtime.agent").joinpath(AGENT_UNIT).read_text()
@@ -73,6 +93,8 @@ def render(s: BuildHostSettings) -> str:
         "RAILYARD_ANDROID_REPO": s.android_repo,
         "ALIBABA_CLOUD_ECS_METADATA": s.ram_role,  # SDK credentials from the instance role
         "ALIBABA_CLOUD_IMDSV1_DISABLED": "true",  # ...fetched in hardened mode (IMDSv2)
+        "RAILYARD_BUILD_USER": BUILD_USER,
+        "RAILYARD_BUILD_WORK_DIR": f"{BUILD_HOME}/work",
     }
     watch_unit = f"""[Unit]
 Description=railyard spot reclaim watch
@@ -87,8 +109,24 @@ WantedBy=multi-user.target
 """
     config = {
         "package_update": True,
-        "packages": ["python3-venv", "openjdk-17-jdk-headless", "git", "unzip", "curl"],
-        "users": [{"name": "railyard", "system": True, "shell": "/usr/sbin/nologin"}],
+        "packages": [
+            "python3-venv",
+            "openjdk-17-jdk-headless",
+            "git",
+            "unzip",
+            "curl",
+            "iptables",
+            "util-linux",  # setpriv: the agent starts builds as the build user with it
+        ],
+        "users": [
+            {"name": "railyard", "system": True, "shell": "/usr/sbin/nologin"},
+            {
+                "name": BUILD_USER,
+                "system": True,
+                "shell": "/usr/sbin/nologin",
+                "homedir": BUILD_HOME,
+            },
+        ],
         "write_files": [
             {
                 "path": "/etc/railyard/agent.env",
@@ -98,12 +136,29 @@ WantedBy=multi-user.target
             {"path": f"/etc/systemd/system/{AGENT_UNIT}", "content": agent_unit()},
             {"path": "/etc/systemd/system/railyard-spot-watch.service", "content": watch_unit},
             {
+                "path": "/etc/systemd/system/railyard-build-firewall.service",
+                "content": BUILD_FIREWALL_UNIT,
+            },
+            {
                 "path": "/usr/local/bin/railyard-spot-watch",
                 "permissions": "0755",
                 "content": SPOT_WATCH,
             },
         ],
         "runcmd": [
+            # The build user's home (Gradle's cache) and workspaces; the agent reads APKs there.
+            ["install", "-d", "-o", BUILD_USER, "-g", BUILD_USER, "-m", "0755", BUILD_HOME],
+            [
+                "install",
+                "-d",
+                "-o",
+                BUILD_USER,
+                "-g",
+                BUILD_USER,
+                "-m",
+                "0755",
+                f"{BUILD_HOME}/work",
+            ],
             ["python3", "-m", "venv", "/opt/railyard"],
             [
                 "/opt/railyard/bin/pip",
@@ -113,6 +168,7 @@ WantedBy=multi-user.target
                 f"railyard-runtime=={s.agent_version}",
             ],
             ["systemctl", "daemon-reload"],
+            ["systemctl", "enable", "railyard-build-firewall.service"],
             ["systemctl", "enable", "--now", AGENT_UNIT, "railyard-spot-watch.service"],
         ],
     }

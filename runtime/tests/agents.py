@@ -25,22 +25,30 @@ def free_port() -> int:
 
 
 class Agent:
-    def __init__(self, root: Path, moto: str, name: str = "agent", **env: str):
+    def __init__(
+        self, root: Path, moto: str, name: str = "agent", nofile: int | None = None, **env: str
+    ):
+        """``nofile``: the agent's open-file limit (soft and hard), as a unit's LimitNOFILE."""
         self.root = root / name
         self.root.mkdir(parents=True, exist_ok=True)
         self.port, self.health_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.health_url = f"http://127.0.0.1:{self.health_port}/healthz"
-        token_file = self.root / "token"
-        token_file.write_text(TOKEN + "\n")
+        self.nofile = nofile
+        self.token_file = self.root / "token"
+        fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(TOKEN + "\n")
         self.env = os.environ | {
             "RAILYARD_AGENT_PORT": str(self.port),
             "RAILYARD_AGENT_HEALTH_PORT": str(self.health_port),
             "RAILYARD_AGENT_BIND": "127.0.0.1",
             "RAILYARD_AGENT_ADVERTISE_URL": self.url,
             "RAILYARD_AGENT_DATA_DIR": str(self.root / "data"),
-            "RAILYARD_AGENT_TOKEN_FILE": str(token_file),
+            "RAILYARD_AGENT_TOKEN_FILE": str(self.token_file),
             "RAILYARD_BUILD_COMMAND": f"{sys.executable} {FAKE_GRADLE}",
+            # builds see only named variables of the agent's environment: the fake's knobs
+            "RAILYARD_BUILD_PASS_ENV": "FAKE_BUILD_GATE FAKE_BUILD_SECONDS FAKE_BUILD_FAIL",
             "RAILYARD_APK_BUCKET": APK_BUCKET,
             "RAILYARD_ALIBABA_REGION": ALIBABA_REGION,
             "RAILYARD_OSS_ENDPOINT": moto,
@@ -57,9 +65,12 @@ class Agent:
         return path.read_text() if path.exists() else ""
 
     def start(self) -> Agent:
+        command = [sys.executable, "-m", "railyard_runtime.agent.server"]
+        if self.nofile is not None:
+            command = ["sh", "-c", f'ulimit -n {self.nofile} && exec "$0" "$@"', *command]
         with (self.root / "agent.log").open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "railyard_runtime.agent.server"],
+                command,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

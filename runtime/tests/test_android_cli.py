@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from railyard_runtime.cli import app
 
 SHA = "9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a393f2a"
+LOCAL_FARM = "127.0.0.0/8"  # these agents live on loopback, outside the default private ranges
 
 
 @pytest.fixture
@@ -39,6 +40,7 @@ def balancers():
 
 def build(url: str, token_file, *extra: str):
     args = ["--json", "android", "build", "--commit", SHA, "--agent-url", url]
+    args += ["--agent-network", LOCAL_FARM]
     result = CliRunner().invoke(app, [*args, "--token-file", str(token_file), *extra])
     return result, json.loads(result.stdout) if result.stdout.strip() else None
 

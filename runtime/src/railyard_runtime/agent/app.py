@@ -1,7 +1,7 @@
 """The agent's HTTP API (FastAPI).
 
 - ``POST /builds`` ``{"commit": sha}``: 202 with a new job, 200 with the active job of that
-  commit; 503 while draining.
+  commit; 429 with ``Retry-After`` when the queue is full; 503 while draining.
 - ``GET /builds/{id}``: the job, its log tail and artifact URL.
 - ``GET /builds/{id}/wait?state=S&timeout=T``: answers as soon as the job is no longer in
   state ``S``, or after ``T`` seconds with the job as it is (long poll).
@@ -25,10 +25,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from railyard_runtime.agent.jobs import BuildRequest, Job, State
 from railyard_runtime.agent.runner import Runner
-from railyard_runtime.agent.store import JobStore
+from railyard_runtime.agent.store import JobStore, QueueFull
 
 MAX_BODY_BYTES = 4096
 MAX_WAIT_SECONDS = 60
+QUEUE_FULL_RETRY_AFTER = 15
+"""Seconds a client waits before submitting again when the queue is full."""
 
 
 class ApiError(Exception):
@@ -144,7 +146,16 @@ def create_app(
     async def submit(request: BuildRequest) -> JSONResponse:
         if runner.draining:
             raise ApiError(503, "this agent is draining: submit through the load balancer")
-        row, created = store.submit(request.commit)
+        try:
+            row, created = store.submit(request.commit, runner.settings.max_queued)
+        except QueueFull as e:
+            raise ApiError(
+                429,
+                f"the build queue of this agent is full ({e.queued} jobs queued, "
+                f"RAILYARD_AGENT_MAX_QUEUED={runner.settings.max_queued}): submit again after "
+                f"{QUEUE_FULL_RETRY_AFTER} s through the load balancer",
+                {"Retry-After": str(QUEUE_FULL_RETRY_AFTER)},
+            ) from e
         if created:
             runner.wake()
         body = job_view(row).model_dump(mode="json", by_alias=True)

@@ -2,28 +2,43 @@
 
 Everything touching the store runs on the event loop's thread; waiters are woken through
 one condition whenever any job changes state.
+
+A build is code from the app's repository, so it gets as little of the agent as possible: an
+explicit environment (never the agent's own, which names its token and credentials), its own
+unprivileged user when ``RAILYARD_BUILD_USER`` is set (it cannot read the token file nor the
+agent's memory), a workspace removed whatever the outcome, and a log kept only for the
+retention period.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from railyard_runtime.agent.jobs import State
-from railyard_runtime.agent.settings import AgentSettings
+from railyard_runtime.agent.jobs import ACTIVE, State
+from railyard_runtime.agent.settings import BASE_BUILD_ENV, AgentSettings, build_identity
 from railyard_runtime.agent.store import JobStore
 
 Uploader = Callable[[Path, str], Awaitable[str]]
 """(local APK, object key) -> the artifact's URL."""
 
 LOG_TAIL_BYTES = 8192
+KILL_AFTER_SECONDS = 10
+"""A build that ignores SIGTERM this long is killed."""
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 log = logging.getLogger("railyard.agent")
+
+
+class WorkspaceError(Exception):
+    pass
 
 
 class Runner:
@@ -36,10 +51,31 @@ class Runner:
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._active: set[str] = set()
+        """Jobs whose workspace and log are in use: no sweep touches them."""
+        self._as_build_user, self._build_home = build_identity(settings)
         self.draining = False
+        self._closing = False
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.settings.data_dir / "logs"
 
     def log_path(self, job_id: str) -> Path:
-        return self.settings.data_dir / "logs" / f"{job_id}.log"
+        return self.logs_dir / f"{job_id}.log"
+
+    def workspace(self, job_id: str) -> Path:
+        return self.settings.work_dir / job_id
+
+    def build_env(self, job_id: str, commit: str) -> dict[str, str]:
+        """Named variables only: the agent's environment holds its settings and credentials."""
+        s = self.settings
+        env = {k: os.environ[k] for k in (*BASE_BUILD_ENV, *s.build_pass_env) if k in os.environ}
+        env.setdefault("PATH", DEFAULT_PATH)
+        env |= {"HOME": self._build_home, "RAILYARD_COMMIT": commit, "RAILYARD_JOB_ID": job_id}
+        if s.android_repo:
+            env["RAILYARD_ANDROID_REPO"] = s.android_repo
+        return env
 
     def log_tail(self, job_id: str, lines: int = 40) -> list[str]:
         path = self.log_path(job_id)
@@ -77,31 +113,38 @@ class Runner:
                 task.add_done_callback(self._tasks.discard)
 
     async def _run(self, job_id: str, commit: str) -> None:
+        workspace = self.workspace(job_id)
+        self._active.add(job_id)
         try:
-            state, artifact, error = await self._build(job_id, commit)
-        except Exception as e:  # a bug or an OSS outage must fail the job, not hang it
-            state, artifact, error = State.FAILED, None, f"agent error: {e}"
+            try:
+                state, artifact, error = await self._build(job_id, commit, workspace)
+            except Exception as e:  # a bug or an OSS outage must fail the job, not hang it
+                state, artifact, error = State.FAILED, None, f"agent error: {e}"
+            finally:
+                self._processes.pop(job_id, None)
+            if not self._closing:  # a hard stop leaves it running: the next start requeues it
+                self.store.finish(job_id, state, artifact, error)
+                log.info("job %s (%s) %s%s", job_id, commit, state, f": {error}" if error else "")
+                await self.notify()
         finally:
-            self._processes.pop(job_id, None)
+            await self._remove_workspace(workspace)  # every outcome: success, failure, stop
+            self._active.discard(job_id)
             self._slots.release()
             self.wake()
-        self.store.finish(job_id, state, artifact, error)
-        log.info("job %s (%s) %s%s", job_id, commit, state, f": {error}" if error else "")
-        await self.notify()
 
-    async def _build(self, job_id: str, commit: str) -> tuple[State, str | None, str | None]:
+    async def _build(
+        self, job_id: str, commit: str, workspace: Path
+    ) -> tuple[State, str | None, str | None]:
         s = self.settings
-        workspace = s.data_dir / "work" / job_id
-        shutil.rmtree(workspace, ignore_errors=True)  # a retried job starts clean
-        workspace.mkdir(parents=True)
-        log = self.log_path(job_id)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        env = os.environ | {"RAILYARD_COMMIT": commit, "RAILYARD_JOB_ID": job_id}
-        with log.open("ab") as out:
+        await self._make_workspace(workspace)  # a retried job starts clean
+        self.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.log_path(job_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with open(fd, "ab") as out:
             process = await asyncio.create_subprocess_exec(
+                *self._as_build_user,
                 *s.build_command,
                 cwd=workspace,
-                env=env,
+                env=self.build_env(job_id, commit),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
@@ -111,8 +154,7 @@ class Runner:
             try:
                 code = await asyncio.wait_for(process.wait(), s.build_timeout_seconds)
             except TimeoutError:
-                _stop(process)
-                await process.wait()
+                await _end(process)
                 return State.FAILED, None, f"build timed out after {s.build_timeout_seconds:g} s"
         if self.draining:
             return State.INTERRUPTED, None, "the agent is draining"
@@ -123,8 +165,84 @@ class Runner:
             found = ", ".join(p.name for p in apks) or "none"
             return State.FAILED, None, f"expected one APK matching {s.apk_glob!r}, found {found}"
         url = await self.upload(apks[0], f"apks/{commit}/{job_id}.apk")
-        shutil.rmtree(workspace, ignore_errors=True)
         return State.SUCCEEDED, url, None
+
+    async def _as_build(self, *argv: str) -> tuple[int, str]:
+        """Run a file tool as the build user: its files are not the agent's to remove."""
+        process = await asyncio.create_subprocess_exec(
+            *self._as_build_user,
+            *argv,
+            env={"PATH": DEFAULT_PATH},
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await process.communicate()
+        return process.returncode or 0, output.decode(errors="replace").strip()[-500:]
+
+    async def _make_workspace(self, workspace: Path) -> None:
+        if not self._as_build_user:
+            await asyncio.to_thread(shutil.rmtree, workspace, True)
+            workspace.mkdir(parents=True)
+            return
+        code, output = await self._as_build(
+            "sh", "-c", 'rm -rf -- "$1" && mkdir -p -- "$1"', "-", str(workspace)
+        )
+        if code != 0:
+            raise WorkspaceError(
+                f"cannot make the workspace {workspace} as {self.settings.build_user} "
+                f"({output}); RAILYARD_BUILD_WORK_DIR must be writable by that user"
+            )
+
+    async def _remove_workspace(self, workspace: Path) -> None:
+        if not self._as_build_user:
+            await asyncio.to_thread(shutil.rmtree, workspace, True)
+        else:
+            code, output = await self._as_build("rm", "-rf", "--", str(workspace))
+            if code != 0:
+                log.warning(
+                    "workspace %s not removed (%s); the next start retries", workspace, output
+                )
+
+    async def remove_stale_workspaces(self) -> None:
+        """At start: workspaces left by a crash or a kill (no job runs yet)."""
+        work = self.settings.work_dir
+        stale = [p for p in work.iterdir() if JOB_ID.match(p.name)] if work.is_dir() else []
+        for workspace in stale:
+            if workspace.name not in self._active:
+                await self._remove_workspace(workspace)
+        if stale:
+            log.info("removed %d stale workspace(s)", len(stale))
+
+    def sweep_logs(self) -> int:
+        """Remove logs of jobs finished longer than the retention ago (and orphans as old)."""
+        if not self.logs_dir.is_dir():
+            return 0
+        now, removed = time.time(), 0
+        for path in self.logs_dir.glob("*.log"):
+            job_id = path.stem
+            if job_id in self._active:
+                continue
+            row = self.store.get(job_id)
+            if row is not None and State(row["state"]) in ACTIVE:
+                continue
+            try:
+                ended = (row["finished_at"] if row is not None else None) or path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if now - ended >= self.settings.log_retention_seconds:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    async def sweep_forever(self) -> None:
+        interval = max(1.0, min(self.settings.log_retention_seconds / 2, 300.0))
+        while True:
+            try:
+                self.sweep_logs()
+            except Exception:  # a sweep must never stop the agent; the next one retries
+                log.exception("log sweep failed")
+            await asyncio.sleep(interval)
 
     async def drain(self, reason: str) -> list[str]:
         """Stop taking jobs, stop running builds, and mark every unfinished job interrupted."""
@@ -136,7 +254,28 @@ class Runner:
         await self.notify()
         return interrupted
 
+    async def close(self, grace: float = 5) -> None:
+        """At exit: kill what still runs and let each job remove its workspace."""
+        self._closing = True
+        for process in list(self._processes.values()):
+            _stop(process, signal.SIGKILL)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace)
 
-def _stop(process: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
+
+def _stop(process: asyncio.subprocess.Process, sig: int = signal.SIGTERM) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:  # a build user's group needs CAP_KILL (the unit grants it)
+        log.error("cannot signal build process group %d: the agent lacks CAP_KILL", process.pid)
+
+
+async def _end(process: asyncio.subprocess.Process) -> None:
+    _stop(process)
+    try:
+        await asyncio.wait_for(process.wait(), KILL_AFTER_SECONDS)
+    except TimeoutError:
+        _stop(process, signal.SIGKILL)
+        await process.wait()

@@ -4,6 +4,10 @@ One uvicorn server listens on two sockets (API port, health port). The first SIG
 the health check turns 503 (the load balancer stops sending), new builds get 503, running
 builds are stopped and marked interrupted, waiting clients are answered, then the server
 exits. A second signal exits at once.
+
+Each connection must deliver its request within ``RAILYARD_AGENT_REQUEST_TIMEOUT_SECONDS`` and
+each port keeps a bounded number of them (see ``connections``); the open-file limit is checked
+against those bounds at start, so idle clients can never exhaust it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import socket
 import sys
 from contextlib import asynccontextmanager
@@ -22,12 +27,17 @@ import uvicorn
 from railyard_runtime import __version__, clouds
 from railyard_runtime.agent import settings as agent_settings
 from railyard_runtime.agent.app import create_app, guarded
+from railyard_runtime.agent.connections import ConnectionLimits, guarded_protocol
 from railyard_runtime.agent.runner import Runner
-from railyard_runtime.agent.settings import AgentSettings, SettingsError
+from railyard_runtime.agent.settings import HEALTH_MAX_CONNECTIONS, AgentSettings, SettingsError
 from railyard_runtime.agent.store import JobStore
 
 log = logging.getLogger("railyard.agent")
 METADATA = "http://100.100.100.200/latest"
+BACKLOG = 64
+"""Listen queue per port; asyncio also accepts up to this many sockets in one go."""
+MAX_HEADER_BYTES = 8192
+KEEP_ALIVE_SECONDS = 5
 
 
 class DrainingServer(uvicorn.Server):
@@ -98,17 +108,50 @@ def oss_uploader(s: AgentSettings):
     return upload
 
 
+def open_files_needed(s: AgentSettings) -> int:
+    """Descriptors the agent may hold at once: both ports' caps, a few accept batches beyond
+    them before the oldest are dropped, builds (log, pipes) and its own files."""
+    return s.max_connections + HEALTH_MAX_CONNECTIONS + 4 * BACKLOG + 64 + 4 * s.concurrency
+
+
+def ensure_open_files(s: AgentSettings) -> int:
+    """Raise the soft open-file limit to what the settings need, or say what to change."""
+    needed = open_files_needed(s)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed and (hard == resource.RLIM_INFINITY or hard > soft):
+        soft = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft < needed:
+        raise SettingsError(
+            [
+                f"RAILYARD_AGENT_MAX_CONNECTIONS={s.max_connections}: the agent may need {needed} "
+                f"open files but may only open {soft}; raise LimitNOFILE in "
+                "railyard-agent.service or lower RAILYARD_AGENT_MAX_CONNECTIONS"
+            ]
+        )
+    return soft
+
+
 def _listen(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    sock.listen(128)
+    sock.listen(BACKLOG)
     sock.set_inheritable(True)
     return sock
 
 
 def build_server(s: AgentSettings) -> tuple[DrainingServer, list[socket.socket]]:
+    problems = agent_settings.host_problems(s)
+    if problems:
+        raise SettingsError(problems)
+    ensure_open_files(s)
     token = agent_settings.load_token(s)
+    if not s.build_user:
+        log.warning(
+            "RAILYARD_BUILD_USER is not set: builds run as the agent's own user and could "
+            "read its token file; set it on shared or production hosts"
+        )
     store = JobStore(s.database)
     requeued = store.recover(s.max_attempts)
     if requeued:
@@ -118,23 +161,36 @@ def build_server(s: AgentSettings) -> tuple[DrainingServer, list[socket.socket]]
 
     @asynccontextmanager
     async def lifespan(_):
-        worker = asyncio.create_task(runner.run_forever())
+        await runner.remove_stale_workspaces()  # left by a crash, before any job runs
+        workers = [
+            asyncio.create_task(runner.run_forever()),
+            asyncio.create_task(runner.sweep_forever()),
+        ]
         runner.wake()  # jobs queued before a restart
         try:
             yield
         finally:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+            for worker in workers:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            await runner.close()
             store.close()
 
     app.router.lifespan_context = lifespan
+    limits = ConnectionLimits(
+        caps={s.port: s.max_connections, s.health_port: HEALTH_MAX_CONNECTIONS},
+        request_timeout=s.request_timeout_seconds,
+    )
     config = uvicorn.Config(
         guarded(app),
+        http=guarded_protocol(limits),
         lifespan="on",
         log_level="info",
         timeout_graceful_shutdown=10,
-        timeout_keep_alive=75,
+        timeout_keep_alive=min(KEEP_ALIVE_SECONDS, s.request_timeout_seconds),
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        backlog=BACKLOG,
     )
     sockets = [_listen(s.bind, s.port), _listen(s.bind, s.health_port)]
     return DrainingServer(config, runner, s.drain_grace_seconds), sockets

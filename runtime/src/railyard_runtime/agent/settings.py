@@ -7,7 +7,10 @@ from a file or from the Alibaba KMS secret the stack created, never from the env
 from __future__ import annotations
 
 import os
+import pwd
+import re
 import shlex
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +23,14 @@ DEFAULT_BUILD_COMMAND = (
     '"$RAILYARD_COMMIT" && git checkout -q FETCH_HEAD && ./gradlew --no-daemon assembleRelease\''
 )
 DEFAULT_APK_GLOB = "app/build/outputs/apk/release/*.apk"
+BASE_BUILD_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "JAVA_HOME", "ANDROID_HOME", "ANDROID_SDK_ROOT")
+"""Variables a build gets from the agent's environment; nothing else of it (no credentials)."""
+AGENT_ONLY_ENV = ("RAILYARD_AGENT_", "ALIBABA_CLOUD_", "AWS_")
+"""Prefixes of the agent's own settings and credentials: never passed to a build."""
+HEALTH_MAX_CONNECTIONS = 32
+"""Connections the health port keeps; the load balancer's checks need a handful."""
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]*[$]?$")
 
 
 class SettingsError(Exception):
@@ -47,10 +58,29 @@ class AgentSettings:
     token_file: Path | None = None
     token_kms_secret: str = ""
     drain_grace_seconds: float = 2.0
+    android_repo: str = ""
+    max_queued: int = 16
+    """Jobs waiting for a slot; more get 429 with Retry-After (another host may have room)."""
+    max_connections: int = 512
+    """Open connections on the API port; at the cap a new one replaces the oldest idle one."""
+    request_timeout_seconds: float = 10
+    """Time a client has to send a whole request (head and body), else it is disconnected."""
+    log_retention_seconds: float = 7 * 86400
+    """How long a finished job's log stays (its tail is in the job's answer until then)."""
+    build_user: str = ""
+    """Unprivileged user builds run as (through setpriv); empty: the agent's own user."""
+    build_work_dir: Path | None = None
+    """Where workspaces are made (writable by the build user); default <data dir>/work."""
+    build_pass_env: tuple[str, ...] = ()
+    """Extra variables passed from the agent's environment to builds."""
 
     @property
     def database(self) -> Path:
         return self.data_dir / "jobs.sqlite3"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.build_work_dir or self.data_dir / "work"
 
 
 def from_env(env: Mapping[str, str] = os.environ) -> AgentSettings:
@@ -85,7 +115,31 @@ def from_env(env: Mapping[str, str] = os.environ) -> AgentSettings:
         else None,
         token_kms_secret=env.get("RAILYARD_AGENT_TOKEN_KMS_SECRET", ""),
         drain_grace_seconds=integer("RAILYARD_AGENT_DRAIN_GRACE_SECONDS", 2, 0, 60),
+        android_repo=env.get("RAILYARD_ANDROID_REPO", ""),
+        max_queued=integer("RAILYARD_AGENT_MAX_QUEUED", 16, 1, 10000),
+        max_connections=integer("RAILYARD_AGENT_MAX_CONNECTIONS", 512, 16, 60000),
+        request_timeout_seconds=integer("RAILYARD_AGENT_REQUEST_TIMEOUT_SECONDS", 10, 1, 300),
+        log_retention_seconds=integer("RAILYARD_AGENT_LOG_RETENTION_SECONDS", 7 * 86400, 0, 10**8),
+        build_user=env.get("RAILYARD_BUILD_USER", "").strip(),
+        build_work_dir=Path(env["RAILYARD_BUILD_WORK_DIR"])
+        if env.get("RAILYARD_BUILD_WORK_DIR")
+        else None,
+        build_pass_env=tuple(env.get("RAILYARD_BUILD_PASS_ENV", "").replace(",", " ").split()),
     )
+    if settings.build_user and not USER_NAME.match(settings.build_user):
+        problems.append(
+            f"RAILYARD_BUILD_USER={settings.build_user!r}: not a user name (e.g. railyard-build)"
+        )
+    for name in settings.build_pass_env:
+        if not ENV_NAME.match(name):
+            problems.append(f"RAILYARD_BUILD_PASS_ENV: {name!r} is not a variable name")
+        elif name.startswith(AGENT_ONLY_ENV):
+            problems.append(
+                f"RAILYARD_BUILD_PASS_ENV: {name} is the agent's own setting or credential; "
+                "builds never get it (remove it)"
+            )
+    if settings.build_work_dir is not None and not settings.build_work_dir.is_absolute():
+        problems.append("RAILYARD_BUILD_WORK_DIR: must be an absolute path")
     if settings.health_port == settings.port:
         problems.append("RAILYARD_AGENT_HEALTH_PORT: must differ from RAILYARD_AGENT_PORT")
     if not (settings.token_file or settings.token_kms_secret):
@@ -120,7 +174,73 @@ def load_token(settings: AgentSettings) -> SecretStr:
         token = _token_from_kms(settings)
     if len(token) < 32:
         raise SettingsError(["agent token: must be at least 32 characters (the stack makes 48)"])
+    if settings.token_file is not None and settings.build_user:
+        user = pwd.getpwnam(settings.build_user)  # checked to exist by host_problems
+        if readable_by(settings.token_file, user):
+            mode = settings.token_file.stat().st_mode & 0o777
+            raise SettingsError(
+                [
+                    f"RAILYARD_AGENT_TOKEN_FILE: {settings.token_file} (mode {mode:04o}) is "
+                    f"readable by the build user {settings.build_user}; make it the agent "
+                    "user's own with chmod 600"
+                ]
+            )
     return SecretStr(token)
+
+
+def readable_by(path: Path, user: pwd.struct_passwd) -> bool:
+    """Whether ``user`` can read ``path`` by its mode (or make it readable: its owner can)."""
+    st = path.stat()
+    if st.st_uid == user.pw_uid:
+        return True
+    groups = set(os.getgrouplist(user.pw_name, user.pw_gid))
+    return bool(st.st_mode & 0o004 or (st.st_mode & 0o040 and st.st_gid in groups))
+
+
+def host_problems(settings: AgentSettings) -> list[str]:
+    """What this host lacks for these settings (checked at start, not when parsing)."""
+    if not settings.build_user:
+        return []
+    try:
+        user = pwd.getpwnam(settings.build_user)
+    except KeyError:
+        return [
+            f"RAILYARD_BUILD_USER={settings.build_user}: no such user on this host; create it "
+            "(cloud-init makes railyard-build) or unset the variable"
+        ]
+    problems = []
+    if user.pw_uid == 0:
+        problems.append(f"RAILYARD_BUILD_USER={settings.build_user}: must not be root")
+    elif user.pw_uid == os.geteuid():
+        problems.append(
+            f"RAILYARD_BUILD_USER={settings.build_user}: is the agent's own user; builds must "
+            "run as another one so they cannot read the agent's token"
+        )
+    if shutil.which("setpriv") is None:
+        problems.append(
+            "RAILYARD_BUILD_USER: switching to it needs setpriv (util-linux) on the PATH"
+        )
+    return problems
+
+
+def build_identity(settings: AgentSettings) -> tuple[list[str], str]:
+    """The command prefix that runs a program as the build user, and that user's home."""
+    if not settings.build_user:
+        return [], os.environ.get("HOME", "/")
+    user = pwd.getpwnam(settings.build_user)
+    setpriv = shutil.which("setpriv") or "setpriv"
+    # --inh-caps=-all also clears the ambient set: the build gets none of the capabilities the
+    # agent holds to switch users; --no-new-privs keeps setuid programs (sudo) from helping.
+    prefix = [
+        setpriv,
+        f"--reuid={user.pw_uid}",
+        f"--regid={user.pw_gid}",
+        "--init-groups",
+        "--inh-caps=-all",
+        "--no-new-privs",
+        "--",
+    ]
+    return prefix, user.pw_dir
 
 
 def _token_from_kms(settings: AgentSettings) -> str:

@@ -34,6 +34,12 @@ CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created_at);
 _ACTIVE = tuple(s.value for s in ACTIVE)
 
 
+class QueueFull(Exception):
+    def __init__(self, queued: int):
+        super().__init__(f"{queued} jobs queued")
+        self.queued = queued
+
+
 class JobStore:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,20 +52,33 @@ class JobStore:
     def close(self) -> None:
         self.db.close()
 
-    def submit(self, commit: str) -> tuple[sqlite3.Row, bool]:
-        """The active job of ``commit``, or a new queued one; True when it was created."""
+    def submit(self, commit: str, max_queued: int | None = None) -> tuple[sqlite3.Row, bool]:
+        """The active job of ``commit``, or a new queued one; True when it was created.
+
+        With ``max_queued``, a new job is only made while fewer are queued (checked in the
+        INSERT itself, so no burst slips past it); the active job of the commit is still found.
+        """
+        job_id = str(uuid.uuid4())
         try:
-            job_id = str(uuid.uuid4())
-            self.db.execute(
-                "INSERT INTO jobs (id, commit_sha, state, created_at) VALUES (?, ?, ?, ?)",
-                (job_id, commit, State.QUEUED.value, time.time()),
-            )
-            return self.get(job_id), True
+            inserted = self.db.execute(
+                """INSERT INTO jobs (id, commit_sha, state, created_at)
+                   SELECT ?, ?, ?, ?
+                   WHERE ? IS NULL OR (SELECT count(*) FROM jobs WHERE state = 'queued') < ?""",
+                (job_id, commit, State.QUEUED.value, time.time(), max_queued, max_queued),
+            ).rowcount
         except sqlite3.IntegrityError:
-            row = self.db.execute(
-                f"SELECT * FROM jobs WHERE commit_sha = ? AND state IN {_ACTIVE}", (commit,)
-            ).fetchone()
-            return row, False
+            inserted = 0
+        if inserted:
+            return self.get(job_id), True
+        row = self.db.execute(
+            f"SELECT * FROM jobs WHERE commit_sha = ? AND state IN {_ACTIVE}", (commit,)
+        ).fetchone()
+        if row is None:
+            raise QueueFull(self.queued())
+        return row, False
+
+    def queued(self) -> int:
+        return self.db.execute("SELECT count(*) FROM jobs WHERE state = 'queued'").fetchone()[0]
 
     def get(self, job_id: str) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()

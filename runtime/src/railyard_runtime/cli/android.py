@@ -56,11 +56,19 @@ def build_command(
     artifact_file: Annotated[
         Path | None, typer.Option(help="Also write the APK's oss:// URL here (workflow output).")
     ] = None,
+    agent_network: Annotated[
+        str,
+        typer.Option(
+            envvar="RAILYARD_AGENT_NETWORK",
+            help="CIDRs (comma-separated) the farm's agents live in: a job host outside them "
+            "is refused and never gets the token.",
+        ),
+    ] = android.PRIVATE_NETWORKS,
 ) -> None:
     """Build the APK: submit, follow the job to its host, resubmit if the host goes away.
 
-    Exit codes: 0 built, 1 build failed, 2 bad input or token, 3 no agent answered,
-    4 deadline exceeded.
+    Exit codes: 0 built, 1 build failed, 2 bad input or token (or a job host outside
+    --agent-network), 3 no agent answered, 4 deadline exceeded.
     """
     out = current(ctx)
     policy = android.BuildPolicy(
@@ -69,6 +77,7 @@ def build_command(
         host_lost_after=host_lost_after,
         request_timeout=request_timeout,
         unreachable_after=unreachable_after,
+        agent_networks=android.parse_networks(agent_network),
     )
     with out.progress() as bars:
         task = bars.add_task(f"android {commit[:12]}", total=None)
