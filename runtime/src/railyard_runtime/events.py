@@ -1,4 +1,4 @@
-"""``events publish``: one pipeline status event to the SQS FIFO queue (DESIGN.md §8).
+"""``events publish``: one pipeline status event to the SQS FIFO queue.
 
 Messages of one feature share a group (the board sees them in order); the deduplication id
 ``<workflow uid>/<task>/<phase>`` makes a retried exit hook a no-op within SQS's window.
@@ -10,7 +10,7 @@ import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
@@ -42,7 +42,8 @@ class PipelineEvent(BaseModel):
     phase: Phase
     workflow_uid: str = Field(min_length=1, max_length=64, pattern=r"^[!-~]+$")
     task: str = Field(min_length=1, max_length=256, pattern=r"^[!-~]+$")
-    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    # with its zone: a zone-less time cannot be ordered against the lane's other events
+    time: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def deduplication_id(self) -> str:

@@ -1,11 +1,13 @@
 """The bridge: SQS FIFO → card store → board, each message deleted only once both agree.
 
-Per message: parse (a message that is not an event goes to the DLQ with the reason); apply it
-to the card with a conditional write (a lost race re-reads and re-decides, so two consumers
-never both apply one event); if the card's column differs from what the board shows, move the
-board, then record the column. The batch's finished messages are then deleted in one call. A
-board that is down leaves the message for a later receive (backoff through the visibility
-timeout; SQS's redrive sends it to the DLQ after the configured receives). A consumer killed
+Per message: parse (a message that is not an event, or whose card id the board does not take,
+goes to the DLQ with the reason); apply it to the card with a conditional write (a lost race
+re-reads and re-decides, so two consumers never both apply one event); if the card's column
+differs from what the board shows, move the board, then record the column. The batch's
+finished messages are then deleted in one call. A board or card store that is down leaves the
+message for a later receive (backoff through the visibility timeout; SQS's redrive sends it to
+the DLQ after the configured receives); anything else that keeps a message from being applied
+sends it to the DLQ with the reason, so it never holds up the events after it. A consumer killed
 anywhere in between sees the message again and converges to the same card, repeating a board
 move (with the same move id) only if it died between moving and recording it.
 """
@@ -13,10 +15,12 @@ move (with the same move id) only if it died between moving and recording it.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
 
+from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import ValidationError
 
@@ -27,6 +31,19 @@ from railyard_runtime.kanban.store import CardStore
 
 log = logging.getLogger("railyard.bridge")
 MAX_WRITE_RACES = 20
+# SQS keeps message attributes to XML 1.0's characters
+_NOT_XML = re.compile(r"[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+class Contended(Exception):
+    """Other consumers kept winning the card's conditional write: worth another try later."""
+
+
+def _problems(error: ValidationError) -> str:
+    """Every field a message got wrong, each named by its path."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}" for e in error.errors()
+    )
 
 
 class Metrics:
@@ -113,7 +130,7 @@ class Bridge:
             if outcome is cards.Outcome.APPLIED and self.store.put(updated, card.version):
                 return updated, outcome
             guess = None  # decided on a card that may be behind the store: read it, decide again
-        raise RuntimeError(f"card {event.feature}: {MAX_WRITE_RACES} write races in a row")
+        raise Contended(f"card {event.feature}: {MAX_WRITE_RACES} write races in a row")
 
     def sync_board(self, card: cards.Card) -> None:
         """Move the board if the card's column is not what the board shows, then record it."""
@@ -137,19 +154,25 @@ class Bridge:
                 self._written[card.feature] = recorded
                 return
             card = self.store.get(card.feature)
-        raise RuntimeError(f"card {card.feature}: {MAX_WRITE_RACES} write races in a row")
+        raise Contended(f"card {card.feature}: {MAX_WRITE_RACES} write races in a row")
 
     # --- one message -------------------------------------------------------------------
     def handle(self, message: dict) -> bool:
         """Handle one message: True when it is finished with (applied and on the board, or
-        dead-lettered) and may be deleted; False when the board is down (it comes back)."""
+        dead-lettered) and may be deleted; False when the board or the card store is down
+        (it comes back).
+
+        Whatever else keeps a message from being applied is about that message: it goes to
+        the DLQ with the reason, so the events after it in its group go on.
+        """
         try:
             event = PipelineEvent.model_validate_json(message["Body"])
         except ValidationError as e:
             self.metrics.events.labels("poison").inc()
-            self._dead_letter(message, f"not a pipeline event: {e.errors()[0]['msg']}")
+            self._dead_letter(message, f"not a pipeline event: {_problems(e)}")
             return True
         try:
+            self.board.check_card(event.feature)
             card, outcome = self.apply(event)
             self.metrics.events.labels(outcome.value).inc()
             self.sync_board(card)
@@ -158,9 +181,20 @@ class Bridge:
             delay = self._retry_later(message)
             log.warning("board unavailable (%s); %s again in %ss", e, event.feature, delay)
             return False
+        except (BotoCoreError, ClientError, Contended) as e:
+            delay = self._retry_later(message)
+            log.warning("card store unavailable (%s); %s again in %ss", e, event.feature, delay)
+            return False
         except BoardRejected as e:
             self.metrics.board_errors.labels("rejected").inc()
             self._dead_letter(message, f"board refused: {e}")
+        except Exception as e:
+            log.exception("cannot apply %s", message.get("MessageId"))
+            self.metrics.events.labels("poison").inc()
+            problem = " ".join(str(e).split())  # one line, whatever the exception made of it
+            self._dead_letter(
+                message, f"cannot apply to card {event.feature}: {type(e).__name__}: {problem}"
+            )
         return True
 
     def _retry_later(self, message: dict) -> int:
@@ -216,7 +250,9 @@ class Bridge:
             MessageBody=message["Body"],
             MessageGroupId=group,
             MessageDeduplicationId=message["MessageId"],
-            MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1024]}},
+            MessageAttributes={
+                "reason": {"DataType": "String", "StringValue": _NOT_XML.sub("?", reason)[:1024]}
+            },
         )
 
     # --- the loop ----------------------------------------------------------------------
@@ -231,10 +267,10 @@ class Bridge:
         self.last_poll_at = time.time()
         self.metrics.last_poll.set(self.last_poll_at)
         messages = answer.get("Messages", [])
-        finished, board_up = [], True
+        finished, held_up = [], False
         try:
             for message in messages:  # in order: one FIFO group's messages come in sequence
-                if not board_up:  # one timeout per batch, not one per message
+                if held_up:  # one timeout per batch, not one per message
                     self._retry_later(message)
                 elif time.monotonic() - received > self.settings.visibility_seconds / 2:
                     log.warning("slow batch: handing back %s", message.get("MessageId"))
@@ -242,7 +278,7 @@ class Bridge:
                 elif self.handle(message):
                     finished.append(message)
                 else:
-                    board_up = False
+                    held_up = True
         finally:  # what is finished is deleted even if a later message failed
             self._written.clear()
             self._delete(finished)

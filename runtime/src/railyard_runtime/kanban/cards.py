@@ -9,12 +9,19 @@ is a function of the lane states alone, so every consumer computes the same one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from railyard_runtime.events import Lane, Phase, PipelineEvent
@@ -41,6 +48,13 @@ class LaneState(_Model):
     task: str
     event_id: str
     env: str
+
+    @field_validator("time")
+    @classmethod
+    def _zoned(cls, value: datetime) -> datetime:
+        # cards stored before events had to carry a zone may hold a zone-less time; read as
+        # UTC, the lane stays comparable with the events that come after it
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
     def order(self) -> tuple[datetime, int]:
         return (self.time, PHASE_RANK[self.phase])
@@ -135,6 +149,8 @@ def load_rules(path: Path) -> ColumnRules:
         document = yaml.safe_load(path.read_text())
     except OSError as e:
         raise ValueError(f"cannot read {path} ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text (at byte {e.start}); save it as UTF-8") from None
     except yaml.YAMLError as e:
         raise ValueError(f"{path}: not YAML ({e})") from None
     try:

@@ -7,8 +7,12 @@ Environment (the Deployment sets it; secrets are files mounted from Kubernetes S
 - ``RAILYARD_BOARD``: ``webhook`` | ``github-projects`` | ``jira``
 - ``RAILYARD_BOARD_CONFIG``: JSON file: webhook ``{"url"}``; github-projects ``{"url",
   "projectId", "statusFieldId", "options": {column: optionId}}``; jira ``{"baseUrl", "email",
-  "transitions": {column: transitionId}}``
-- ``RAILYARD_BOARD_SECRET_FILE``: the webhook's HMAC secret, GitHub token or Jira API token
+  "transitions": {column: transitionId}}`` (no other keys; URLs http(s))
+- ``RAILYARD_BOARD_SECRET_FILE``: the webhook's HMAC secret, GitHub token or Jira API token,
+  alone on one line
+
+Both files must be regular, non-empty UTF-8 files of at most 64 KiB; anything wrong with a
+setting stops the bridge with exit 2 and the setting named.
 - ``RAILYARD_COLUMN_RULES``: optional YAML or JSON file of column rules (default: the unified
   release's)
 - ``RAILYARD_BRIDGE_PORT``: metrics (``/metrics``) and health (``/healthz``), default 9102
@@ -20,14 +24,27 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
+import stat
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Annotated
 
+import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+from pydantic.alias_generators import to_camel
 
 from railyard_runtime import clouds
 from railyard_runtime.errors import BadInput
@@ -55,45 +72,164 @@ def _int_env(name: str, default: int, low: int, high: int, problems: list[str]) 
     return int(raw)
 
 
-def _json_file(name: str, problems: list[str]) -> dict:
+MAX_SETTING_FILE = 64 * 1024
+"""Bytes a board config or secret file may have: a few hundred is what they hold."""
+CONFIG_FIX = "write the board's settings there as one JSON object (docs/kanban.md, Connect a board)"
+SECRET_FIX = (
+    "write the board's secret there alone on one line (the webhook's HMAC secret, the GitHub"
+    " token or the Jira API token)"
+)
+
+
+def _text_file(name: str, fix: str, problems: list[str]) -> tuple[str, str | None]:
+    """The path the setting ``name`` holds and the file's text: a regular, non-empty UTF-8
+    file of at most ``MAX_SETTING_FILE`` bytes. Otherwise the text is None and the problem is
+    named with ``fix``."""
     path = _env(name, problems)
     if not path:
-        return {}
+        return path, None
     try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        problems.append(f"{name}: cannot read {path} as JSON ({e})")
-        return {}
+        # stat first: opening a FIFO (or a device) would block the start or never end
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            problems.append(f"{name}: {path} is not a regular file; {fix}")
+            return path, None
+        with open(path, "rb") as f:
+            data = f.read(MAX_SETTING_FILE + 1)
+    except OSError as e:
+        problems.append(f"{name}: cannot read {path} ({e.strerror}); {fix}")
+        return path, None
+    if len(data) > MAX_SETTING_FILE:
+        problems.append(f"{name}: {path} is larger than {MAX_SETTING_FILE} bytes; {fix}")
+        return path, None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        problems.append(
+            f"{name}: {path} is not UTF-8 text (byte {data[e.start]:#04x} at offset {e.start});"
+            f" {fix}"
+        )
+        return path, None
+    if not text.strip():
+        problems.append(f"{name}: {path} is empty; {fix}")
+        return path, None
+    return path, text
+
+
+def _http_url(value: str) -> str:
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as e:
+        raise ValueError(f"not a URL ({e})") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("must be an http(s) URL such as https://kanban.example.com")
+    return value
+
+
+_Url = Annotated[str, AfterValidator(_http_url)]
+_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class _BoardConfig(BaseModel):
+    # written by the stack (stacks/program.py board_config): a key it does not write is a typo
+    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True)
+
+
+class WebhookConfig(_BoardConfig):
+    url: _Url
+
+
+class GitHubProjectsConfig(_BoardConfig):
+    url: _Url = "https://api.github.com/graphql"
+    project_id: _Text
+    status_field_id: _Text
+    options: dict[_Text, _Text] = Field(min_length=1)
+
+
+class JiraConfig(_BoardConfig):
+    base_url: _Url
+    email: _Text
+    transitions: dict[_Text, _Text] = Field(min_length=1)
+
+
+BOARD_CONFIGS: dict[str, type[_BoardConfig]] = {
+    "webhook": WebhookConfig,
+    "github-projects": GitHubProjectsConfig,
+    "jira": JiraConfig,
+}
+_TOKEN = re.compile(r"[!-~]+")
+"""What an HTTP header can carry of a token: printable ASCII, no spaces."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _board_config(kind: str, problems: list[str]) -> _BoardConfig | None:
+    path, text = _text_file("RAILYARD_BOARD_CONFIG", CONFIG_FIX, problems)
+    if text is None:
+        return None
+    try:
+        document = json.loads(text)
+    except ValueError as e:
+        problems.append(f"RAILYARD_BOARD_CONFIG: {path} is not JSON ({e}); {CONFIG_FIX}")
+        return None
+    if not isinstance(document, dict):
+        problems.append(
+            f"RAILYARD_BOARD_CONFIG: {path} holds a JSON {type(document).__name__}, not an"
+            f" object; {CONFIG_FIX}"
+        )
+        return None
+    model = BOARD_CONFIGS.get(kind)
+    if model is None:  # RAILYARD_BOARD is reported on its own
+        return None
+    try:
+        return model.model_validate(document)
+    except ValidationError as e:
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+        )
+        problems.append(
+            f"RAILYARD_BOARD_CONFIG: {path}: {fields}; see docs/kanban.md (Connect a board) for"
+            f" the keys of a {kind} board"
+        )
+        return None
+
+
+def _board_secret(kind: str, problems: list[str]) -> str | None:
+    path, text = _text_file("RAILYARD_BOARD_SECRET_FILE", SECRET_FIX, problems)
+    if text is None:
+        return None
+    secret = text.strip()
+    # tokens travel in a header; the webhook's secret only keys the HMAC, but a control
+    # character (a second line) in it is a pasting mistake either way
+    if (kind in ("github-projects", "jira") and not _TOKEN.fullmatch(secret)) or (
+        _CONTROL.search(secret)
+    ):
+        problems.append(
+            f"RAILYARD_BOARD_SECRET_FILE: {path} holds spaces, line breaks, control or non-ASCII"
+            f" characters a {kind} token cannot have; {SECRET_FIX}"
+        )
+        return None
+    return secret
 
 
 def board_from_env(problems: list[str]) -> Board | None:
     kind = _env("RAILYARD_BOARD", problems)
-    config = _json_file("RAILYARD_BOARD_CONFIG", problems)
-    secret_file = _env("RAILYARD_BOARD_SECRET_FILE", problems)
-    secret = (
-        Path(secret_file).read_text().strip() if secret_file and Path(secret_file).is_file() else ""
-    )
-    if secret_file and not secret:
-        problems.append(f"RAILYARD_BOARD_SECRET_FILE: {secret_file} is missing or empty")
-    try:
-        if kind == "webhook":
-            return WebhookBoard(config["url"], secret)
-        if kind == "github-projects":
-            return GitHubProjectsBoard(
-                secret,
-                config["projectId"],
-                config["statusFieldId"],
-                config["options"],
-                api_url=config.get("url", "https://api.github.com/graphql"),
-            )
-        if kind == "jira":
-            return JiraBoard(config["baseUrl"], config["email"], secret, config["transitions"])
-    except KeyError as e:
-        problems.append(f"RAILYARD_BOARD_CONFIG: {kind} needs {e.args[0]!r}")
-        return None
-    if kind:
+    if kind and kind not in BOARD_CONFIGS:
         problems.append(f"RAILYARD_BOARD: {kind!r}; use webhook, github-projects or jira")
-    return None
+    config = _board_config(kind, problems)
+    secret = _board_secret(kind, problems)
+    if config is None or secret is None:
+        return None
+    if isinstance(config, WebhookConfig):
+        return WebhookBoard(config.url, secret)
+    if isinstance(config, GitHubProjectsConfig):
+        return GitHubProjectsBoard(
+            secret,
+            config.project_id,
+            config.status_field_id,
+            dict(config.options),
+            api_url=config.url,
+        )
+    assert isinstance(config, JiraConfig)
+    return JiraBoard(config.base_url, config.email, secret, dict(config.transitions))
 
 
 def rules_from_env(problems: list[str]) -> cards.ColumnRules:
