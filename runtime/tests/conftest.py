@@ -232,3 +232,28 @@ def agents(aws: str, tmp_path):
     yield start
     for agent in started:
         agent.stop()
+
+
+@pytest.fixture
+def feed(aws):
+    """The Kanban feed: an SQS FIFO queue with its DLQ, and the cards table (moto)."""
+    sqs, ddb = client("sqs", aws), client("dynamodb", aws)
+    dlq = sqs.create_queue(QueueName="events-dlq.fifo", Attributes={"FifoQueue": "true"})
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq["QueueUrl"], AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    queue = sqs.create_queue(
+        QueueName="events.fifo",
+        Attributes={
+            "FifoQueue": "true",
+            "VisibilityTimeout": "1",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 50}),
+        },
+    )
+    ddb.create_table(
+        TableName="cards",
+        KeySchema=[{"AttributeName": "feature", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "feature", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return sqs, ddb, queue["QueueUrl"], dlq["QueueUrl"]

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from conftest import LocalServer, client
+from conftest import LocalServer
+from test_kanban_bridge import drain, in_queue
 
 from railyard_runtime.kanban import cards
 from railyard_runtime.kanban.boards import (
@@ -71,30 +72,6 @@ def board():
     server.stop()
 
 
-@pytest.fixture
-def feed(aws):
-    sqs, ddb = client("sqs", aws), client("dynamodb", aws)
-    dlq = sqs.create_queue(QueueName="events-dlq.fifo", Attributes={"FifoQueue": "true"})
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq["QueueUrl"], AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    queue = sqs.create_queue(
-        QueueName="events.fifo",
-        Attributes={
-            "FifoQueue": "true",
-            "VisibilityTimeout": "1",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 50}),
-        },
-    )
-    ddb.create_table(
-        TableName="cards",
-        KeySchema=[{"AttributeName": "feature", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "feature", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return sqs, ddb, queue["QueueUrl"], dlq["QueueUrl"]
-
-
 def bridge_with(feed, board) -> Bridge:
     sqs, ddb, queue, dlq = feed
     settings = BridgeSettings(queue_url=queue, dlq_url=dlq, wait_seconds=1, retry_base_seconds=1)
@@ -111,22 +88,6 @@ def publish(feed, events, salt: str = "") -> None:
     sqs, _, queue, _ = feed
     for i, event in enumerate(events):
         send(sqs, queue, event.model_dump_json(by_alias=True), event.feature, f"{salt}e{i}")
-
-
-def in_queue(bridge: Bridge) -> int:
-    attributes = bridge.sqs.get_queue_attributes(
-        QueueUrl=bridge.settings.queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return sum(int(v) for v in attributes.values())
-
-
-def drain(bridge: Bridge, polls: int = 20) -> None:
-    for _ in range(polls):
-        bridge.poll_once()
-        if in_queue(bridge) == 0:
-            return
-    raise AssertionError(f"queue not drained: {in_queue(bridge)} left")
 
 
 def dead_letters(feed) -> list[tuple[str, str]]:

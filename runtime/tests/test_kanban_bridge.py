@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
 import pytest
-from conftest import LocalServer, client
+from conftest import LocalServer
 
 from railyard_runtime.events import Lane, Phase, PipelineEvent
 from railyard_runtime.kanban import cards
@@ -83,30 +83,6 @@ def board():
     server = LocalServer(BoardHandler)
     yield server.url
     server.stop()
-
-
-@pytest.fixture
-def feed(aws):
-    sqs, ddb = client("sqs", aws), client("dynamodb", aws)
-    dlq = sqs.create_queue(QueueName="events-dlq.fifo", Attributes={"FifoQueue": "true"})
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq["QueueUrl"], AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    queue = sqs.create_queue(
-        QueueName="events.fifo",
-        Attributes={
-            "FifoQueue": "true",
-            "VisibilityTimeout": "1",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 50}),
-        },
-    )
-    ddb.create_table(
-        TableName="cards",
-        KeySchema=[{"AttributeName": "feature", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "feature", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return sqs, ddb, queue["QueueUrl"], dlq["QueueUrl"]
 
 
 def bridge_for(feed, board_url: str) -> Bridge:
