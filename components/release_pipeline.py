@@ -40,6 +40,8 @@ class ReleaseTargets:
     apk_bucket: pulumi.Input[str]
     agent_endpoint: pulumi.Input[str]
     agent_token: pulumi.Input[str]
+    agent_networks: list[str]
+    """CIDRs the build agents live in: the steps send the agent token to no other host."""
     artifact_bucket: pulumi.Input[str]
     ecr_registry_id: pulumi.Input[str]
     ecr_repositories: list[str]
@@ -196,6 +198,7 @@ class ReleasePipeline(pulumi.ComponentResource):
                 "RAILYARD_PWA_OSS_BUCKET": t.oss_bucket,
                 "RAILYARD_PWA_ALIBABA_CDN_URL": t.alibaba_cdn_url,
                 "RAILYARD_AGENT_URL": pulumi.Output.concat("http://", t.agent_endpoint),
+                "RAILYARD_AGENT_NETWORK": ",".join(t.agent_networks),
                 "RAILYARD_EVENTS_QUEUE_URL": args.events_queue_url,
                 # OIDC federation; the templates mount the token these go with
                 "ALIBABA_CLOUD_ROLE_ARN": alibaba_role,

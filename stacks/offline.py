@@ -27,6 +27,7 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 
 from railyard.config import PROJECT, ConfigError, Problem, yaml_text
+from railyard_runtime import safe_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAKE_ACCOUNT = "123456789012"
@@ -50,13 +51,14 @@ def load_stack_config(
     """
     project = _yaml_file(root / "Pulumi.yaml")
     stack_file = root / f"Pulumi.{stack}.yaml"
-    if not stack_file.is_file():
+    if not stack_file.exists():
         known = sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))
         raise ConfigError([Problem("stack", f"no {stack_file.name[:80]}", f"use one of {known}")])
-    document = _yaml_file(stack_file)
-    values = dict((document.get("config") or {}) if isinstance(document, dict) else {})
+    values = _mapping(_yaml_file(stack_file).get("config"), stack_file.name, "config")
 
-    declared = {_full_key(k): d for k, d in (project.get("config") or {}).items()}
+    declared = {
+        _full_key(k): d for k, d in _mapping(project.get("config"), "Pulumi.yaml", "config").items()
+    }
     for key, declaration in declared.items():
         if isinstance(declaration, dict) and "default" in declaration:
             values.setdefault(key, declaration["default"])
@@ -87,13 +89,28 @@ def load_stack_config(
 
 def _yaml_file(path: Path) -> Any:
     """A project or stack file, parsed with the config limits (size, depth, no aliases)."""
-    with path.open("rb") as f:
-        data = f.read(yaml_text.MAX_BYTES + 1)
     try:
-        return yaml_text.load(data, path.name) or {}
+        data = safe_yaml.read_text(path, yaml_text.LIMITS)
+        document = yaml_text.load(data, path.name)
+    except safe_yaml.YamlError as e:  # not a regular file, too big, not UTF-8
+        raise ConfigError([Problem(path.name, e.problem)]) from None
     except yaml_text.YamlInputError as e:
         where = f"line {e.line}: " if e.line else ""
         raise ConfigError([Problem(path.name, where + e.problem)]) from None
+    except OSError as e:
+        raise ConfigError([Problem(path.name, f"cannot be read ({e.strerror})")]) from None
+    return _mapping(document, path.name, "the file")
+
+
+def _mapping(value: Any, file: str, what: str) -> dict:
+    """``value`` as a mapping (empty when absent), or a config error naming the file."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(
+            [Problem(file, f"{what} is a {type(value).__name__}, not a mapping of keys to values")]
+        )
+    return dict(value)
 
 
 def _full_key(key: str) -> str:

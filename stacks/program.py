@@ -317,6 +317,8 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
                 apk_bucket=farm.apk_bucket,
                 agent_endpoint=farm.agent_endpoint,
                 agent_token=farm.agent_token,
+                # the farm's vSwitches: a job host elsewhere never gets the token
+                agent_networks=[str(n) for n in cfg.alibaba_vswitch_cidrs[:2]],
                 artifact_bucket=argo.artifact_bucket.name,
                 ecr_registry_id=d.registry.registry_id,
                 ecr_repositories=cfg.ecr_repositories,

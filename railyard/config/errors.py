@@ -18,7 +18,12 @@ class Problem:
 class ConfigError(ValueError):
     """The stack config is invalid; ``problems`` names every bad key."""
 
+    SHOWN = 30  # a list of thousands of bad entries says how many, not all of them
+
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"invalid stack config ({len(problems)} problem(s)):\n{lines}")
+        lines = [f"  - {p}" for p in problems[: self.SHOWN]]
+        if len(problems) > self.SHOWN:
+            lines.append(f"  - and {len(problems) - self.SHOWN} more problems not shown")
+        body = "\n".join(lines)
+        super().__init__(f"invalid stack config ({len(problems)} problem(s)):\n{body}")

@@ -58,7 +58,7 @@ def _unknown_keys(raw: Mapping[str, Any]) -> list[Problem]:
         elif namespace := provider_keys.namespace_of(key):
             known = provider_keys.known_keys(namespace)
             name = key.split(":", 1)[1]
-            if known and name not in known:
+            if name not in known:
                 close = difflib.get_close_matches(name, known, n=1)
                 fix = f"did you mean {namespace}:{close[0]}?" if close else "remove it"
                 problems.append(

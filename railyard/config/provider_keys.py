@@ -29,10 +29,10 @@ def known_keys(namespace: str) -> frozenset[str]:
         return frozenset(_camel(n) for n in names if n not in ("self", "__self__"))
     spec = importlib.util.find_spec(f"pulumi_{namespace}.config.vars")
     if spec is None or spec.origin is None:
-        return frozenset()
+        raise RuntimeError(f"pulumi_{namespace} has no config module: its keys cannot be checked")
     with open(spec.origin, encoding="utf-8") as f:
         tree = ast.parse(f.read())
-    return frozenset(
+    keys = frozenset(
         node.args[0].value
         for node in ast.walk(tree)
         if isinstance(node, ast.Call)
@@ -44,6 +44,9 @@ def known_keys(namespace: str) -> frozenset[str]:
         and isinstance(node.args[0], ast.Constant)
         and isinstance(node.args[0].value, str)
     )
+    if not keys:  # the SDK's layout changed: fail loudly rather than stop checking
+        raise RuntimeError(f"no config keys found in {spec.origin}")
+    return keys
 
 
 def _camel(snake: str) -> str:

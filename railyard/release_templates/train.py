@@ -210,6 +210,8 @@ def _job_args(kind: str) -> list[str]:
             item % "functionName",
             "--source",
             source,
+            "--checkout",  # the folder must resolve inside the repository's checkout
+            SOURCE_PATH,
         ],
         "s3": [
             "deploy",
@@ -232,6 +234,8 @@ def _job_args(kind: str) -> list[str]:
             item % "stage",
             "--source",
             source,
+            "--checkout",  # the file must resolve inside the repository's checkout
+            SOURCE_PATH,
             "--description",
             f"{item % 'repo'}@{item % 'commit'}",
         ],

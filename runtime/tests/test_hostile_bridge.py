@@ -502,7 +502,24 @@ BAD_SETTINGS = {
         b"s",
         b"columns: [\xe9]\n",
         "RAILYARD_COLUMN_RULES",
-        "not UTF-8 text (at byte 10); save it as UTF-8",
+        "not UTF-8 text (byte 0xe9 in column 11)",
+    ),
+    # the rules file goes through the bounded loader too
+    "deeply nested rules": (
+        "webhook",
+        WEBHOOK,
+        b"s",
+        b"columns: " + b"[" * 5000,
+        "RAILYARD_COLUMN_RULES",
+        "nested more than 16 levels deep",
+    ),
+    "aliased rules": (
+        "webhook",
+        WEBHOOK,
+        b"s",
+        b"columns: &c [a]\nrules: *c\n",
+        "RAILYARD_COLUMN_RULES",
+        "anchors and aliases",
     ),
 }
 

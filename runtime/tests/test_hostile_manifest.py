@@ -295,3 +295,107 @@ def test_brackets_in_a_manifest_print_as_text_not_console_markup(tmp_path):
     done = validate_process(path)
     assert done.returncode == 2, done.stderr[-2000:]
     assert "Traceback" not in done.stderr and "[/x]" in done.stderr
+
+
+def link_out(tmp_path: Path, kind: str) -> tuple[Path, Path, Path]:
+    """The checkout, a source in it that is a link to the secret beside it, and the secret."""
+    repo, _ = checkout(tmp_path)
+    secret = tmp_path / "secret.txt"
+    if kind == "apigw":
+        (repo / "swagger.yaml").symlink_to(secret)
+        return repo, repo / "swagger.yaml", secret
+    (repo / "fn").symlink_to(tmp_path)  # the folder itself leads out of the checkout
+    return repo, repo / "fn", tmp_path
+
+
+@pytest.mark.parametrize("kind", ["lambda", "s3", "apigw"])
+def test_every_deploy_refuses_a_source_that_resolves_outside_the_checkout(aws, tmp_path, kind):
+    s3 = client("s3", aws)
+    s3.create_bucket(Bucket="portal-stage-us")
+    apigw = client("apigateway", aws)
+    api = apigw.create_rest_api(name="api")["id"]
+    repo, source, real = link_out(tmp_path, kind)
+    target = {
+        "lambda": ["--function-name", "fn"],
+        "s3": ["--bucket", "portal-stage-us"],
+        "apigw": ["--rest-api-id", api, "--stage", "live"],
+    }[kind]
+    result = CliRunner().invoke(
+        app,
+        ["deploy", kind, *target, "--source", str(source), "--checkout", str(repo)],
+    )
+    output = refused(
+        result, f"--source {str(source)!r} resolves to {str(real)!r}, outside the checkout"
+    )
+    assert "Fix: deploy a " in output and "the database password" not in output
+    assert keys(s3) == []
+    assert apigw.get_deployments(restApiId=api)["items"] == []
+
+
+def write_bytes_name(folder: Path, name: bytes) -> None:
+    with open(os.path.join(os.fsencode(folder), name), "wb") as out:
+        out.write(b"x")
+
+
+@pytest.mark.parametrize("kind", ["lambda", "s3"])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (b"caf\xe9.txt", "'caf\\xe9.txt' is not valid UTF-8: rename it with UTF-8 characters"),
+        (b"a\nb.txt", "'a\\nb.txt' contains control or invisible characters (U+000A): rename"),
+        (b"css/..\\x", "'css/..\\\\x' has a '..', '.' or '\\' segment"),
+    ],
+    ids=["not-utf8", "newline", "backslash"],
+)
+def test_deploy_refuses_file_names_that_cannot_be_keys(aws, tmp_path, kind, name, expected):
+    s3 = client("s3", aws)
+    s3.create_bucket(Bucket="portal-stage-us")
+    _, dist = checkout(tmp_path)
+    write_bytes_name(dist, name)
+    target = ["--function-name", "fn"] if kind == "lambda" else ["--bucket", "portal-stage-us"]
+    result = CliRunner().invoke(app, ["deploy", kind, *target, "--source", str(dist)])
+    refused(result, f"--source {str(dist)!r}: {expected}")
+    assert keys(s3) == []
+
+
+def test_deploy_s3_refuses_a_folder_it_cannot_list(aws, tmp_path, monkeypatch):
+    """A sub-folder os.walk cannot list was skipped: a partial upload reported success."""
+    s3 = client("s3", aws)
+    s3.create_bucket(Bucket="portal-stage-us")
+    _, dist = checkout(tmp_path)
+    locked = dist / "locked"
+    locked.mkdir()
+    (locked / "app.js").write_text("1")
+    real_walk = os.walk
+
+    def walk(top, topdown=True, onerror=None, followlinks=False):
+        """os.walk as a non-root user sees a mode-000 folder (root reads through the mode)."""
+        for here, dirnames, filenames in real_walk(top, topdown, onerror, followlinks):
+            if Path(here) == locked.resolve():
+                if onerror is not None:
+                    onerror(PermissionError(13, "Permission denied", here))
+                continue
+            yield here, dirnames, filenames
+
+    monkeypatch.setattr(os, "walk", walk)
+    locked.chmod(0)
+    try:
+        output = refused(deploy_s3(dist), f"--source {str(dist)!r}: cannot list ")
+    finally:
+        locked.chmod(0o755)
+    assert "(Permission denied); nothing was deployed. Fix: make it readable" in output
+    assert keys(s3) == []
+
+
+def test_deploy_s3_to_a_missing_bucket_names_the_option(aws, tmp_path):
+    _, dist = checkout(tmp_path)  # the bucket is never created
+    refused(deploy_s3(dist), "--bucket 'portal-stage-us': no such bucket: fix --bucket")
+
+
+@pytest.mark.parametrize("value", ["2001-13-45", "!!int x", "!!float x", "2001-02-30 10:00:00"])
+def test_a_value_yaml_cannot_build_is_named_with_its_line(tmp_path, value):
+    """PyYAML's constructors raise plain errors on impossible dates or tagged nonsense."""
+    path = tmp_path / "release.yaml"
+    path.write_text(GOOD.replace("products:", f"note: {value}\nproducts:", 1))
+    output = refused(validate(path), "not a valid value")
+    assert f"{path}:" in output

@@ -184,3 +184,18 @@ def test_a_new_agent_token_gets_a_new_kms_version(stack_plan):
     ]
     assert secret.inputs["versionId"] == _version_of(token.outputs["result"])
     assert _version_of("a" * 48) == _version_of("a" * 48) != _version_of("b" * 48)
+
+
+def test_release_steps_send_the_agent_token_only_into_the_farms_vswitches(stack_plan):
+    (env,) = [
+        c
+        for c in stack_plan.of_type("kubernetes:core/v1:ConfigMap")
+        if c.inputs["metadata"]["name"] == "railyard-release-env"
+    ]
+    group = stack_plan.one("alicloud:ess/scalingGroup:ScalingGroup").inputs
+    farm_vswitches = {
+        s.inputs["cidrBlock"]
+        for s in stack_plan.of_type("alicloud:vpc/switch:Switch")
+        if s.id in group["vswitchIds"]
+    }
+    assert set(env.inputs["data"]["RAILYARD_AGENT_NETWORK"].split(",")) == farm_vswitches

@@ -6,6 +6,7 @@ program reads (the same limits apply to both).
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -36,6 +37,7 @@ def plan(*args: str):
         ("[" * 30_000, "nested more than 32 levels deep"),
         ("&a [x]", "anchors and aliases (&name, *name) are not supported"),
         ("9" * 5000, "an integer of 5,000 digits"),
+        ("2001-13-45", "not a valid value"),
     ],
 )
 def test_set_values_that_are_not_config_are_refused_quickly(value, said):
@@ -70,10 +72,27 @@ def test_stack_files_beyond_the_limits_are_refused_naming_the_file(project, cont
     assert problem.key == "Pulumi.bad.yaml" and said in problem.message
 
 
-def test_a_stack_file_that_is_not_a_mapping_is_not_a_traceback(project):
-    (project / "Pulumi.list.yaml").write_text("- just\n- a list\n")
-    config, _ = load_stack_config("list", root=project)
-    assert all(not k.startswith("railyard:environment") for k in config)
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("- just\n- a list\n", "the file is a list, not a mapping"),
+        ('config: "ab"\n', "config is a str, not a mapping"),
+        ("config: [1, 2]\n", "config is a list, not a mapping"),
+        ("config:\n  railyard:environment: 2001-13-45\n", "line 2: not a valid value"),
+    ],
+)
+def test_a_stack_file_of_the_wrong_shape_is_named_not_a_traceback(project, content, said):
+    (project / "Pulumi.odd.yaml").write_text(content)
+    with pytest.raises(ConfigError) as raised:
+        load_stack_config("odd", root=project)
+    (problem,) = raised.value.problems
+    assert problem.key == "Pulumi.odd.yaml" and said in problem.message
+
+
+def test_a_stack_file_that_is_a_fifo_is_refused_without_blocking(project):
+    os.mkfifo(project / "Pulumi.pipe.yaml")
+    with pytest.raises(ConfigError, match="FIFO"):
+        load_stack_config("pipe", root=project)
 
 
 def test_errors_echo_an_excerpt_never_the_whole_value():
@@ -107,3 +126,23 @@ def test_unknown_provider_keys_are_errors_with_the_closest_key(key, suggestion):
 def test_no_stack_opens_its_api_endpoint_to_the_internet(stack):
     with pytest.raises(ConfigError, match=r"eksPublicAccessCidrs"):
         run_offline(stack, {"railyard:eksPublicAccessCidrs": ["0.0.0.0/0"]})
+
+
+def test_thousands_of_bad_entries_print_a_bounded_report():
+    result, _ = plan(
+        "dev",
+        "--set",
+        "railyard:eksPublicAccessCidrs=" + "[" + ", ".join(["0.0.0.0/0"] * 3000) + "]",
+    )
+    assert result.exit_code == 2
+    assert "and 2970 more problems not shown" in result.output
+    assert len(result.output) < 10_000
+
+
+def test_every_provider_namespace_yields_its_keys():
+    from railyard.config import provider_keys
+
+    for namespace in provider_keys.NAMESPACES:
+        assert "region" in provider_keys.known_keys(namespace) or namespace == "kubernetes"
+        assert len(provider_keys.known_keys(namespace)) >= 10, namespace
+    assert "kubeconfig" in provider_keys.known_keys("kubernetes")

@@ -241,7 +241,7 @@ def test_bridge_replicas_spread_over_nodes():
             "columns: [Done]\nrules: [{column: Shipped, phases: [Succeeded]}]\n",
             "rules name columns not in `columns`: ['Shipped']",
         ),
-        ("columns: [Done\n", "not YAML"),
+        ("columns: [Done\n", "not valid YAML"),
     ],
 )
 def test_a_bad_column_rules_file_names_the_file_and_the_field(tmp_path, document, expected):
@@ -258,8 +258,8 @@ def test_a_bad_column_rules_file_names_the_file_and_the_field(tmp_path, document
 def test_a_missing_column_rules_file_is_named():
     with pytest.raises(ConfigError) as e:
         run_offline("dev", {"railyard:kanbanColumnRulesFile": "kanban/nope.yaml"})
-    assert "railyard:kanbanColumnRulesFile: cannot read" in str(e.value)
-    assert "kanban/nope.yaml (No such file or directory)" in str(e.value)
+    assert "railyard:kanbanColumnRulesFile: " in str(e.value)
+    assert "kanban/nope.yaml: cannot read it" in str(e.value)
 
 
 def event(lane: Lane, task: str) -> PipelineEvent:

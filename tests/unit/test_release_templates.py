@@ -204,3 +204,13 @@ def test_the_size_model_would_catch_an_unchunked_release():
     one = dataclasses.replace(SETTINGS, chunk_size=500)
     largest = max(size.train_objects(one, manifest_with(1000)), key=lambda o: o.bytes)
     assert largest.bytes > 256 * 1024
+
+
+@pytest.mark.parametrize("kind", ["lambda", "s3", "apigw"])
+def test_every_deploy_job_confines_its_source_to_the_checkout(kind):
+    """Without --checkout a link in the repository could ship the pod's own files."""
+    args = common.render(train.job_template(SETTINGS, kind))["spec"]["templates"][0]["container"][
+        "args"
+    ]
+    assert args[args.index("--checkout") + 1] == common.SOURCE_PATH
+    assert args[args.index("--source") + 1].startswith(common.SOURCE_PATH + "/")

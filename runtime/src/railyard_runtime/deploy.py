@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from botocore.exceptions import ClientError, WaiterError
 
 from railyard_runtime.errors import BadInput, StepError
+from railyard_runtime.pwa.build import MAX_KEY_BYTES, name_problem
 from railyard_runtime.pwa.store import SHA_META, Bucket
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: same tree, same zip, same CodeSha256
@@ -40,6 +41,28 @@ def _existing(path: Path, option: str, directory: bool) -> Path:
     if not directory and not path.is_file():
         raise BadInput(f"{option} {str(path)!r}: no such file in the checkout")
     return path
+
+
+def _shown(name: str) -> str:
+    """A name as messages show it: escapes for control characters and undecodable bytes."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # os functions hand undecodable bytes back as lone surrogates
+        return repr(os.fsencode(name))[1:]
+    return repr(name)
+
+
+def _in_checkout(path: Path, option: str, checkout: Path | None) -> Path:
+    """``path`` with links resolved; with ``checkout``, it must resolve inside it (the
+    repository decides what ``path`` is, and a link out of it would ship the host's files)."""
+    real = path.resolve()
+    if checkout is not None and not real.is_relative_to(checkout.resolve()):
+        raise BadInput(
+            f"{option} {str(path)!r} resolves to {str(real)!r}, outside the checkout "
+            f"{str(checkout)!r}; nothing was deployed. Fix: deploy a "
+            f"{'folder' if real.is_dir() else 'file'} of the repository, not a link out of it"
+        )
+    return real
 
 
 @dataclass(frozen=True)
@@ -71,16 +94,23 @@ def _files(
     whole deploy), and a FIFO, socket or device refuses it too (reading one blocks or never
     ends). Symlinked directories are not descended, as before. With ``checkout``, the folder
     itself must resolve inside it (``dist`` may be a symlink in the repository).
+
+    Names get the checks the PWA build applies (UTF-8, no control characters, no '..' or
+    '\\'), since each becomes a zip entry or an object key; a sub-folder that cannot be
+    listed refuses the deploy rather than shipping the rest as if it were all.
     """
     _existing(folder, option, directory=True)
-    root = folder.resolve()
-    if checkout is not None and not root.is_relative_to(checkout.resolve()):
+    root = _in_checkout(folder, option, checkout)
+
+    def unreadable(error: OSError) -> None:
         raise BadInput(
-            f"{option} {str(folder)!r} resolves to {str(root)!r}, outside the checkout "
-            f"{str(checkout)!r}. Fix: deploy a folder of the repository, not a link out of it"
+            f"{option} {str(folder)!r}: cannot list {_shown(str(error.filename))} "
+            f"({error.strerror}); nothing was deployed. Fix: make it readable, or remove it"
         )
+
     found: list[_File] = []
-    for dirpath, dirnames, filenames in os.walk(root):  # does not follow symlinked dirs
+    # does not follow symlinked dirs
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         here = Path(dirpath)
         for entry in [*dirnames, *filenames]:
             path = here / entry
@@ -89,6 +119,11 @@ def _files(
                 if entry in dirnames:
                     dirnames.remove(entry)
                 continue
+            if problem := name_problem(entry):
+                raise BadInput(
+                    f"{option} {str(folder)!r}: {_shown(name.as_posix())} {problem}; "
+                    "nothing was deployed"
+                )
             real, mode = path, path.lstat().st_mode
             if stat.S_ISLNK(mode):
                 try:
@@ -131,9 +166,9 @@ def _read(path: Path, option: str = "--source") -> tuple[bytes, int]:
         return file.read(), mode
 
 
-def lambda_zip(source: Path) -> bytes:
+def lambda_zip(source: Path, checkout: Path | None = None) -> bytes:
     """A deterministic zip of ``source``: sorted entries, fixed times, modes kept."""
-    files = _files(source, lambda name: name.parts[0] == ".git")
+    files = _files(source, lambda name: name.parts[0] == ".git", checkout=checkout)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for file in files:
@@ -145,9 +180,11 @@ def lambda_zip(source: Path) -> bytes:
     return buffer.getvalue()
 
 
-def deploy_lambda(client, function_name: str, source: Path) -> Outcome:
+def deploy_lambda(
+    client, function_name: str, source: Path, checkout: Path | None = None
+) -> Outcome:
     """Update the function's code unless it already runs this exact zip; wait until active."""
-    code = lambda_zip(source)
+    code = lambda_zip(source, checkout)
     code_sha = base64.b64encode(hashlib.sha256(code).digest()).decode()
     try:
         current = client.get_function_configuration(FunctionName=function_name)
@@ -185,7 +222,16 @@ def deploy_s3(
     still reference their files.
     """
     files = _files(source, lambda name: ".git" in name.parts, checkout=checkout)
-    target = Bucket(client, bucket)
+    for file in files:
+        key = prefix + file.name.as_posix()
+        if len(key.encode()) > MAX_KEY_BYTES:
+            raise BadInput(
+                f"--source {str(source)!r}: {key!r} is longer than {MAX_KEY_BYTES} bytes, the "
+                "object key limit; nothing was deployed. Fix: shorten the name or --prefix"
+            )
+    # every call through the store's wrapper: a missing bucket names --bucket (exit 2), a
+    # refusal is a StepError (exit 1), an endpoint that does not answer Unreachable (exit 3)
+    target = Bucket(client, bucket, "--bucket")
 
     def upload(file: _File) -> bool:
         key = prefix + file.name.as_posix()
@@ -194,13 +240,14 @@ def deploy_s3(
         if target.sha256(key) == digest:
             return False
         content_type = mimetypes.guess_type(file.name.name)[0] or "application/octet-stream"
-        client.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=body,
-            ContentType=content_type,
-            Metadata={SHA_META: digest},
-        )
+        with target._calling(f"PUT {key}"):  # Bucket.put would add a Cache-Control header
+            client.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
+                Metadata={SHA_META: digest},
+            )
         return True
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -210,12 +257,21 @@ def deploy_s3(
     )
 
 
-def deploy_apigw(client, rest_api_id: str, stage: str, swagger: Path, description: str) -> Outcome:
+def deploy_apigw(
+    client,
+    rest_api_id: str,
+    stage: str,
+    swagger: Path,
+    description: str,
+    checkout: Path | None = None,
+) -> Outcome:
     """Overwrite the REST API from its Swagger/OpenAPI file and deploy it to ``stage``.
 
     Re-running deploys the same definition again: a new deployment with identical content.
+    With ``checkout``, the file must resolve inside it: a link out would send the host's file.
     """
-    body, _ = _read(_existing(swagger, "--source", directory=False).resolve())
+    _existing(swagger, "--source", directory=False)
+    body, _ = _read(_in_checkout(swagger, "--source", checkout))
     try:
         client.put_rest_api(restApiId=rest_api_id, mode="overwrite", failOnWarnings=True, body=body)
         deployment = client.create_deployment(

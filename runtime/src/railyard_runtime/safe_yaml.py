@@ -339,6 +339,19 @@ class _Constructor(yaml.constructor.SafeConstructor):
             seen[key] = _line(key_node)
         return super().construct_mapping(node, deep)
 
+    def construct_object(self, node, deep=False):
+        # PyYAML's own constructors raise plain errors on values like 2001-13-45 or !!int x
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, OverflowError) as e:
+            if isinstance(e, YamlError):
+                raise
+            raise YamlError(
+                self.path,
+                _line(node),
+                f"not a valid value ({str(e)[:80]}). Fix: correct it, or quote it if it is text",
+            ) from None
+
 
 def construct(root: Node | None, path: str = "<yaml>") -> Any:
     """The Python value of a tree from :func:`compose` (dicts, lists, str, int, ...)."""

@@ -15,6 +15,12 @@ app = typer.Typer(
 )
 
 Source = Annotated[Path, typer.Option(help="Path in the checked-out repository.")]
+Checkout = Annotated[
+    Path | None,
+    typer.Option(
+        help="The repository's checkout: SOURCE must resolve inside it (a link out is refused)."
+    ),
+]
 
 
 def _report(ctx: typer.Context, outcome: deploy.Outcome) -> None:
@@ -31,9 +37,11 @@ def lambda_command(
     ctx: typer.Context,
     function_name: Annotated[str, typer.Option(help="Function to update.")],
     source: Source = Path("."),
+    checkout: Checkout = None,
 ) -> None:
     """Zip SOURCE deterministically and update the function's code if it differs."""
-    _report(ctx, deploy.deploy_lambda(clouds.aws_client("lambda"), function_name, source))
+    client = clouds.aws_client("lambda")
+    _report(ctx, deploy.deploy_lambda(client, function_name, source, checkout=checkout))
 
 
 @app.command("s3")
@@ -43,10 +51,7 @@ def s3_command(
     bucket: Annotated[str, typer.Option(help="Target bucket.")],
     source: Source = Path("dist"),
     prefix: Annotated[str, typer.Option(help="Key prefix, ending in '/'.")] = "",
-    checkout: Annotated[
-        Path | None,
-        typer.Option(help="The repository's checkout: SOURCE must resolve inside it."),
-    ] = None,
+    checkout: Checkout = None,
 ) -> None:
     """Upload SOURCE's files under PREFIX, skipping files the bucket holds with the same hash.
 
@@ -67,7 +72,9 @@ def apigw_command(
     stage: Annotated[str, typer.Option(help="Stage to deploy to.")],
     source: Source = Path("swagger.yaml"),
     description: Annotated[str, typer.Option(help="Deployment description.")] = "",
+    checkout: Checkout = None,
 ) -> None:
     """Overwrite the REST API from SOURCE (Swagger/OpenAPI) and deploy it to STAGE."""
     client = clouds.aws_client("apigateway")
-    _report(ctx, deploy.deploy_apigw(client, rest_api_id, stage, source, description))
+    outcome = deploy.deploy_apigw(client, rest_api_id, stage, source, description, checkout)
+    _report(ctx, outcome)

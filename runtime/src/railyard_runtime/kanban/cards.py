@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,6 +23,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from railyard_runtime import safe_yaml
 from railyard_runtime.events import Lane, Phase, PipelineEvent
 
 PHASE_RANK = {
@@ -143,16 +143,18 @@ class ColumnRules(_RulesModel):
         return self.columns[max(reached)] if reached else None
 
 
+# A rules file is a page of YAML: far smaller than the loader's defaults.
+RULES_LIMITS = safe_yaml.Limits(max_bytes=256 * 1024, max_depth=16, max_nodes=10_000)
+
+
 def load_rules(path: Path) -> ColumnRules:
     """Column rules from a YAML (or JSON) file; ``ValueError`` names every bad field."""
     try:
-        document = yaml.safe_load(path.read_text())
+        document = safe_yaml.load(path, RULES_LIMITS)
     except OSError as e:
         raise ValueError(f"cannot read {path} ({e.strerror})") from None
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not UTF-8 text (at byte {e.start}); save it as UTF-8") from None
-    except yaml.YAMLError as e:
-        raise ValueError(f"{path}: not YAML ({e})") from None
+    except safe_yaml.YamlError as e:  # not a regular file, too big or deep, not UTF-8 ...
+        raise ValueError(e.message) from None
     try:
         return ColumnRules.model_validate(document)
     except ValidationError as e:
