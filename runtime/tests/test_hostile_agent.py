@@ -12,6 +12,8 @@ import shutil
 import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,8 +22,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from agents import TOKEN, Agent
-from conftest import LocalServer, QuietHandler
+from agents import APK_BUCKET, TOKEN, Agent
+from conftest import LocalServer, QuietHandler, client
 from typer.testing import CliRunner
 
 from railyard_runtime.agent.jobs import Job, State
@@ -270,8 +272,9 @@ exit 5
 """
 PROBE = """
 echo "uid=$(id -u)"
-grep CapEff /proc/self/status
+grep -E '^Cap(Eff|Prm|Amb)' /proc/self/status
 env | sed 's/^/env: /'
+if cat {control} >/dev/null 2>&1; then echo CONTROL-READ; else echo CONTROL-UNREADABLE; fi
 if cat {token} >/dev/null 2>&1; then echo "TOKEN-READ: $(cat {token})"
 else echo TOKEN-UNREADABLE; fi
 if tr '\\0' '\\n' < /proc/$PPID/environ >/dev/null 2>&1; then
@@ -282,7 +285,8 @@ exit 5
 
 
 def probe_command(token_file: Path, probe: str = PROBE) -> str:
-    return "sh -c " + shlex.quote(probe.format(token=shlex.quote(str(token_file))))
+    control = shlex.quote(str(token_file.with_name("control")))
+    return "sh -c " + shlex.quote(probe.format(token=shlex.quote(str(token_file)), control=control))
 
 
 def build_log(agent: Agent) -> str:
@@ -336,20 +340,155 @@ def build_root():
     shutil.rmtree(root, ignore_errors=True)
 
 
-def test_a_build_as_the_build_user_cannot_read_the_token_or_the_agent(agents, build_root, tmp_path):
-    agent = agents(
+@pytest.fixture
+def open_root():
+    """A directory every user may traverse (pytest's tmp_path is 0700: behind it, any file is
+    unreadable to the build user whatever its own mode, and a test of that mode proves nothing)."""
+    root = Path(tempfile.mkdtemp(prefix="railyard-agent-"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_build_as_the_build_user_cannot_read_the_token_or_the_agent(aws, build_root, open_root):
+    token_file = open_root / "agent" / "token"
+    agent = Agent(
+        open_root,
+        aws,
         RAILYARD_BUILD_USER="nobody",
         RAILYARD_BUILD_WORK_DIR=str(build_root),
-        RAILYARD_BUILD_COMMAND=probe_command(tmp_path / "agent" / "token"),
+        RAILYARD_BUILD_COMMAND=probe_command(token_file),
     )
-
-    log = build_log(agent)
+    (open_root / "agent").chmod(0o755)  # only the token's own mode (0600) protects it
+    token_file.with_name("control").write_text("readable\n")
+    token_file.with_name("control").chmod(0o644)
+    try:
+        agent.start()
+        log = build_log(agent)
+    finally:
+        agent.stop()
 
     assert f"uid={pwd.getpwnam('nobody').pw_uid}" in log
     assert "CapEff:\t0000000000000000" in log  # none of the agent's capabilities
-    assert "TOKEN-UNREADABLE" in log and TOKEN not in log
+    assert "CONTROL-READ" in log  # the build user reaches the token's directory...
+    assert "TOKEN-UNREADABLE" in log and TOKEN not in log  # ...and is stopped by its mode alone
     assert "AGENT-ENVIRON-UNREADABLE" in log
     eventually(lambda: not list(build_root.iterdir()), 5, "the build user's workspace remains")
+
+
+class CapableAgent(Agent):
+    """An agent started as ``nobody`` holding the unit's ambient capabilities, as systemd runs
+    it (User=, AmbientCapabilities=CAP_SETUID CAP_SETGID CAP_KILL)."""
+
+    CAPS = "+setuid,+setgid,+kill"
+
+    def start(self) -> Agent:
+        nobody = pwd.getpwnam("nobody")
+        for path in (self.root, *self.root.rglob("*")):
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        command = [
+            shutil.which("setpriv"),
+            f"--reuid={nobody.pw_uid}",
+            f"--regid={nobody.pw_gid}",
+            "--clear-groups",
+            f"--inh-caps=-all,{self.CAPS}",
+            f"--ambient-caps={self.CAPS}",
+            "--",
+            sys.executable,
+            "-m",
+            "railyard_runtime.agent.server",
+        ]
+        with (self.root / "agent.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                command, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        eventually(self._ready, 20, f"agent not ready:\n{self.log}")
+        return self
+
+    def _ready(self) -> bool:
+        assert self.process.poll() is None, f"agent exited:\n{self.log}"
+        try:
+            return httpx.get(self.health_url, timeout=0.5).status_code == 200
+        except httpx.TransportError:
+            return False
+
+
+def test_a_build_without_a_build_user_holds_none_of_the_agents_capabilities(aws, open_root):
+    token_file = open_root / "agent" / "token"
+    agent = CapableAgent(open_root, aws, RAILYARD_BUILD_COMMAND=probe_command(token_file))
+    try:
+        agent.start()
+        status = Path(f"/proc/{agent.process.pid}/status").read_text()
+        assert "CapAmb:\t00000000000000e0" in status, status  # the agent does hold them
+        log = build_log(agent)
+    finally:
+        agent.stop()
+
+    assert f"uid={pwd.getpwnam('nobody').pw_uid}" in log  # the agent's own user
+    for cap in ("CapEff", "CapPrm", "CapAmb"):
+        assert f"{cap}:\t0000000000000000" in log, log
+
+
+# -- the APK a build leaves -----------------------------------------------------------------
+
+APK_DIR = "app/build/outputs/apk/release"
+HOSTILE_APKS = {
+    "a link to the token": 'ln -s "$TOKEN" {dir}/app-release.apk',
+    "a link to the agent's environ": "ln -s /proc/$PPID/environ {dir}/app-release.apk",
+    "a link to /dev/zero": "ln -s /dev/zero {dir}/app-release.apk",
+    "a FIFO": "mkfifo {dir}/app-release.apk",
+    "a linked directory": 'rmdir {dir} && ln -s "$OUTSIDE" {dir}',
+}
+REASONS = {
+    "a FIFO": "not a regular file",
+    "a linked directory": "outside the build's workspace",
+}
+
+
+def _objects(aws: str) -> list[str]:
+    listing = client("s3", aws).list_objects_v2(Bucket=APK_BUCKET)
+    return [o["Key"] for o in listing.get("Contents", [])]
+
+
+@pytest.mark.parametrize("kind", HOSTILE_APKS)
+def test_an_apk_that_is_not_the_builds_own_file_is_refused_and_never_uploaded(
+    agents, aws, tmp_path, kind
+):
+    outside = tmp_path / "outside"  # somewhere the agent may read and the workspace is not
+    outside.mkdir()
+    (outside / "stolen.apk").write_text(f"agent secret {TOKEN}")
+    script = f"mkdir -p {APK_DIR} && " + HOSTILE_APKS[kind].format(dir=APK_DIR)
+    agent = agents(
+        RAILYARD_BUILD_COMMAND=f"sh -c {shlex.quote(script)}",
+        TOKEN=str(tmp_path / "agent" / "token"),
+        OUTSIDE=str(outside),
+        RAILYARD_BUILD_PASS_ENV="TOKEN OUTSIDE",
+    )
+
+    started = time.monotonic()
+    job = wait_for(agent, submit(agent).json()["id"], State.FAILED, State.SUCCEEDED, timeout=10)
+
+    assert time.monotonic() - started < 5  # a FIFO or an endless device never holds the job
+    assert job.state is State.FAILED and job.artifact_url is None, job
+    assert f"APK {APK_DIR}/" in job.error and ".apk refused: " in job.error
+    assert REASONS.get(kind, "symbolic link") in job.error, job.error
+    assert _objects(aws) == []
+
+
+def test_an_apk_over_the_size_cap_is_refused(agents, aws):
+    agent = agents(RAILYARD_APK_MAX_BYTES="16")  # the fake build writes 44 bytes
+    job = wait_for(agent, submit(agent).json()["id"], State.FAILED, State.SUCCEEDED)
+    assert job.state is State.FAILED
+    assert "44 bytes is over RAILYARD_APK_MAX_BYTES=16" in job.error
+    assert _objects(aws) == []
+
+
+def test_the_build_users_own_apk_is_uploaded(agents, aws, build_root):
+    agent = agents(RAILYARD_BUILD_USER="nobody", RAILYARD_BUILD_WORK_DIR=str(build_root))
+    job = wait_for(agent, submit(agent).json()["id"], State.FAILED, State.SUCCEEDED)
+    assert job.state is State.SUCCEEDED, job
+    body = client("s3", aws).get_object(Bucket=APK_BUCKET, Key=f"apks/{SHA}/{job.id}.apk")
+    assert body["Body"].read() == f"APK {SHA}".encode()
 
 
 def test_the_agent_will_not_start_with_a_token_file_the_build_user_can_read(

@@ -82,3 +82,30 @@ def test_hosts_install_the_runtime_from_the_configured_index():
     pip = next(c for c in doc["runcmd"] if c[0].endswith("/pip"))
     assert pip[pip.index("--index-url") + 1] == SETTINGS.package_index
     assert "git" in doc["packages"]
+
+
+def test_the_agent_unit_keeps_its_state_private_and_builds_walled_off():
+    """The build user must not read the job database or logs; builds reach no metadata."""
+    text = render(SETTINGS)
+    doc = yaml.safe_load(text)
+    unit = next(f for f in doc["write_files"] if f["path"].endswith("/railyard-agent.service"))
+    lines = unit["content"].splitlines()
+    assert "StateDirectory=railyard" in lines
+    assert "StateDirectoryMode=0700" in lines
+    assert "UMask=0077" in lines
+    assert "User=railyard" in lines
+    assert "NoNewPrivileges=true" in lines
+
+    env = _agent_env(doc)
+    assert env["RAILYARD_BUILD_USER"] == "railyard-build"
+    assert env["RAILYARD_BUILD_WORK_DIR"] == "/var/lib/railyard-build/work"
+    assert {u["name"] for u in doc["users"]} == {"railyard", "railyard-build"}
+    assert "util-linux" in doc["packages"]  # setpriv, which every build is started through
+
+    firewall = next(f for f in doc["write_files"] if f["path"].endswith("build-firewall.service"))
+    assert (
+        "OUTPUT -d 100.100.100.200 -m owner --uid-owner railyard-build -j REJECT"
+        in firewall["content"]
+    )
+    assert "RequiredBy=railyard-agent.service" in firewall["content"]
+    assert ["systemctl", "enable", "railyard-build-firewall.service"] in doc["runcmd"]

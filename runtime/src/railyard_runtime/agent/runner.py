@@ -6,39 +6,104 @@ one condition whenever any job changes state.
 A build is code from the app's repository, so it gets as little of the agent as possible: an
 explicit environment (never the agent's own, which names its token and credentials), its own
 unprivileged user when ``RAILYARD_BUILD_USER`` is set (it cannot read the token file nor the
-agent's memory), a workspace removed whatever the outcome, and a log kept only for the
-retention period.
+agent's memory), never any of the agent's capabilities (every build starts through setpriv),
+a workspace removed whatever the outcome, and a log kept only for the retention period. Its APK
+is read as the build's own regular file from an open descriptor, never by a path the build
+could point elsewhere (the token file, ``/proc``, a FIFO, ``/dev/zero``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import io
 import logging
 import os
 import re
 import shutil
 import signal
+import stat
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from railyard_runtime.agent.jobs import ACTIVE, State
 from railyard_runtime.agent.settings import BASE_BUILD_ENV, AgentSettings, build_identity
 from railyard_runtime.agent.store import JobStore
 
-Uploader = Callable[[Path, str], Awaitable[str]]
-"""(local APK, object key) -> the artifact's URL."""
+Uploader = Callable[[BinaryIO, str], Awaitable[str]]
+"""(the APK, open for reading, object key) -> the artifact's URL."""
 
 LOG_TAIL_BYTES = 8192
 KILL_AFTER_SECONDS = 10
 """A build that ignores SIGTERM this long is killed."""
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+BUILD_UMASK = 0o022
+"""The agent's own files are private (the unit's UMask=0077); a build's APK must stay readable
+by the agent when the build runs as another user."""
 JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 log = logging.getLogger("railyard.agent")
 
 
 class WorkspaceError(Exception):
     pass
+
+
+class ApkRefused(Exception):
+    """The build's APK is not a file of its own inside its workspace; the job fails."""
+
+
+class _Capped(io.RawIOBase):
+    """Reads at most ``limit`` bytes of ``fd``: a file still growing is cut at its checked size."""
+
+    def __init__(self, fd: int, limit: int):
+        self._fd, self._left = fd, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = os.read(self._fd, min(len(buffer), self._left)) if self._left > 0 else b""
+        buffer[: len(data)] = data
+        self._left -= len(data)
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
+def open_apk(path: Path, workspace: Path, owner: int | None, max_bytes: int) -> BinaryIO:
+    """Open the APK the build left at ``path`` without following a link at its end, without
+    waiting on a FIFO or device, and check the open file itself (not the path again): a regular
+    file, the build user's own, inside the workspace, at most ``max_bytes``."""
+    name = path.relative_to(workspace) if path.is_relative_to(workspace) else path
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        why = "it is a symbolic link" if e.errno == errno.ELOOP else e.strerror
+        raise ApkRefused(f"APK {name} refused: {why}; the build must write the APK itself") from e
+    try:
+        st = os.fstat(fd)
+        real = os.readlink(f"/proc/self/fd/{fd}")
+        root = os.path.realpath(workspace)
+        if not stat.S_ISREG(st.st_mode):
+            why = "it is not a regular file (a FIFO, device or directory)"
+        elif owner is not None and st.st_uid != owner:
+            why = f"it belongs to uid {st.st_uid}, not the build user (uid {owner})"
+        elif os.path.commonpath([real, root]) != root:
+            why = "it lies outside the build's workspace (through a linked directory)"
+        elif st.st_size > max_bytes:
+            why = f"{st.st_size} bytes is over RAILYARD_APK_MAX_BYTES={max_bytes}"
+        else:
+            return io.BufferedReader(_Capped(fd, st.st_size))
+        raise ApkRefused(f"APK {name} refused: {why}; the build must write the APK itself")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class Runner:
@@ -53,7 +118,7 @@ class Runner:
         self._tasks: set[asyncio.Task] = set()
         self._active: set[str] = set()
         """Jobs whose workspace and log are in use: no sweep touches them."""
-        self._as_build_user, self._build_home = build_identity(settings)
+        self._launch, self._build_home, self._build_uid = build_identity(settings)
         self.draining = False
         self._closing = False
 
@@ -141,7 +206,7 @@ class Runner:
         fd = os.open(self.log_path(job_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with open(fd, "ab") as out:
             process = await asyncio.create_subprocess_exec(
-                *self._as_build_user,
+                *self._launch,
                 *s.build_command,
                 cwd=workspace,
                 env=self.build_env(job_id, commit),
@@ -149,6 +214,7 @@ class Runner:
                 stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,  # its own process group: a drain stops Gradle's children
+                umask=BUILD_UMASK,
             )
             self._processes[job_id] = process
             try:
@@ -164,24 +230,32 @@ class Runner:
         if len(apks) != 1:
             found = ", ".join(p.name for p in apks) or "none"
             return State.FAILED, None, f"expected one APK matching {s.apk_glob!r}, found {found}"
-        url = await self.upload(apks[0], f"apks/{commit}/{job_id}.apk")
+        try:
+            apk = await asyncio.to_thread(
+                open_apk, apks[0], workspace, self._build_uid, s.apk_max_bytes
+            )
+        except ApkRefused as e:
+            return State.FAILED, None, str(e)
+        with apk:
+            url = await self.upload(apk, f"apks/{commit}/{job_id}.apk")
         return State.SUCCEEDED, url, None
 
     async def _as_build(self, *argv: str) -> tuple[int, str]:
         """Run a file tool as the build user: its files are not the agent's to remove."""
         process = await asyncio.create_subprocess_exec(
-            *self._as_build_user,
+            *self._launch,
             *argv,
             env={"PATH": DEFAULT_PATH},
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            umask=BUILD_UMASK,  # the workspace: the agent reads the APK there
         )
         output, _ = await process.communicate()
         return process.returncode or 0, output.decode(errors="replace").strip()[-500:]
 
     async def _make_workspace(self, workspace: Path) -> None:
-        if not self._as_build_user:
+        if self._build_uid is None:
             await asyncio.to_thread(shutil.rmtree, workspace, True)
             workspace.mkdir(parents=True)
             return
@@ -195,7 +269,7 @@ class Runner:
             )
 
     async def _remove_workspace(self, workspace: Path) -> None:
-        if not self._as_build_user:
+        if self._build_uid is None:
             await asyncio.to_thread(shutil.rmtree, workspace, True)
         else:
             code, output = await self._as_build("rm", "-rf", "--", str(workspace))

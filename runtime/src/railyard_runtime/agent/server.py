@@ -19,7 +19,7 @@ import resource
 import socket
 import sys
 from contextlib import asynccontextmanager
-from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 import uvicorn
@@ -92,11 +92,12 @@ def advertised_url(s: AgentSettings, metadata: str = METADATA) -> str:
 
 
 def oss_uploader(s: AgentSettings):
-    async def upload(apk: Path, key: str) -> str:
+    async def upload(apk: BinaryIO, key: str) -> str:
         def put() -> None:
             client = clouds.oss_client(s.region, s.oss_endpoint or None)
-            client.upload_file(
-                str(apk),
+            # the file the runner opened and checked: a path could be swapped by the build
+            client.upload_fileobj(
+                apk,
                 s.apk_bucket,
                 key,
                 ExtraArgs={"ContentType": "application/vnd.android.package-archive"},

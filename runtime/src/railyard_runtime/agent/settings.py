@@ -73,6 +73,8 @@ class AgentSettings:
     """Where workspaces are made (writable by the build user); default <data dir>/work."""
     build_pass_env: tuple[str, ...] = ()
     """Extra variables passed from the agent's environment to builds."""
+    apk_max_bytes: int = 1 << 30
+    """Largest APK the agent uploads; a bigger one fails its job."""
 
     @property
     def database(self) -> Path:
@@ -125,6 +127,7 @@ def from_env(env: Mapping[str, str] = os.environ) -> AgentSettings:
         if env.get("RAILYARD_BUILD_WORK_DIR")
         else None,
         build_pass_env=tuple(env.get("RAILYARD_BUILD_PASS_ENV", "").replace(",", " ").split()),
+        apk_max_bytes=integer("RAILYARD_APK_MAX_BYTES", 1 << 30, 1, 1 << 36),
     )
     if settings.build_user and not USER_NAME.match(settings.build_user):
         problems.append(
@@ -199,6 +202,11 @@ def readable_by(path: Path, user: pwd.struct_passwd) -> bool:
 
 def host_problems(settings: AgentSettings) -> list[str]:
     """What this host lacks for these settings (checked at start, not when parsing)."""
+    if shutil.which("setpriv") is None:
+        return [
+            "setpriv (util-linux) is not on the PATH: every build is started through it so it "
+            "holds none of the agent's capabilities; install util-linux"
+        ]
     if not settings.build_user:
         return []
     try:
@@ -216,31 +224,22 @@ def host_problems(settings: AgentSettings) -> list[str]:
             f"RAILYARD_BUILD_USER={settings.build_user}: is the agent's own user; builds must "
             "run as another one so they cannot read the agent's token"
         )
-    if shutil.which("setpriv") is None:
-        problems.append(
-            "RAILYARD_BUILD_USER: switching to it needs setpriv (util-linux) on the PATH"
-        )
     return problems
 
 
-def build_identity(settings: AgentSettings) -> tuple[list[str], str]:
-    """The command prefix that runs a program as the build user, and that user's home."""
+def build_identity(settings: AgentSettings) -> tuple[list[str], str, int | None]:
+    """The command prefix every build runs behind, the build's home, and the uid that owns
+    its files (None: the agent's own user)."""
+    setpriv = shutil.which("setpriv") or "setpriv"  # host_problems refuses to start without it
+    # Whoever the build runs as, it holds none of the capabilities the agent has to switch
+    # users and stop builds (the unit's ambient set would pass them on to a plain exec);
+    # --no-new-privs keeps setuid programs (sudo) from giving any back.
+    drop = ["--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs"]
     if not settings.build_user:
-        return [], os.environ.get("HOME", "/")
+        return [setpriv, *drop, "--"], os.environ.get("HOME", "/"), None
     user = pwd.getpwnam(settings.build_user)
-    setpriv = shutil.which("setpriv") or "setpriv"
-    # --inh-caps=-all also clears the ambient set: the build gets none of the capabilities the
-    # agent holds to switch users; --no-new-privs keeps setuid programs (sudo) from helping.
-    prefix = [
-        setpriv,
-        f"--reuid={user.pw_uid}",
-        f"--regid={user.pw_gid}",
-        "--init-groups",
-        "--inh-caps=-all",
-        "--no-new-privs",
-        "--",
-    ]
-    return prefix, user.pw_dir
+    switch = [f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups"]
+    return [setpriv, *switch, *drop, "--"], user.pw_dir, user.pw_uid
 
 
 def _token_from_kms(settings: AgentSettings) -> str:
