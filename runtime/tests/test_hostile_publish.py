@@ -13,7 +13,11 @@ import threading
 
 import pytest
 from pwa_helpers import ENTRYPOINTS, RefusingProxy, make_build, pointers, pwa_world
+from typer.testing import CliRunner
 
+from railyard_runtime.cli import app
+from railyard_runtime.pwa import publish
+from railyard_runtime.pwa import verify as pwa_verify
 from railyard_runtime.pwa.publish import kill_switch_script
 
 SECRET = b"root:x:0:0:host secret, never on a CDN\n"
@@ -354,3 +358,156 @@ def test_verify_after_a_rollback_confirms_the_release_rolled_back_to(world, tmp_
 
     for bucket in (world.aws_bucket, world.oss_bucket):
         assert pointers(world, bucket) == ("r1", "r2", "r1")
+
+
+# -- verify racing a rollback, the kill switch over a corrupt pointer --------------------------
+
+
+def test_a_rollback_during_verify_is_not_undone_by_it(world, tmp_path, monkeypatch):
+    _publish_and_verify(world, tmp_path, "r1")
+    world.run("pwa", "publish", str(make_build(tmp_path, "v2")), "--release", "r2")
+    real_verify = pwa_verify.verify
+    rolled_back = []
+
+    def verify_while_rolling_back(targets, *args, on_attempt=None, **kwargs):
+        def attempt(checks):
+            if on_attempt:
+                on_attempt(checks)
+            # r2 matched on every CDN; a rollback lands before verify marks it good
+            if all(c.ok for c in checks) and not rolled_back:
+                rolled_back.extend(publish.rollback(targets))
+
+        return real_verify(targets, *args, on_attempt=attempt, **kwargs)
+
+    monkeypatch.setattr(pwa_verify, "verify", verify_while_rolling_back)
+
+    result = world.run("pwa", "verify", "--deadline", "5", ok=False)
+
+    assert [r.release for r in rolled_back] == ["r1", "r1"]
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1, result.output
+    error = json.loads(result.stdout)["error"]
+    assert "live release changed on aws, alibaba during verification" in error
+    for bucket in (world.aws_bucket, world.oss_bucket):
+        assert pointers(world, bucket) == ("r1", "r2", "r1")  # r2 is not good again
+    monkeypatch.setattr(pwa_verify, "verify", real_verify)
+    world.run("pwa", "publish", str(make_build(tmp_path, "v3")), "--release", "r3")
+    assert [r["release"] for r in world.json("pwa", "rollback")] == ["r1", "r1"]
+
+
+@pytest.mark.parametrize("corrupt", [["oss"], ["aws", "oss"]])
+def test_the_kill_switch_works_over_a_corrupt_live_pointer(world, tmp_path, corrupt):
+    world.run("pwa", "publish", str(make_build(tmp_path, "v1")), "--release", "r1")
+    garbage = b'{"release": "r1", \xff\x00 not json'
+    buckets = {"aws": world.aws_bucket, "oss": world.oss_bucket}
+    for name in corrupt:
+        world.s3.put_object(Bucket=buckets[name], Key="releases/live.json", Body=garbage)
+
+    result = world.run("pwa", "kill-switch", ok=False)
+
+    assert result.exit_code == 0, result.output
+    reports = {r["target"]: r for r in json.loads(result.stdout)}
+    for name, bucket in buckets.items():
+        stored = world.objects(bucket)
+        assert stored["sw.js"] == kill_switch_script()
+        live = json.loads(stored["releases/live.json"])
+        assert live["release"] == "kill-switch"
+        copies = [k for k in stored if k.startswith("releases/live.json.corrupt-")]
+        target = "aws" if name == "aws" else "alibaba"
+        if name in corrupt:
+            assert [stored[k] for k in copies] == [garbage]  # the old bytes, kept as they were
+            assert copies[0] in reports[target]["note"]
+            assert live["replaced"] is None
+        else:
+            assert copies == [] and reports[target]["note"] is None
+            assert live["replaced"]["release"] == "r1"
+    # the way back is named explicitly, as the note says
+    assert [r["release"] for r in world.json("pwa", "rollback", "--to", "r1")] == ["r1", "r1"]
+
+
+# -- token files (android build, scan code) ---------------------------------------------------
+
+TOKEN_COMMANDS = {
+    "android build": [
+        "android",
+        "build",
+        "--commit",
+        "9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a393f2a",
+        "--agent-url",
+        "http://127.0.0.1:9",
+        "--deadline",
+        "5",
+    ],
+    "scan code": [
+        "scan",
+        "code",
+        "--repository",
+        "acme/backend",
+        "--commit",
+        "9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a393f2a",
+        "--api-url",
+        "http://127.0.0.1:9",
+    ],
+}
+
+
+def _with_token_file(command: str, path) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["--json", *TOKEN_COMMANDS[command], "--token-file", path])
+    assert isinstance(result.exception, SystemExit), result.exception  # no traceback
+    return result.exit_code, result.stdout
+
+
+@pytest.mark.parametrize("command", TOKEN_COMMANDS)
+def test_a_fifo_as_token_file_is_refused_without_blocking(tmp_path, command):
+    fifo = tmp_path / "token"
+    os.mkfifo(fifo)
+    outcome: dict = {}
+
+    def attempt() -> None:
+        try:
+            outcome["result"] = _with_token_file(command, str(fifo))
+        except BaseException as e:  # re-raised below, in the test's own thread
+            outcome["failure"] = e
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    if worker.is_alive():  # release the blocked reader, then fail
+        with open(fifo, "w"):
+            pass
+        worker.join(timeout=10)
+        pytest.fail("reading the token blocked on a FIFO")
+    if "failure" in outcome:
+        raise outcome["failure"]
+    code, stdout = outcome["result"]
+    assert code == 2, stdout
+    error = json.loads(stdout)["error"]
+    assert "--token-file" in error and "FIFO" in error and "not a regular file" in error
+
+
+@pytest.mark.parametrize("command", TOKEN_COMMANDS)
+@pytest.mark.parametrize(
+    ("content", "told"),
+    [
+        (b"\xfftoken\xfe", "not UTF-8"),
+        (b"", "the file is empty"),
+        (b" \n\t\n", "the file is empty"),
+        (b"ghp_abc\nX-Injected: 1", "line breaks"),
+        (b"t" * (64 * 1024 + 1), "larger than"),
+    ],
+    ids=["not-utf8", "empty", "blank", "two-lines", "too-large"],
+)
+def test_a_token_file_that_holds_no_token_is_bad_input(tmp_path, command, content, told):
+    path = tmp_path / "token"
+    path.write_bytes(content)
+    code, stdout = _with_token_file(command, str(path))
+    assert code == 2, stdout
+    error = json.loads(stdout)["error"]
+    assert "--token-file" in error and told in error, error
+
+
+@pytest.mark.parametrize("command", TOKEN_COMMANDS)
+def test_a_directory_as_token_file_is_bad_input(tmp_path, command):
+    code, stdout = _with_token_file(command, str(tmp_path))
+    assert code == 2, stdout
+    assert "is a directory" in json.loads(stdout)["error"]

@@ -196,7 +196,10 @@ def kill_switch_command(
     """Serve a service worker that clears caches and unregisters itself (undo: rollback)."""
     targets = ctx.obj.targets()
     reports = publish.kill_switch(targets)
-    current(ctx).result(reports, _reports_table(reports))
+    out = current(ctx)
+    for note in (r.note for r in reports if r.note):
+        out.note(note)
+    out.result(reports, _reports_table(reports))
 
 
 @app.command("prune")

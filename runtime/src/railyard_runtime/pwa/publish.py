@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources
 from typing import TypeVar
 
@@ -434,6 +435,22 @@ def _ordered_entrypoints(record: rel.Release) -> list[str]:
 # -- kill switch -----------------------------------------------------------------------------
 
 
+def _live_for_kill_switch(b: Bucket) -> tuple[rel.Pointer | None, str | None]:
+    """The live pointer, or None when there is none or it cannot be read as one: an emergency
+    stop must not wait for a repair. Unreadable bytes are first copied under ``releases/``
+    (nothing lost); the second value names that copy."""
+    raw = b.get(rel.LIVE)
+    if raw is None:
+        return None, None
+    try:
+        return b.parse_model(rel.LIVE, raw, rel.Pointer), None
+    except StepError:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        kept = f"{rel.LIVE}.corrupt-{stamp}"
+        b.put(kept, raw, "application/octet-stream", "no-store", hashlib.sha256(raw).hexdigest())
+        return None, kept
+
+
 def kill_switch_script() -> bytes:
     return resources.files("railyard_runtime.pwa").joinpath("kill-switch-sw.js").read_bytes()
 
@@ -450,7 +467,7 @@ def kill_switch(targets: Sequence[Target]) -> list[TargetReport]:
     def switch(t: Target) -> TargetReport:
         b = t.bucket
         b.check()
-        live = b.get_model(rel.LIVE, rel.Pointer)
+        live, kept = _live_for_kill_switch(b)
         if not live or live.release != rel.KILL_SWITCH:
             # the pointer first: whatever happens next, a rollback knows what to restore
             pointer = rel.Pointer(
@@ -465,6 +482,11 @@ def kill_switch(targets: Sequence[Target]) -> list[TargetReport]:
         report.previous = live.release if live else None
         report.uploaded_bytes = len(script)
         report.changed_entrypoints = ["/sw.js"]
+        if kept:
+            report.note = (
+                f"{t.name}: releases/live.json was not a valid record; its bytes are kept as "
+                f"{kept}: name the release to go back to with `pwa rollback --to`"
+            )
         return report
 
     outcomes = _each(targets, switch)
@@ -477,7 +499,7 @@ def kill_switch(targets: Sequence[Target]) -> list[TargetReport]:
         problems.append(e.message)
     if problems:
         raise type(failed[0] if failed else StepError(""))(
-            "; ".join(problems)
+            "; ".join(problems + [r.note for r in done if r.note])
             + f". The kill switch is live on: {', '.join(r.target for r in done) or 'no cloud'}"
             + ("; run `pwa kill-switch` again once the others answer" if failed else "")
         )

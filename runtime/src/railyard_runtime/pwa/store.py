@@ -181,8 +181,10 @@ class Bucket:
 
     def get_model(self, key: str, model: type[M]) -> M | None:
         data = self.get(key)
-        if data is None:
-            return None
+        return None if data is None else self.parse_model(key, data, model)
+
+    def parse_model(self, key: str, data: bytes, model: type[M]) -> M:
+        """``data``, read from ``key``, as a ``model`` record, or a StepError naming the key."""
         try:
             return model.model_validate_json(data)
         except ValueError as e:

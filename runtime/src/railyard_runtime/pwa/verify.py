@@ -3,7 +3,9 @@
 Fetches ``/sw.js`` and ``/asset-manifest.json`` (``/index.html`` when the build has no
 manifest) through every CDN URL and compares their SHA-256 with the record, retrying until a
 deadline (edges take a moment after an invalidation). When every CDN matches, the release
-becomes the bucket's last-known-good: the default target of ``pwa rollback``.
+becomes the bucket's last-known-good: the default target of ``pwa rollback``, but only if
+``live.json`` is still byte for byte what verify read at the start: a rollback (or publish)
+during the wait must not turn the release it left back into last-known-good.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def verify(
     with_cdn = [t for t in targets if t.cdn is not None]
     if not with_cdn:
         raise BadInput("no CDN URL to verify: set --cloudfront-url and/or --alibaba-cdn-url")
-    live = {t.name: _live_record(t, release_id) for t in with_cdn}
+    started = {t.name: _live_record(t, release_id) for t in with_cdn}
+    live = {name: record for name, (_, record) in started.items()}
     expected = [(t, url, sha) for t in with_cdn for url, sha in _expected(t, live[t.name])]
     give_up = time.monotonic() + deadline_seconds
     with httpx.Client(timeout=10, follow_redirects=True) as http:
@@ -61,13 +64,23 @@ def verify(
             f"{deadline_seconds:g} s; first: {first.url} served "
             f"{first.served_sha256 or 'nothing'}, the release has {first.expected_sha256}"
         )
+    # the wait may have been long: mark nothing unless every target still serves what was checked
+    moved = [t.name for t in with_cdn if t.bucket.get(rel.LIVE) != started[t.name][0]]
+    if moved:
+        raise StepError(
+            f"the live release changed on {', '.join(moved)} during verification (a rollback, "
+            "publish or kill switch ran meanwhile): nothing was marked last-known-good; run "
+            "`pwa verify` again"
+        )
     for t in with_cdn:
         t.bucket.put_model(rel.LAST_KNOWN_GOOD, rel.Pointer(release=live[t.name].id))
     return checks
 
 
-def _live_record(t: Target, release_id: str | None) -> rel.Release:
-    live = t.bucket.get_model(rel.LIVE, rel.Pointer)
+def _live_record(t: Target, release_id: str | None) -> tuple[bytes, rel.Release]:
+    """``live.json`` as read (compared again before marking anything) and the live record."""
+    raw = t.bucket.get(rel.LIVE)
+    live = None if raw is None else t.bucket.parse_model(rel.LIVE, raw, rel.Pointer)
     if live is None:
         raise StepError(f"nothing is published on {t.name}")
     if live.release == rel.KILL_SWITCH:
@@ -77,7 +90,7 @@ def _live_record(t: Target, release_id: str | None) -> rel.Release:
     record = t.bucket.get_model(rel.record_key(live.release), rel.Release)
     if record is None:
         raise StepError(f"{t.name}: the live release {live.release!r} has no record")
-    return record
+    return raw, record
 
 
 def _expected(t: Target, record: rel.Release) -> list[tuple[str, str]]:
