@@ -3,9 +3,10 @@
 A private EKS endpoint answers only inside the VPC, so the jobs that run ``pulumi preview`` and
 ``pulumi up`` for a stack run here: CodeBuild starts a runner for each queued job whose label
 names this project (``codebuild-<project>-<run id>-<attempt>``), in the private subnets with a
-security group the cluster admits on 443. The image is AWS's managed CodeBuild image (nothing
-of ours to pin); the job gets its cloud credentials through OIDC like any other job, so the
-project's own role can only write its logs and attach to the VPC.
+security group the control plane admits on 443. The image is AWS's managed CodeBuild image
+(nothing of ours to pin); the job gets its cloud credentials through OIDC like any other job,
+so the project's own role can only write its logs, attach to the VPC and use the GitHub
+connection.
 """
 
 from __future__ import annotations
