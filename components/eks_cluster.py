@@ -166,7 +166,7 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[system]),
         )
         self.cluster_security_group_id = cluster.cluster_security_group_id
-        self._api_clients(name, args, child)
+        self._api_clients(args.api_client_cidrs)
         self.name = pulumi.Output.from_input(name)
         self.oidc_provider_arn = cluster.oidc_provider_arn
         self.oidc_issuer = cluster.oidc_issuer
@@ -193,10 +193,10 @@ class EksCluster(pulumi.ComponentResource):
             referenced_security_group_id=security_group_id,
         )
 
-    def _api_clients(self, name: str, args: EksClusterArgs, child) -> None:
-        for i, cidr in enumerate(args.api_client_cidrs):
+    def _api_clients(self, cidrs: list[str]) -> None:
+        for i, cidr in enumerate(cidrs):
             self._admit(
-                f"{name}-api-from-cidr-{i + 1}",
+                f"{self._prefix}-api-from-cidr-{i + 1}",
                 "Kubernetes API from operators over the VPN",
                 cidr_ipv4=cidr,
             )

@@ -27,7 +27,7 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 
 from railyard.config import PROJECT, ConfigError, Problem, yaml_text
-from railyard_runtime import safe_yaml
+from railyard.config.errors import excerpt
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAKE_ACCOUNT = "123456789012"
@@ -53,7 +53,9 @@ def load_stack_config(
     stack_file = root / f"Pulumi.{stack}.yaml"
     if not stack_file.exists():
         known = sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))
-        raise ConfigError([Problem("stack", f"no {stack_file.name[:80]}", f"use one of {known}")])
+        raise ConfigError(
+            [Problem("stack", f"no {excerpt(stack_file.name)}", f"use one of {known}")]
+        )
     values = _mapping(_yaml_file(stack_file).get("config"), stack_file.name, "config")
 
     declared = {
@@ -90,10 +92,7 @@ def load_stack_config(
 def _yaml_file(path: Path) -> Any:
     """A project or stack file, parsed with the config limits (size, depth, no aliases)."""
     try:
-        data = safe_yaml.read_text(path, yaml_text.LIMITS)
-        document = yaml_text.load(data, path.name)
-    except safe_yaml.YamlError as e:  # not a regular file, too big, not UTF-8
-        raise ConfigError([Problem(path.name, e.problem)]) from None
+        document = yaml_text.load_file(path)
     except yaml_text.YamlInputError as e:
         where = f"line {e.line}: " if e.line else ""
         raise ConfigError([Problem(path.name, where + e.problem)]) from None

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from railyard import cidr, ipsec
 from railyard.config import delivery_checks, network_checks, provider_keys, release_checks
-from railyard.config.errors import ConfigError, Problem
+from railyard.config.errors import ConfigError, Problem, excerpt
 from railyard.config.model import FIELDS_BY_KEY, PROJECT, SECRET_KEYS, StackConfig, full_key
 
 
@@ -54,7 +54,7 @@ def _unknown_keys(raw: Mapping[str, Any]) -> list[Problem]:
         if key.startswith(f"{PROJECT}:") and key not in FIELDS_BY_KEY:
             close = difflib.get_close_matches(key, FIELDS_BY_KEY, n=1)
             fix = f"did you mean {close[0]}?" if close else "remove it (see docs/config.md)"
-            problems.append(Problem(_excerpt(key), "is not a railyard config key", fix))
+            problems.append(Problem(excerpt(key), "is not a railyard config key", fix))
         elif namespace := provider_keys.namespace_of(key):
             known = provider_keys.known_keys(namespace)
             name = key.split(":", 1)[1]
@@ -62,15 +62,9 @@ def _unknown_keys(raw: Mapping[str, Any]) -> list[Problem]:
                 close = difflib.get_close_matches(name, known, n=1)
                 fix = f"did you mean {namespace}:{close[0]}?" if close else "remove it"
                 problems.append(
-                    Problem(_excerpt(key), f"is not a config key of the {namespace} provider", fix)
+                    Problem(excerpt(key), f"is not a config key of the {namespace} provider", fix)
                 )
     return problems
-
-
-def _excerpt(value: Any, limit: int = 80) -> str:
-    """At most ``limit`` characters of a value for an error message (never the whole input)."""
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def _from_pydantic(err: Mapping[str, Any]) -> Problem:
@@ -81,7 +75,7 @@ def _from_pydantic(err: Mapping[str, Any]) -> Problem:
     if err["type"] == "missing":
         message = "is required"
     hidden = key in SECRET_KEYS or err["type"] == "missing" or repr(err["input"]) in message
-    shown = "" if hidden else f" (got {_excerpt(repr(err['input']))})"
+    shown = "" if hidden else f" (got {excerpt(repr(err['input']))})"
     return Problem(key + where, message + shown, _example(key) if key in FIELDS_BY_KEY else "")
 
 

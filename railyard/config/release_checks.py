@@ -6,7 +6,7 @@ import re
 from collections.abc import Collection
 from pathlib import Path
 
-from railyard.config.errors import Problem
+from railyard.config.errors import Problem, excerpt
 from railyard.config.model import StackConfig, full_key
 from railyard.release_templates import common as templates
 from railyard_runtime.kanban.cards import DEFAULT_RULES, ColumnRules, load_rules
@@ -48,7 +48,7 @@ def _check_cluster(c: StackConfig) -> list[Problem]:
             problems.append(
                 Problem(
                     f"{full_key('alibabaOidcFingerprints')}[{i}]",
-                    f"{fingerprint[:60]!r} is not a SHA-1 fingerprint",
+                    f"{excerpt(repr(fingerprint), 60)} is not a SHA-1 fingerprint",
                     "40 hex digits, as `openssl x509 -fingerprint -sha1` prints them "
                     "(docs/keyless.md)",
                 )

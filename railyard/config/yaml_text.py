@@ -8,12 +8,12 @@ is built, and here the refusal becomes a config error naming the file or key.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from railyard_runtime import safe_yaml
 
 LIMITS = safe_yaml.Limits(max_bytes=1024 * 1024, max_depth=32, max_nodes=20_000)
-MAX_BYTES = LIMITS.max_bytes
 
 
 class YamlInputError(ValueError):
@@ -25,17 +25,20 @@ class YamlInputError(ValueError):
         super().__init__(f"{what}:{line}: {problem}" if line else f"{what}: {problem}")
 
 
-def load(text: str | bytes, what: str) -> Any:
+def load(text: str, what: str) -> Any:
     """Parse ``text`` (named ``what`` in errors) into plain data, or raise ``YamlInputError``."""
+    if "\0" in text:
+        raise YamlInputError(what, None, "holds a NUL character. Fix: remove it")
     try:
-        if isinstance(text, bytes):
-            if len(text) > MAX_BYTES:
-                raise YamlInputError(
-                    what, None, f"is {len(text):,} bytes, more than config ever needs"
-                )
-            text = safe_yaml.decode(text, what)
-        elif "\0" in text:
-            raise YamlInputError(what, None, "holds a NUL character. Fix: remove it")
         return safe_yaml.loads(text, what, LIMITS)
     except safe_yaml.YamlError as e:
         raise YamlInputError(what, e.line, e.problem) from None
+
+
+def load_file(path: Path) -> Any:
+    """The document of ``path`` (a regular UTF-8 file within the limits), named by file name."""
+    try:
+        text = safe_yaml.read_text(path, LIMITS)
+    except safe_yaml.YamlError as e:  # not a regular file, too big, not UTF-8
+        raise YamlInputError(path.name, e.line, e.problem) from None
+    return load(text, path.name)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from hera.workflows import models as m
 
+from railyard import ram_policies
 from railyard_runtime.release import plan
 
 # Workflow pods land on the tainted `workflows` node pool (EKS Auto Mode, railyard:eks).
@@ -30,7 +31,6 @@ JOB_PARALLELISM = 10
 # STS, is exchanged for the release RAM role's short-lived keys (no stored key).
 ALIBABA_TOKEN_VOLUME = "alibaba-oidc"
 ALIBABA_TOKEN_DIR = "/var/run/secrets/alibabacloud"
-ALIBABA_STS_AUDIENCE = "sts.aliyuncs.com"
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def alibaba_federation() -> dict:
     hourly and the kubelet rotates it in place.
     """
     token = m.ServiceAccountTokenProjection(
-        audience=ALIBABA_STS_AUDIENCE, expiration_seconds=3600, path="token"
+        audience=ram_policies.STS_AUDIENCE, expiration_seconds=3600, path="token"
     )
     return {
         "container": {
