@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from botocore.exceptions import ClientError, WaiterError
 
+from railyard_runtime import files
 from railyard_runtime.errors import BadInput, StepError
 from railyard_runtime.pwa.build import MAX_KEY_BYTES, name_problem
 from railyard_runtime.pwa.store import SHA_META, Bucket
@@ -69,16 +70,6 @@ def _in_checkout(path: Path, option: str, checkout: Path | None) -> Path:
 class _File:
     name: PurePosixPath  # relative to the folder: the zip entry or the key after the prefix
     real: Path  # symlinks resolved (inside the folder)
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"
 
 
 def _files(
@@ -144,7 +135,7 @@ def _files(
                 continue
             if not stat.S_ISREG(mode):
                 raise BadInput(
-                    f"{option} {str(folder)!r}: {name} is {_kind(mode)}, not a regular file; "
+                    f"{option} {str(folder)!r}: {name} is {files.kind(mode)}, not a regular file; "
                     "nothing was deployed. Fix: remove it from the folder"
                 )
             found.append(_File(name, real))
@@ -162,16 +153,16 @@ def _read(path: Path, option: str = "--source") -> tuple[bytes, int]:
     with os.fdopen(fd, "rb") as file:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise BadInput(f"{option}: {str(path)!r} is {_kind(mode)}, not a regular file")
+            raise BadInput(f"{option}: {str(path)!r} is {files.kind(mode)}, not a regular file")
         return file.read(), mode
 
 
 def lambda_zip(source: Path, checkout: Path | None = None) -> bytes:
     """A deterministic zip of ``source``: sorted entries, fixed times, modes kept."""
-    files = _files(source, lambda name: name.parts[0] == ".git", checkout=checkout)
+    entries = _files(source, lambda name: name.parts[0] == ".git", checkout=checkout)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in files:
+        for file in entries:
             body, mode = _read(file.real)
             info = zipfile.ZipInfo(file.name.as_posix(), date_time=_ZIP_EPOCH)
             info.external_attr = (mode & 0o777 | 0o100000) << 16
@@ -221,8 +212,8 @@ def deploy_s3(
     listed and checked before the first upload. Nothing is deleted: earlier releases may
     still reference their files.
     """
-    files = _files(source, lambda name: ".git" in name.parts, checkout=checkout)
-    for file in files:
+    entries = _files(source, lambda name: ".git" in name.parts, checkout=checkout)
+    for file in entries:
         key = prefix + file.name.as_posix()
         if len(key.encode()) > MAX_KEY_BYTES:
             raise BadInput(
@@ -251,9 +242,9 @@ def deploy_s3(
         return True
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        changed = sum(pool.map(upload, files))
+        changed = sum(pool.map(upload, entries))
     return Outcome(
-        f"s3://{bucket}/{prefix}", changed > 0, f"{changed} of {len(files)} files uploaded"
+        f"s3://{bucket}/{prefix}", changed > 0, f"{changed} of {len(entries)} files uploaded"
     )
 
 

@@ -21,8 +21,6 @@ NUL bytes. Every refusal is a :class:`YamlError` (exit code 2) rendered as
 from __future__ import annotations
 
 import codecs
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +36,7 @@ from yaml.events import (
 )
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from railyard_runtime import files
 from railyard_runtime.errors import BadInput
 
 __all__ = [
@@ -84,52 +83,16 @@ class YamlError(BadInput):
         super().__init__(f"{at}: {problem}")
 
 
-def _kind(mode: int) -> str:
-    for test, name in (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    ):
-        if test(mode):
-            return name
-    return "not a regular file"
-
-
 def read_text(path: Path, limits: Limits = LIMITS) -> str:
     """The text of ``path``: a regular file of at most ``limits.max_bytes``, UTF-8, no NUL."""
     name = str(path)
-    fix = "Fix: give the path of a YAML file"
     try:
-        info = os.stat(path)  # stat, not open: opening a FIFO to read blocks until a writer
-    except OSError as e:
-        raise YamlError(name, None, f"cannot read it ({e.strerror}). {fix}") from e
-    if not stat.S_ISREG(info.st_mode):
-        raise YamlError(name, None, f"is {_kind(info.st_mode)}, not a regular file. {fix}")
-    _check_size(name, info.st_size, limits)
-    try:
-        # O_NONBLOCK: if the path was swapped for a FIFO since the stat, open does not wait
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as e:
-        raise YamlError(name, None, f"cannot read it ({e.strerror}). {fix}") from e
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise YamlError(name, None, f"is {_kind(mode)}, not a regular file. {fix}")
-        chunks, size = [], 0
-        while size <= limits.max_bytes:  # the file may grow after the stat: read one past
-            chunk = os.read(fd, min(1 << 20, limits.max_bytes + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as e:
-        raise YamlError(name, None, f"cannot read it ({e.strerror}). {fix}") from e
-    finally:
-        os.close(fd)
-    _check_size(name, size, limits)
-    return decode(b"".join(chunks), name)
+        data = files.read_regular(path, limits.max_bytes)
+    except files.FileRefused as e:
+        if e.size is not None:
+            _check_size(name, e.size, limits)
+        raise YamlError(name, None, f"{e.problem}. Fix: give the path of a YAML file") from None
+    return decode(data, name)
 
 
 def _check_size(name: str, size: int, limits: Limits) -> None:
