@@ -15,8 +15,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.owned_namespace import owned_namespace
 from components.storage import PrivateS3Bucket, PrivateS3BucketArgs
+from railyard import pod_security
 
+ARGO_NAMESPACE = "argo"
 CHART_REPO = "https://argoproj.github.io/argo-helm"
 CRD_URL = (
     "https://raw.githubusercontent.com/argoproj/argo-workflows/{version}/manifests/base/crds/"
@@ -74,10 +77,8 @@ class ArgoWorkflows(pulumi.ComponentResource):
             ),
             opts=on_aws,
         )
-        argo_ns = k8s.core.v1.Namespace("argo", metadata={"name": "argo"}, opts=on_k8s)
-        workflows_ns = k8s.core.v1.Namespace(
-            "workflows", metadata={"name": args.workflows_namespace}, opts=on_k8s
-        )
+        argo_ns = owned_namespace("argo", ARGO_NAMESPACE, on_k8s)
+        workflows_ns = owned_namespace("workflows", args.workflows_namespace, on_k8s)
         self.crds = [
             k8s.yaml.v2.ConfigFile(
                 f"argo-crd-{kind}",
@@ -86,40 +87,7 @@ class ArgoWorkflows(pulumi.ComponentResource):
             )
             for kind in CRD_KINDS
         ]
-        values = {
-            "crds": {"install": False},
-            "singleNamespace": False,
-            "controller": {
-                "image": image_values(args.controller_image),
-                "workflowNamespaces": [args.workflows_namespace],
-                "parallelism": args.parallelism,
-                "workflowDefaults": {
-                    "spec": {
-                        "serviceAccountName": args.default_service_account,
-                        "ttlStrategy": {"secondsAfterCompletion": 7 * 24 * 3600},
-                        "podGC": {"strategy": "OnPodSuccess"},
-                    }
-                },
-                "nodeSelector": {"railyard.io/pool": "system"},
-            },
-            "server": {
-                "image": image_values(args.server_image),
-                "authModes": ["client"],  # a user's own Kubernetes token; never `server`
-                "nodeSelector": {"railyard.io/pool": "system"},
-            },
-            "executor": {"image": image_values(args.executor_image)},
-            "useStaticCredentials": False,  # IRSA of the workflow service account
-            "artifactRepository": {
-                "s3": {
-                    "bucket": self.artifact_bucket.name,
-                    "endpoint": f"s3.{args.region}.amazonaws.com",
-                    "region": args.region,
-                    "useSDKCreds": True,
-                    "keyFormat": "{{workflow.namespace}}/{{workflow.name}}/{{pod.name}}",
-                }
-            },
-            "workflow": {"serviceAccount": {"create": False}, "rbac": {"create": False}},
-        }
+        values = chart_values(args, self.artifact_bucket.name)
         k8s.helm.v3.Release(
             "argo-workflows",
             chart="argo-workflows",
@@ -137,3 +105,70 @@ class ArgoWorkflows(pulumi.ComponentResource):
         self.register_outputs(
             {"namespace": self.namespace, "artifactBucket": self.artifact_bucket.name}
         )
+
+
+def chart_values(args: ArgoWorkflowsArgs, artifact_bucket: pulumi.Input[str]) -> dict:
+    """The argo-helm values: pinned images, restricted pods, IRSA, the S3 artifact repository.
+
+    Argo's pods comply with Pod Security `restricted`: the controller and server through their
+    pod and container security contexts, every workflow pod through the workflow defaults (pod
+    level) and the executor's and main containers' defaults (container level). The executor's
+    init and wait containers keep a writable root: upstream sets a read-only one on them only
+    for resource templates, pending argo-workflows#10787.
+    """
+    restricted_pod = pod_security.pod_security_context()
+    return {
+        "crds": {"install": False},
+        "singleNamespace": False,
+        "controller": {
+            "image": image_values(args.controller_image),
+            "workflowNamespaces": [args.workflows_namespace],
+            "parallelism": args.parallelism,
+            "workflowDefaults": {
+                "spec": {
+                    "serviceAccountName": args.default_service_account,
+                    "securityContext": restricted_pod,
+                    "ttlStrategy": {"secondsAfterCompletion": 7 * 24 * 3600},
+                    "podGC": {"strategy": "OnPodSuccess"},
+                }
+            },
+            "podSecurityContext": restricted_pod,
+            "securityContext": pod_security.container_security_context(),
+            "resources": _resources("100m", "256Mi", cpu_limit="1", memory_limit="1Gi"),
+            "nodeSelector": {"railyard.io/pool": "system"},
+        },
+        "server": {
+            "image": image_values(args.server_image),
+            "authModes": ["client"],  # a user's own Kubernetes token; never `server`
+            # the chart mounts an emptyDir at /tmp, where the server writes
+            "podSecurityContext": restricted_pod,
+            "securityContext": pod_security.container_security_context(),
+            "resources": _resources("50m", "128Mi", cpu_limit="500m", memory_limit="512Mi"),
+            "nodeSelector": {"railyard.io/pool": "system"},
+        },
+        "executor": {
+            "image": image_values(args.executor_image),
+            "securityContext": pod_security.container_security_context(read_only_root=False),
+        },
+        "mainContainer": {
+            "securityContext": pod_security.container_security_context(read_only_root=False)
+        },
+        "useStaticCredentials": False,  # IRSA of the workflow service account
+        "artifactRepository": {
+            "s3": {
+                "bucket": artifact_bucket,
+                "endpoint": f"s3.{args.region}.amazonaws.com",
+                "region": args.region,
+                "useSDKCreds": True,
+                "keyFormat": "{{workflow.namespace}}/{{workflow.name}}/{{pod.name}}",
+            }
+        },
+        "workflow": {"serviceAccount": {"create": False}, "rbac": {"create": False}},
+    }
+
+
+def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict:
+    return {
+        "requests": {"cpu": cpu, "memory": memory},
+        "limits": {"cpu": cpu_limit, "memory": memory_limit},
+    }

@@ -131,6 +131,10 @@ class EksCluster(pulumi.ComponentResource):
             # Auto Mode nodes bring their own networking; the `system` node group needs the VPC
             # CNI and kube-proxy add-ons (pulumi-eks leaves both out under Auto Mode) ...
             use_default_vpc_cni=False,
+            # NetworkPolicies are enforced: the add-on's `enableNetworkPolicy` starts the node
+            # agent on the node group and writes the `amazon-vpc-cni` ConfigMap that also turns
+            # on the policy controller Auto Mode nodes use (one owner for that ConfigMap)
+            vpc_cni_options=eks.VpcCniOptionsArgs(enable_network_policy=True),
             kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(enabled=True),
             # ... and CoreDNS only once that group has nodes (below), or its add-on waits for
             # pods that cannot schedule while the node group waits for the cluster

@@ -22,10 +22,14 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import irsa
+from components.owned_namespace import network_policy, owned_namespace
+from railyard import pod_security
+from railyard_runtime.kanban.server import BOARD_CONFIGS
 
 NAMESPACE = "kanban"
 SERVICE_ACCOUNT = "railyard-bridge"
 METRICS_PORT = 9102
+HTTPS_PORT = 443  # SQS, DynamoDB and STS (IRSA)
 VISIBILITY_SECONDS = 60  # the bridge hands back what a batch has not started by half of it
 
 
@@ -44,6 +48,8 @@ class KanbanFeedArgs:
     """Where the queue and table are (the bridge's AWS clients need it set)."""
     replicas: int
     max_receives: int
+    scrape_cidrs: list[str]
+    """Where a metrics scraper may reach the bridge's port from (the cluster's VPC)."""
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
     deletion_protection: bool
@@ -127,7 +133,7 @@ class KanbanFeed(pulumi.ComponentResource):
         self.register_outputs({"queueUrl": queue.url, "dlqUrl": dlq.url, "table": table.name})
 
     def _bridge(self, name, args: KanbanFeedArgs, role, queue, dlq, table, on_k8s) -> None:
-        namespace = k8s.core.v1.Namespace("kanban", metadata={"name": NAMESPACE}, opts=on_k8s)
+        namespace = owned_namespace("kanban", NAMESPACE, on_k8s)
         ns = namespace.metadata.name
         account = k8s.core.v1.ServiceAccount(
             "railyard-bridge",
@@ -136,6 +142,8 @@ class KanbanFeed(pulumi.ComponentResource):
                 "namespace": ns,
                 "annotations": {"eks.amazonaws.com/role-arn": role.arn},
             },
+            # the bridge never calls the Kubernetes API; IRSA projects its own token
+            automount_service_account_token=False,
             opts=on_k8s,
         )
         secret = k8s.core.v1.Secret(
@@ -199,11 +207,8 @@ class KanbanFeed(pulumi.ComponentResource):
                                 "labelSelector": {"matchLabels": labels},
                             }
                         ],
-                        "securityContext": {
-                            "runAsNonRoot": True,
-                            "runAsUser": 10001,
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
+                        "automountServiceAccountToken": False,
+                        "securityContext": pod_security.pod_security_context(),
                         "containers": [
                             {
                                 "name": "bridge",
@@ -219,13 +224,9 @@ class KanbanFeed(pulumi.ComponentResource):
                                 },
                                 "resources": {
                                     "requests": {"cpu": "50m", "memory": "128Mi"},
-                                    "limits": {"memory": "256Mi"},
+                                    "limits": {"cpu": "500m", "memory": "256Mi"},
                                 },
-                                "securityContext": {
-                                    "allowPrivilegeEscalation": False,
-                                    "readOnlyRootFilesystem": True,
-                                    "capabilities": {"drop": ["ALL"]},
-                                },
+                                "securityContext": pod_security.container_security_context(),
                                 "volumeMounts": [
                                     {
                                         "name": "board",
@@ -257,6 +258,24 @@ class KanbanFeed(pulumi.ComponentResource):
             spec={"minAvailable": 1, "selector": {"matchLabels": labels}},
             opts=on_k8s,
         )
+        self._bridge_network(args, labels, namespace, on_k8s)
+
+    @staticmethod
+    def _bridge_network(args: KanbanFeedArgs, labels, namespace, on_k8s) -> None:
+        """Metrics from the VPC's scrapers only; out only to DNS, AWS APIs and the board."""
+        after_ns = pulumi.ResourceOptions.merge(
+            on_k8s, pulumi.ResourceOptions(depends_on=[namespace])
+        )
+        board_port = BOARD_CONFIGS[args.board].model_validate(args.board_config).port
+        for body in (
+            pod_security.allow_ingress(
+                "railyard-bridge-metrics", NAMESPACE, labels, METRICS_PORT, args.scrape_cidrs
+            ),
+            pod_security.restrict_egress(
+                "railyard-bridge-egress", NAMESPACE, labels, {HTTPS_PORT, board_port}
+            ),
+        ):
+            network_policy(body["metadata"]["name"], body, after_ns)
 
 
 def _digest(files: dict[str, str]) -> str:

@@ -22,6 +22,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import irsa
+from components.owned_namespace import owned_namespace
 from railyard import ram_policies
 from railyard.release_templates import common, render_all
 
@@ -168,9 +169,9 @@ class ReleasePipeline(pulumi.ComponentResource):
             subjects=subject,
             opts=on_k8s,
         )
-        backend = k8s.core.v1.Namespace(
-            "backend", metadata={"name": s.backend_namespace}, opts=on_k8s
-        )
+        # the backend's own workloads must comply too; its overlay brings the NetworkPolicies
+        # that admit its traffic (docs/kubernetes.md)
+        backend = owned_namespace("backend", s.backend_namespace, on_k8s)
         # the backend lane applies the overlay: namespace-scoped `edit`, nothing cluster-wide
         k8s.rbac.v1.RoleBinding(
             "railyard-release-backend",

@@ -48,6 +48,9 @@ def node_class(pool: WorkflowPool, role_name: str, subnet_ids: Sequence[str], cl
             # the security group EKS made for the cluster (tagged with the cluster's name)
             "securityGroupSelectorTerms": [{"tags": {"aws:eks:cluster-name": cluster}}],
             "ephemeralStorage": {"size": "80Gi"},
+            # Kubernetes' own semantics: a pod no NetworkPolicy selects is open; every
+            # namespace railyard owns selects all its pods with a default-deny policy
+            "networkPolicy": "DefaultAllow",
         },
     }
 

@@ -385,6 +385,7 @@ def _kanban_feed(c: Context, cluster: EksCluster, steps_image: pulumi.Output[str
             aws_region=cfg.aws_region,
             replicas=cfg.kanban_bridge_replicas,
             max_receives=cfg.kanban_max_receives,
+            scrape_cidrs=[str(cfg.aws_vpc_cidr)],
             oidc_provider_arn=cluster.oidc_provider_arn,
             oidc_issuer=cluster.oidc_issuer,
             deletion_protection=cfg.is_production,

@@ -577,7 +577,9 @@ class StackConfig(BaseModel):
         default="backend",
         alias=full_key("releaseBackendNamespace"),
         pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
-        description="Namespace of the backend (the workflows get `edit` there only).",
+        description="Namespace of the backend (the workflows get `edit` there only); it "
+        "enforces Pod Security `restricted` and denies ingress unless the overlay's "
+        "NetworkPolicies admit it (docs/kubernetes.md).",
         examples=["backend"],
     )
     release_scan_images: StrList = Field(

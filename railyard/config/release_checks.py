@@ -10,6 +10,7 @@ from railyard.config.errors import Problem, excerpt
 from railyard.config.model import StackConfig, full_key
 from railyard.release_templates import common as templates
 from railyard_runtime.kanban.cards import DEFAULT_RULES, ColumnRules, load_rules
+from railyard_runtime.kanban.server import http_url
 from railyard_runtime.scans.images import SEVERITIES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -210,6 +211,16 @@ def _check_kanban(c: StackConfig, secret_keys: Collection[str]) -> list[Problem]
                 str(e),
                 "columns: [..], rules: [{column, lane, phases, tasks}], blocking: [..] "
                 "(docs/kanban.md: column rules)",
+            )
+        )
+    try:  # the bridge's own check; its egress policy opens the URL's port
+        http_url(c.kanban_board_url)
+    except ValueError as e:
+        problems.append(
+            Problem(
+                full_key("kanbanBoardUrl"),
+                str(e),
+                "e.g. https://kanban.example.com or https://kanban.example.com:8443",
             )
         )
     key = full_key("kanbanBoardColumns")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from hera.workflows import models as m
 
-from railyard import ram_policies
+from railyard import pod_security, ram_policies
 from railyard_runtime.release import plan
 
 # Workflow pods land on the tainted `workflows` node pool (EKS Auto Mode, railyard:eks).
@@ -106,9 +106,30 @@ def on_workflow_nodes() -> dict:
     }
 
 
+def pod_spec_fields(s: ReleaseSettings) -> dict:
+    """What every release Workflow's pods share: the service account, Pod Security
+    `restricted` at pod level (the executor's init and wait containers included) and the
+    scratch volume the read-only containers write to."""
+    return {
+        "service_account_name": s.service_account,
+        "security_context": m.PodSecurityContext(**pod_security.pod_security_context()),
+        "volumes": [m.Volume(**pod_security.scratch_volume())],
+    }
+
+
+def restricted_container(**fields) -> m.Container:
+    """A container that complies with `restricted`: read-only root, scratch space at /tmp."""
+    mounts = [m.VolumeMount(**pod_security.scratch_mount()), *fields.pop("volume_mounts", [])]
+    return m.Container(
+        security_context=m.SecurityContext(**pod_security.container_security_context()),
+        volume_mounts=mounts,
+        **fields,
+    )
+
+
 def steps_container(s: ReleaseSettings, args: list[str], **extra) -> m.Container:
     """The pipeline-steps image, JSON output, stack outputs from the ConfigMap."""
-    return m.Container(
+    return restricted_container(
         image=s.steps_image,
         command=["railyard-steps"],
         args=["--json", *args],
@@ -118,12 +139,7 @@ def steps_container(s: ReleaseSettings, args: list[str], **extra) -> m.Container
                 "cpu": m.Quantity(f"{STEP_CPU_MILLICORES}m"),
                 "memory": m.Quantity(f"{STEP_MEMORY_MIB}Mi"),
             },
-            limits={"memory": m.Quantity("1Gi")},
-        ),
-        security_context=m.SecurityContext(
-            allow_privilege_escalation=False,
-            run_as_non_root=True,
-            capabilities=m.Capabilities(drop=["ALL"]),
+            limits={"cpu": m.Quantity("1"), "memory": m.Quantity("1Gi")},
         ),
         **extra,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import yaml
 from hera.workflows import models as m
 
+from railyard import pod_security
 from railyard.release_templates.common import (
     ON_EXIT,
     PLAN_DIR,
@@ -24,6 +25,7 @@ from railyard.release_templates.common import (
     notify_templates,
     on_workflow_nodes,
     param,
+    pod_spec_fields,
     retry,
     steps_container,
     task_exit_hook,
@@ -54,7 +56,7 @@ def _spec(
 ) -> m.WorkflowSpec:
     return m.WorkflowSpec(
         entrypoint=entrypoint,
-        service_account_name=s.service_account,
+        **pod_spec_fields(s),
         arguments=m.Arguments(parameters=[*_arguments(), param("env", s.env)]),
         on_exit=ON_EXIT,
         pod_gc=m.PodGC(strategy="OnPodSuccess"),
@@ -104,6 +106,9 @@ def child_workflow_manifest(s: ReleaseSettings) -> str:
         },
         "spec": {
             "workflowTemplateRef": {"name": CHUNK},
+            # the template sets both too; said here, the object checks out on its own
+            "serviceAccountName": s.service_account,
+            "securityContext": pod_security.pod_security_context(),
             "arguments": {
                 "parameters": [
                     {"name": "manifest", "value": MANIFEST},
@@ -272,7 +277,7 @@ def job_template(s: ReleaseSettings, kind: str) -> m.WorkflowTemplate:
         api_version="argoproj.io/v1alpha1",
         kind="WorkflowTemplate",
         metadata=metadata(JOB_KINDS[kind], s),
-        spec=m.WorkflowSpec(templates=[main], service_account_name=s.service_account),
+        spec=m.WorkflowSpec(templates=[main], **pod_spec_fields(s)),
     )
 
 

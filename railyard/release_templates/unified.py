@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from hera.workflows import models as m
 
+from railyard import pod_security
 from railyard.release_templates.common import (
     AGENT_TOKEN_SECRET,
     GITHUB_TOKEN_SECRET,
@@ -23,6 +24,8 @@ from railyard.release_templates.common import (
     notify_templates,
     on_workflow_nodes,
     param,
+    pod_spec_fields,
+    restricted_container,
     retry,
     secret_volume,
     steps_container,
@@ -30,6 +33,10 @@ from railyard.release_templates.common import (
 )
 
 NAME = "unified-release"
+KUBECTL_RESOURCES = m.ResourceRequirements(
+    requests={"cpu": m.Quantity("50m"), "memory": m.Quantity("64Mi")},
+    limits={"cpu": m.Quantity("500m"), "memory": m.Quantity("256Mi")},
+)
 SHA = "{{workflow.parameters.git-commit-sha}}"
 GATES = ("scan-images", "static-analysis")
 # task -> Kanban lane it reports on
@@ -99,7 +106,14 @@ def _step(s: ReleaseSettings, name: str, args: list[str], deadline: int, **extra
 def _kubectl(s: ReleaseSettings, name: str, args: list[str], deadline: int, **extra) -> m.Template:
     return m.Template(
         name=name,
-        container=m.Container(image=s.kubectl_image, command=["kubectl"], args=args),
+        # kubectl keeps its discovery cache under $HOME: the scratch volume
+        container=restricted_container(
+            image=s.kubectl_image,
+            command=["kubectl"],
+            args=args,
+            env=[m.EnvVar(name="HOME", value=pod_security.SCRATCH_PATH)],
+            resources=KUBECTL_RESOURCES,
+        ),
         retry_strategy=retry(exit_codes=()),  # pod errors only: kubectl's own failures are real
         active_deadline_seconds=m.IntOrString(deadline),
         **on_workflow_nodes(),
@@ -266,7 +280,7 @@ def workflow_template(s: ReleaseSettings) -> m.WorkflowTemplate:
         metadata=metadata(NAME, s),
         spec=m.WorkflowSpec(
             entrypoint="release",
-            service_account_name=s.service_account,
+            **pod_spec_fields(s),
             arguments=m.Arguments(
                 parameters=[
                     param("git-commit-sha", description="Commit to release (40 hex)."),

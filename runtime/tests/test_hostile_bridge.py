@@ -456,6 +456,14 @@ BAD_SETTINGS = {
         "RAILYARD_BOARD_CONFIG",
         "url: Value error, must be an http(s) URL",
     ),
+    "config url port out of range": (
+        "webhook",
+        b'{"url": "https://kanban.example.com:70000/hooks"}',
+        b"s",
+        None,
+        "RAILYARD_BOARD_CONFIG",
+        "url: Value error, port 70000 is not 1-65535",
+    ),
     "config key misspelt": (
         "jira",
         JIRA.replace(b"baseUrl", b"baseURL"),

@@ -115,23 +115,36 @@ def _text_file(name: str, fix: str, problems: list[str]) -> tuple[str, str | Non
     return path, text
 
 
-def _http_url(value: str) -> str:
+def http_url(value: str) -> str:
+    """``value`` if it is an http(s) URL with a host and a valid port; ValueError says why."""
     try:
         url = httpx.URL(value)
     except httpx.InvalidURL as e:
         raise ValueError(f"not a URL ({e})") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError("must be an http(s) URL such as https://kanban.example.com")
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise ValueError(f"port {url.port} is not 1-65535")
     return value
 
 
-_Url = Annotated[str, AfterValidator(_http_url)]
+_Url = Annotated[str, AfterValidator(http_url)]
 _Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
 class _BoardConfig(BaseModel):
     # written by the stack (stacks/program.py board_config): a key it does not write is a typo
     model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True)
+
+    @property
+    def endpoint(self) -> str:
+        return self.url
+
+    @property
+    def port(self) -> int:
+        """The TCP port the bridge calls the board on (its egress policy opens only this)."""
+        url = httpx.URL(self.endpoint)
+        return url.port or (443 if url.scheme == "https" else 80)
 
 
 class WebhookConfig(_BoardConfig):
@@ -149,6 +162,10 @@ class JiraConfig(_BoardConfig):
     base_url: _Url
     email: _Text
     transitions: dict[_Text, _Text] = Field(min_length=1)
+
+    @property
+    def endpoint(self) -> str:
+        return self.base_url
 
 
 BOARD_CONFIGS: dict[str, type[_BoardConfig]] = {
