@@ -13,13 +13,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.tx
 	touch $@
 
 plan: $(VENV)/.installed  ## offline plan of $(STACK): nothing is deployed
-	$(PY) -m stacks.plan $(STACK)
+	$(PY) -m offline.plan $(STACK)
 
 test: $(VENV)/.installed  ## the whole test suite
 	$(PY) -m pytest
 
 diagram: $(VENV)/.installed  ## the picture README embeds (needs Graphviz for the SVG)
-	$(PY) -m stacks.plan prod --diagram docs/stack-prod.mmd --diagram docs/stack-prod.svg > /dev/null
+	$(PY) -m offline.plan prod --diagram docs/stack-prod.mmd --diagram docs/stack-prod.svg > /dev/null
 
 bench: $(VENV)/.installed  ## runtime and Kanban bridge on loopback, release critical path and train size (prints numbers)
 	AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_DEFAULT_REGION=us-east-1 \
@@ -29,8 +29,8 @@ bench: $(VENV)/.installed  ## runtime and Kanban bridge on loopback, release cri
 
 VALIDATE_ARGO ?= ../shared/tools/validate-argo
 validate-argo: $(VENV)/.installed  ## every Argo object of dev and prod against the upstream CRDs
-	$(PY) -m stacks.argo_objects dev rendered/dev-argo.yaml
-	$(PY) -m stacks.argo_objects prod rendered/prod-argo.yaml
+	$(PY) -m offline.argo_objects dev rendered/dev-argo.yaml
+	$(PY) -m offline.argo_objects prod rendered/prod-argo.yaml
 	$(PY) $(VALIDATE_ARGO) rendered/dev-argo.yaml rendered/prod-argo.yaml
 
 $(SCAN_VENV)/.installed: requirements-scan.txt
@@ -42,8 +42,8 @@ $(SCAN_VENV)/.installed: requirements-scan.txt
 # (--skip-download: no platform calls); any failed check fails the target. A check that
 # cannot apply is skipped on the object itself, with its reason (docs/kubernetes.md).
 scan: $(VENV)/.installed $(SCAN_VENV)/.installed  ## Checkov on the rendered Kubernetes and Argo objects
-	$(PY) -m stacks.k8s_objects dev rendered/dev
-	$(PY) -m stacks.k8s_objects prod rendered/prod
+	$(PY) -m offline.k8s_objects dev rendered/dev
+	$(PY) -m offline.k8s_objects prod rendered/prod
 	$(SCAN_VENV)/bin/checkov --directory rendered/dev --directory rendered/prod \
 		--framework kubernetes argo_workflows --skip-download --compact --quiet
 

@@ -21,10 +21,10 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from offline.runner import release_settings
 from railyard.release_templates import common, size, unified
 from railyard_runtime.release import manifest as release_manifest
 from railyard_runtime.release import plan
-from stacks.offline import release_settings
 
 SUCCESS = re.compile(r"([a-z0-9-]+)\.Succeeded")
 SETTINGS = release_settings("dev")  # the committed dev stack file

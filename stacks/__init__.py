@@ -1,1 +1,2 @@
-"""Stacks compose components; ``python -m stacks.plan`` runs the program offline."""
+"""The stack program: ``program.py`` composes the components, ``__main__.py`` is what
+``pulumi up`` runs. The offline tooling around it is the ``offline`` package."""

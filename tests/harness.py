@@ -1,10 +1,11 @@
-"""Helpers for tests that run the real stack program offline (stacks.offline)."""
+"""Helpers for tests that run the real stack program offline (offline.runner)."""
 
 from __future__ import annotations
 
 import pytest
 
-from stacks.offline import OfflinePlan, RegisteredResource, run_offline
+from offline.recorder import OfflinePlan, RegisteredResource
+from offline.runner import run_offline
 
 STACKS = ("dev", "prod")
 _cache: dict[str, OfflinePlan] = {}

@@ -1,4 +1,4 @@
-"""The README's main job: `python -m stacks.plan STACK`, run as a user runs it."""
+"""The README's main job: `python -m offline.plan STACK`, run as a user runs it."""
 
 import json
 import subprocess
@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def plan(*args):
     return subprocess.run(
-        [sys.executable, "-m", "stacks.plan", *args],
+        [sys.executable, "-m", "offline.plan", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -87,8 +87,8 @@ def test_plan_reports_a_clean_policy_verdict_and_writes_a_diagram(tmp_path):
 def test_a_mandatory_violation_exits_3_naming_resource_policy_and_field(monkeypatch):
     from typer.testing import CliRunner
 
-    from stacks import plan as plan_cli
-    from stacks.offline import run_offline
+    from offline import plan as plan_cli
+    from offline.runner import run_offline
     from tests.stack.test_policies import with_tagged_pod
 
     monkeypatch.setattr(

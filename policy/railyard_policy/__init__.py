@@ -1,6 +1,6 @@
 """railyard's policies, importable without starting a policy pack (DESIGN.md §10).
 
-``policy/__main__.py`` builds the pack for the Pulumi engine; ``stacks/policy_check.py`` runs
+``policy/__main__.py`` builds the pack for the Pulumi engine; ``offline/policies.py`` runs
 the same policies over the offline plan.
 """
 

@@ -15,7 +15,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from stacks.policy_check import load_policy_config
+from offline.policies import load_policy_config
 
 
 def options(additional_secret_outputs: Sequence[str] = ()) -> PolicyResourceOptions:

@@ -3,7 +3,7 @@
 import base64
 import json
 
-from stacks.offline import SECRET_MASK, run_offline
+from offline.runner import SECRET_MASK, run_offline
 from tests.harness import by_id, plan_for, string_leaves
 
 SG_RULE = "alicloud:ecs/securityGroupRule:SecurityGroupRule"

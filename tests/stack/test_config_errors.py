@@ -2,8 +2,9 @@
 
 import pytest
 
+from offline import recorder
+from offline.runner import run_offline
 from railyard.config import ConfigError
-from stacks import offline
 
 TUNNELS = "railyard:vpnTunnelInsideCidrs"
 
@@ -12,26 +13,26 @@ TUNNELS = "railyard:vpnTunnelInsideCidrs"
 def registrations(monkeypatch):
     """Types of every resource the program registers during the test (the root stack aside)."""
     seen = []
-    original = offline._RecordingMonitor.RegisterResource
+    original = recorder.RecordingMonitor.RegisterResource
 
     def spy(self, request):
         if request.type != "pulumi:pulumi:Stack":
             seen.append(request.type)
         return original(self, request)
 
-    monkeypatch.setattr(offline._RecordingMonitor, "RegisterResource", spy)
+    monkeypatch.setattr(recorder.RecordingMonitor, "RegisterResource", spy)
     return seen
 
 
 def fails(stack, overrides, registrations):
     with pytest.raises(ConfigError) as e:
-        offline.run_offline(stack, overrides)
+        run_offline(stack, overrides)
     assert registrations == [], "the program registered resources before refusing its config"
     return {p.key: p for p in e.value.problems}, str(e.value)
 
 
 def test_the_spy_sees_registrations_of_a_good_config(registrations):
-    offline.run_offline("dev")
+    run_offline("dev")
     assert "aws:ec2/vpc:Vpc" in registrations
 
 
@@ -75,7 +76,7 @@ def test_value_of_the_wrong_declared_type(registrations):
 
 def test_unknown_stack():
     with pytest.raises(ConfigError, match=r"no Pulumi.staging.yaml.*\['dev', 'prod'\]"):
-        offline.run_offline("staging")
+        run_offline("staging")
 
 
 def test_service_worker_ttl_above_zero(registrations):

@@ -8,8 +8,9 @@ import re
 import pytest
 from hera.workflows import models as m
 
-from stacks.argo_objects import argo_objects
-from stacks.offline import OFFLINE_DIGEST, run_offline
+from offline.argo_objects import argo_objects
+from offline.mocks import OFFLINE_DIGEST
+from offline.runner import run_offline
 from tests.harness import plan_for, role_policy_attachments, string_leaves
 
 CLUSTER = "eks:index:Cluster"

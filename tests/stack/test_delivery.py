@@ -5,8 +5,9 @@ import re
 
 import pytest
 
+from offline.mocks import FAKE_ACCOUNT
+from offline.runner import run_offline
 from railyard import cache_rules
-from stacks.offline import FAKE_ACCOUNT, run_offline
 from tests.harness import by_id, plan_for
 
 ENTRY_TTLS = (0, 0, 0)

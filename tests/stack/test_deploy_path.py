@@ -8,8 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from components.deploy_runner import runs_on_label
-from stacks import plan as plan_cli
-from stacks.offline import FAKE_ACCOUNT, run_offline
+from offline import plan as plan_cli
+from offline.mocks import FAKE_ACCOUNT
+from offline.runner import run_offline
 from tests.harness import plan_for
 
 CLUSTER = "eks:index:Cluster"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.diagram import DiagramError, build_graph, to_mermaid, write
+from offline.picture import DiagramError, build_graph, to_mermaid, write
 from tests.harness import plan_for
 
 ROOT = Path(__file__).resolve().parents[2]

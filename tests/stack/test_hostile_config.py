@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from offline import plan as plan_cli
+from offline.runner import run_offline
+from offline.stack_files import PROJECT_ROOT, load_stack_config
 from railyard.config import ConfigError
-from stacks import plan as plan_cli
-from stacks.offline import PROJECT_ROOT, load_stack_config, run_offline
 
 ALIAS_BOMB = "a: &a [x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(20)

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from offline.mocks import FAKE_ACCOUNT
+from offline.runner import run_offline
 from railyard.config import ConfigError
 from railyard_runtime.events import Lane, Phase, PipelineEvent
 from railyard_runtime.kanban import cards
-from stacks.offline import FAKE_ACCOUNT, run_offline
 from tests.harness import plan_for
 
 FEED = "railyard:kanban:KanbanFeed"

@@ -11,8 +11,8 @@ import json
 
 import pytest
 
+from offline.runner import run_offline
 from railyard import ram_policies
-from stacks.offline import run_offline
 from tests.harness import plan_for
 
 IDP = "alicloud:ims/oidcProvider:OidcProvider"

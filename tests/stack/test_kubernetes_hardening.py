@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from offline.k8s_objects import api_values, kubernetes_objects
+from offline.runner import run_offline
 from railyard import pod_security
-from stacks.k8s_objects import api_values, kubernetes_objects
-from stacks.offline import run_offline
 from tests.harness import plan_for
 from tests.pod_security_standard import restricted_violations
 

@@ -3,8 +3,8 @@
 import json
 from ipaddress import IPv4Network as Net
 
+from offline.stack_files import load_stack_config
 from railyard import config
-from stacks.offline import load_stack_config
 from tests.harness import by_id, component_of
 
 SUBNET = "aws:ec2/subnet:Subnet"

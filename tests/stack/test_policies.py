@@ -1,4 +1,4 @@
-"""The policy pack over the offline plan of the real program (stacks/policy_check.py)."""
+"""The policy pack over the offline plan of the real program (offline/policies.py)."""
 
 import dataclasses
 import json
@@ -6,9 +6,10 @@ import json
 import pulumi_kubernetes as k8s
 import pytest
 
+from offline.policies import evaluate, load_policy_config
+from offline.recorder import OfflinePlan
+from offline.runner import run_offline
 from railyard.config import ConfigError
-from stacks.offline import OfflinePlan, run_offline
-from stacks.policy_check import evaluate, load_policy_config
 from stacks.program import main as real_program
 from tests.harness import plan_for
 

@@ -11,7 +11,7 @@ import functools
 
 import pytest
 
-from stacks.offline import run_offline
+from offline.runner import run_offline
 from tests import provider_values as pv
 from tests.harness import STACKS, plan_for
 

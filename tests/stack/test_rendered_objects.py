@@ -1,4 +1,4 @@
-"""`python -m stacks.k8s_objects`: the folder Checkov scans, one object per file."""
+"""`python -m offline.k8s_objects`: the folder Checkov scans, one object per file."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
+from offline import k8s_objects
+from offline.runner import SECRET_MASK, run_offline
 from railyard.config import ConfigError
-from stacks import k8s_objects
-from stacks.offline import SECRET_MASK, run_offline
 from tests.harness import plan_for
 
 

@@ -9,8 +9,8 @@ import shutil
 import pytest
 
 import railyard_runtime
+from offline.runner import UNKNOWN_MASK, run_offline
 from railyard.image_context import INPUTS, SKIPPED_PARTS, content_tag
-from stacks.offline import UNKNOWN_MASK, run_offline
 from stacks.program import RUNTIME_DIR
 
 IMAGE = "docker-build:index:Image"

@@ -2,8 +2,8 @@
 
 import pytest
 
+from offline.runner import run_offline
 from railyard import ipsec
-from stacks.offline import run_offline
 from tests.harness import by_id, string_leaves
 
 AWS_CGW = "aws:ec2/customerGateway:CustomerGateway"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from offline.runner import run_offline
 from railyard.release_templates.common import WORKFLOW_NODE_LABEL, WORKFLOW_TAINT_KEY
-from stacks.offline import run_offline
 from tests.harness import plan_for, role_policy_attachments
 
 CLUSTER = "eks:index:Cluster"

@@ -1,4 +1,4 @@
-from stacks.offline import RegisteredResource
+from offline.recorder import RegisteredResource
 
 
 def resource(secret_paths):

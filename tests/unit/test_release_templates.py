@@ -9,9 +9,9 @@ import pytest
 import yaml
 from hera.workflows import models as m
 
+from offline.runner import release_settings
 from railyard.release_templates import common, size, train, unified
 from railyard_runtime.release import manifest as release_manifest
-from stacks.offline import release_settings
 
 DIGEST = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
 SETTINGS = release_settings("prod")  # the committed prod stack file: approval on

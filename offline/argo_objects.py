@@ -1,6 +1,6 @@
 """Write every Argo object the stack registers, as the API server would receive it.
 
-    python -m stacks.argo_objects dev rendered/dev-argo.yaml
+    python -m offline.argo_objects dev rendered/dev-argo.yaml
 
 The file is what ``validate-argo`` (the upstream CRD schemas, closed) checks in CI, and what a
 reviewer reads to see the release templates of an environment.
@@ -14,7 +14,8 @@ from typing import Annotated
 import typer
 import yaml
 
-from stacks.offline import OfflinePlan, run_offline
+from offline.recorder import OfflinePlan
+from offline.runner import run_offline
 
 ARGO_TYPES = ("kubernetes:argoproj.io/",)
 

@@ -32,8 +32,9 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
+from offline.recorder import OfflinePlan, RegisteredResource
+from offline.stack_files import PROJECT_ROOT
 from railyard.config import ConfigError, Problem
-from stacks.offline import PROJECT_ROOT, OfflinePlan, RegisteredResource
 
 POLICY_DIR = PROJECT_ROOT / "policy"
 DEFAULT_POLICY_CONFIG = POLICY_DIR / "config.json"

@@ -1,10 +1,10 @@
 """Offline plan: run the real stack program under mocks and show what it would register.
 
-    python -m stacks.plan dev
-    python -m stacks.plan prod --json
-    python -m stacks.plan dev --set railyard:awsNatGateways=perAz
-    python -m stacks.plan prod --diagram docs/stack-prod.svg
-    python -m stacks.plan prod --bootstrap       # the first `pulumi up` of a private cluster
+    python -m offline.plan dev
+    python -m offline.plan prod --json
+    python -m offline.plan dev --set railyard:awsNatGateways=perAz
+    python -m offline.plan prod --diagram docs/stack-prod.svg
+    python -m offline.plan prod --bootstrap       # the first `pulumi up` of a private cluster
 
 Nothing is deployed and no cloud or Pulumi CLI is needed. The policy pack (policy/) judges
 what the program registered. Exit status: 0 plan shown and no mandatory policy violation,
@@ -26,10 +26,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.tree import Tree
 
+from offline.picture import DiagramError, build_graph, write
+from offline.policies import DEFAULT_POLICY_CONFIG, Verdict, evaluate, load_policy_config
+from offline.recorder import OfflinePlan, RegisteredResource
+from offline.runner import run_offline
 from railyard.config import ConfigError, yaml_text
-from stacks.diagram import DiagramError, build_graph, write
-from stacks.offline import OfflinePlan, RegisteredResource, run_offline
-from stacks.policy_check import DEFAULT_POLICY_CONFIG, Verdict, evaluate, load_policy_config
 
 EXIT_POLICY_VIOLATION = 3
 

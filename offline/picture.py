@@ -17,7 +17,7 @@ from pathlib import Path
 
 import graphviz
 
-from stacks.offline import OfflinePlan, RegisteredResource
+from offline.recorder import OfflinePlan, RegisteredResource
 
 CLOUDS = {"aws": "AWS", "alicloud": "Alibaba Cloud"}
 FORMATS = (".mmd", ".dot", ".svg", ".png")

@@ -1,6 +1,6 @@
 """Write every Kubernetes object the stack registers, one file each, as the API server gets it.
 
-    python -m stacks.k8s_objects dev rendered/dev
+    python -m offline.k8s_objects dev rendered/dev
 
 Argo objects included (and the Workflows their resource templates create); Secret values are
 masked. The folder is what Checkov scans in CI (`make scan`): one object per file, because its
@@ -18,8 +18,9 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from stacks.argo_objects import argo_objects
-from stacks.offline import SECRET_MASK, OfflinePlan, run_offline
+from offline.argo_objects import argo_objects
+from offline.recorder import OfflinePlan
+from offline.runner import SECRET_MASK, run_offline
 
 # Types that are not API objects: Helm releases and YAML files applied as they are.
 NOT_OBJECTS = ("kubernetes:helm.sh/", "kubernetes:yaml/")
