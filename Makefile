@@ -5,7 +5,7 @@ STACK ?= dev
 
 SCAN_VENV ?= .venv-scan
 
-.PHONY: plan test lint format diagram bench validate-argo scan clean
+.PHONY: plan test lint format diagram config-files bench validate-argo scan clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt runtime/requirements.txt runtime/pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,8 +18,14 @@ plan: $(VENV)/.installed  ## offline plan of $(STACK): nothing is deployed
 test: $(VENV)/.installed  ## the whole test suite
 	$(PY) -m pytest
 
-diagram: $(VENV)/.installed  ## the picture README embeds (needs Graphviz for the SVG)
+diagram: $(VENV)/.installed  ## maintainers: the picture README embeds (needs Graphviz for the SVG)
 	$(PY) -m offline.plan prod --diagram docs/stack-prod.mmd --diagram docs/stack-prod.svg > /dev/null
+
+diagram-check: $(VENV)/.installed  ## CI: the picture renders through Graphviz with every node
+	$(PY) -m offline.picture prod rendered/stack-prod.svg
+
+config-files: $(VENV)/.installed  ## Pulumi.yaml's config block and docs/config.md's key table, from railyard/config/model.py
+	$(PY) -m offline.config_files
 
 bench: $(VENV)/.installed  ## runtime and Kanban bridge on loopback, release critical path and train size (prints numbers)
 	AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_DEFAULT_REGION=us-east-1 \

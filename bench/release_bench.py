@@ -3,7 +3,7 @@
     python bench/release_bench.py [--backend 8 --pwa 3 --android 20 --publish 1 --gates 0]
 
 The critical path is computed from the DAG the stack installs (the rendered WorkflowTemplate's
-``depends`` expressions), next to seed 000's DAG, where Android and PWA wait for the backend.
+``depends`` expressions), next to a DAG where the PWA and Android lanes wait for the backend.
 Prints numbers; asserts nothing.
 """
 
@@ -70,15 +70,15 @@ def main(
         "android-publish": publish,
     }
     ours, path = critical_path(happy_path_dag(SETTINGS), minutes)
-    seed_dag = {"backend": [], "pwa": ["backend"], "android": ["backend"], "publish": ["android"]}
-    seed, seed_path = critical_path(
-        seed_dag, {"backend": backend, "pwa": pwa, "android": android, "publish": publish}
+    serial_dag = {"backend": [], "pwa": ["backend"], "android": ["backend"], "publish": ["android"]}
+    serial, serial_path = critical_path(
+        serial_dag, {"backend": backend, "pwa": pwa, "android": android, "publish": publish}
     )
     table = Table("DAG", "critical path (min)", "path")
     table.add_row("railyard unified-release", f"{ours:g}", " → ".join(path))
-    table.add_row("seed 000 (android after backend)", f"{seed:g}", " → ".join(seed_path))
+    table.add_row("lanes after the backend (Android waits)", f"{serial:g}", " → ".join(serial_path))
     console.print(table)
-    console.print(f"saved {seed - ours:g} min per release ({(seed - ours) / seed:.0%})")
+    console.print(f"saved {serial - ours:g} min per release ({(serial - ours) / serial:.0%})")
 
     started = time.perf_counter()
     manifest = _manifest(artifacts)

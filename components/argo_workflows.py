@@ -3,9 +3,9 @@ an S3 artifact repository.
 
 CRDs: the chart (1.0.x) installs the *full* CRDs only through a Helm hook; we set
 ``crds.install: false`` and apply upstream's full CRDs of the pinned app version with
-server-side apply instead (DESIGN.md §6), and everything Argo depends on them. The chart has
-no ``image.digest``, so each image is pinned as ``tag: v4.0.8@sha256:…`` — executor included,
-since every workflow pod runs argoexec.
+server-side apply instead (docs/design.md: full CRDs by server-side apply), and everything
+Argo depends on them. The chart has no ``image.digest``, so each image is pinned as
+``tag: v4.0.8@sha256:…`` — executor included, since every workflow pod runs argoexec.
 """
 
 from __future__ import annotations
@@ -56,10 +56,11 @@ class ArgoWorkflowsArgs:
     default_service_account: str
     region: str
     parallelism: int
-    provider: k8s.Provider
 
 
 class ArgoWorkflows(pulumi.ComponentResource):
+    """Argo Workflows and its artifact bucket; ``opts`` brings the AWS and Kubernetes providers."""
+
     crds: list[pulumi.Resource]
     artifact_bucket: PrivateS3Bucket
     namespace: pulumi.Output[str]
@@ -68,22 +69,21 @@ class ArgoWorkflows(pulumi.ComponentResource):
         self, name: str, args: ArgoWorkflowsArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__("railyard:eks:ArgoWorkflows", name, None, opts)
-        on_aws = pulumi.ResourceOptions(parent=self)
-        on_k8s = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        child = pulumi.ResourceOptions(parent=self)
         self.artifact_bucket = PrivateS3Bucket(
             f"{name}-artifacts",
             PrivateS3BucketArgs(
                 keep_noncurrent_versions=1, noncurrent_days=1, expire_after_days=30
             ),
-            opts=on_aws,
+            opts=child,
         )
-        argo_ns = owned_namespace("argo", ARGO_NAMESPACE, on_k8s)
-        workflows_ns = owned_namespace("workflows", args.workflows_namespace, on_k8s)
+        argo_ns = owned_namespace("argo", ARGO_NAMESPACE, child)
+        workflows_ns = owned_namespace("workflows", args.workflows_namespace, child)
         self.crds = [
             k8s.yaml.v2.ConfigFile(
                 f"argo-crd-{kind}",
                 file=CRD_URL.format(version=args.app_version, kind=kind),
-                opts=on_k8s,
+                opts=child,
             )
             for kind in CRD_KINDS
         ]
@@ -97,9 +97,7 @@ class ArgoWorkflows(pulumi.ComponentResource):
             values=values,
             atomic=True,
             timeout=600,
-            opts=pulumi.ResourceOptions.merge(
-                on_k8s, pulumi.ResourceOptions(depends_on=[*self.crds, workflows_ns])
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.crds, workflows_ns]),
         )
         self.namespace = workflows_ns.metadata.name
         self.register_outputs(

@@ -74,24 +74,50 @@ class AndroidBuildFarm(pulumi.ComponentResource):
         self, name: str, args: AndroidBuildFarmArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__("railyard:buildfarm:AndroidBuildFarm", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
-        health_port = health_port_for(args.agent_port)
-
+        # by name, not by output: the hosts' cloud-init refers to both
+        token_secret_name = f"{name}-agent-token"
+        host_role_name = f"{name}-host"
         apks = PrivateOssBucket(
             f"{name}-apks",
             PrivateOssBucketArgs(
                 name_prefix=name, expire_after_days=args.apk_retention_days, tags=tags
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        token = self._agent_token(name, args, token_secret_name, tags)
+        role = self._instances_role(name, args, host_role_name, token_secret_name, apks.name)
+        security_group = self._security_group(name, args, tags)
+        nlb, servers = self._agent_load_balancer(name, args, tags)
+        user_data = _user_data(args, apks.name, token_secret_name, host_role_name)
+        group = self._scaling_group(name, args, tags, security_group, role, user_data, servers)
+
+        self.agent_endpoint = pulumi.Output.concat(nlb.dns_name, ":", str(args.agent_port))
+        self.agent_token = pulumi.Output.secret(token.result)
+        self.apk_bucket = apks.name
+        self.scaling_group_id = group.id
+        self.register_outputs(
+            {
+                "agent_endpoint": self.agent_endpoint,
+                "agent_token": self.agent_token,
+                "apk_bucket": self.apk_bucket,
+                "scaling_group_id": self.scaling_group_id,
+            }
         )
 
-        # --- the agent token: generated, kept secret, handed to hosts through KMS ---
-        token = random.RandomPassword(f"{name}-agent-token", length=48, special=False, opts=child)
-        token_secret_name = f"{name}-agent-token"
+    def _agent_token(
+        self, name: str, args: AndroidBuildFarmArgs, secret_name: str, tags: dict[str, str]
+    ) -> random.RandomPassword:
+        """The agents' bearer token: generated, kept secret, handed to hosts through KMS."""
+        token = random.RandomPassword(
+            f"{name}-agent-token",
+            length=48,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         alicloud.kms.Secret(
             f"{name}-agent-token",
-            secret_name=token_secret_name,
+            secret_name=secret_name,
             secret_data=pulumi.Output.secret(token.result),
             # a new value needs a new version id (the API refuses to reuse one)
             version_id=token.result.apply(_version_of),
@@ -101,9 +127,18 @@ class AndroidBuildFarm(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["secret_data"]),
         )
+        return token
 
-        # --- who the hosts are: a RAM role that may only write APKs and read its token ---
-        role_name = f"{name}-host"
+    def _instances_role(
+        self,
+        name: str,
+        args: AndroidBuildFarmArgs,
+        role_name: str,
+        token_secret_name: str,
+        apk_bucket: pulumi.Output[str],
+    ) -> alicloud.ram.Role:
+        """Who the hosts are: a RAM role that may only write APKs and read the agent token."""
+        child = pulumi.ResourceOptions(parent=self)
         role = alicloud.ram.Role(
             f"{name}-host",
             role_name=role_name,
@@ -125,7 +160,7 @@ class AndroidBuildFarm(pulumi.ComponentResource):
         policy = alicloud.ram.Policy(
             f"{name}-host",
             policy_name=f"{name}-host",
-            policy_document=apks.name.apply(
+            policy_document=apk_bucket.apply(
                 lambda bucket: host_policy(bucket, args.region, token_secret_name)
             ),
             description="Write APKs under apks/ of the APK bucket; read the agent token",
@@ -138,9 +173,14 @@ class AndroidBuildFarm(pulumi.ComponentResource):
             policy_type="Custom",
             opts=child,
         )
+        return role
 
-        # --- network: agent port only from AWS (over the VPN), health checks from the NLB ---
-        sg = alicloud.ecs.SecurityGroup(
+    def _security_group(
+        self, name: str, args: AndroidBuildFarmArgs, tags: dict[str, str]
+    ) -> alicloud.ecs.SecurityGroup:
+        """The agent port only from AWS (over the VPN), health checks from the NLB, SSH if any."""
+        child = pulumi.ResourceOptions(parent=self)
+        group = alicloud.ecs.SecurityGroup(
             f"{name}-hosts",
             security_group_name=f"{name}-hosts",
             vpc_id=args.vpc_id,
@@ -149,13 +189,14 @@ class AndroidBuildFarm(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        health_port = health_port_for(args.agent_port)
         ingress = [("agent-from-aws", args.agent_port, args.aws_vpc_cidr)]
         ingress += [(f"health-{i + 1}", health_port, c) for i, c in enumerate(args.vswitch_cidrs)]
         ingress += [(f"ssh-{i + 1}", 22, c) for i, c in enumerate(args.ssh_cidrs)]
         for rule_name, port, cidr in ingress:
             alicloud.ecs.SecurityGroupRule(
                 f"{name}-{rule_name}",
-                security_group_id=sg.id,
+                security_group_id=group.id,
                 type="ingress",
                 ip_protocol="tcp",
                 port_range=f"{port}/{port}",
@@ -165,8 +206,13 @@ class AndroidBuildFarm(pulumi.ComponentResource):
                 description=rule_name,
                 opts=child,
             )
+        return group
 
-        # --- the internal load balancer the pipeline talks to ---
+    def _agent_load_balancer(
+        self, name: str, args: AndroidBuildFarmArgs, tags: dict[str, str]
+    ) -> tuple[alicloud.nlb.LoadBalancer, alicloud.nlb.ServerGroup]:
+        """The internal NLB the pipeline talks to, and the server group the hosts join."""
+        child = pulumi.ResourceOptions(parent=self)
         nlb = alicloud.nlb.LoadBalancer(
             f"{name}-agents",
             load_balancer_name=f"{name}-agents",
@@ -195,7 +241,7 @@ class AndroidBuildFarm(pulumi.ComponentResource):
             health_check=alicloud.nlb.ServerGroupHealthCheckArgs(
                 health_check_enabled=True,
                 health_check_type="HTTP",
-                health_check_connect_port=health_port,
+                health_check_connect_port=health_port_for(args.agent_port),
                 health_check_url="/healthz",
                 health_check_domain="$SERVER_IP",
                 http_check_method="GET",
@@ -218,22 +264,20 @@ class AndroidBuildFarm(pulumi.ComponentResource):
             idle_timeout=900,  # long polls wait up to minutes
             opts=child,
         )
+        return nlb, servers
 
-        # --- the hosts: spot above an on-demand base, across both zones ---
-        user_data = apks.name.apply(
-            lambda bucket: render(
-                BuildHostSettings(
-                    agent_version=args.agent_version,
-                    agent_port=args.agent_port,
-                    token_secret_name=token_secret_name,
-                    region=args.region,
-                    apk_bucket=bucket,
-                    ram_role=role_name,
-                    package_index=args.agent_package_index,
-                    android_repo=args.android_repo,
-                )
-            )
-        )
+    def _scaling_group(
+        self,
+        name: str,
+        args: AndroidBuildFarmArgs,
+        tags: dict[str, str],
+        security_group: alicloud.ecs.SecurityGroup,
+        role: alicloud.ram.Role,
+        user_data: pulumi.Output[str],
+        servers: alicloud.nlb.ServerGroup,
+    ) -> alicloud.ess.ScalingGroup:
+        """The hosts: spot above an on-demand base, across both zones, drained on scale-in."""
+        child = pulumi.ResourceOptions(parent=self)
         # A launch template, not an ESS scaling configuration: only a template can require
         # IMDSv2 (http_tokens), which the policy pack demands of every host.
         template = alicloud.ecs.EcsLaunchTemplate(
@@ -244,7 +288,7 @@ class AndroidBuildFarm(pulumi.ComponentResource):
             instance_type=args.instance_types[0],
             instance_charge_type="PostPaid",
             spot_strategy="SpotAsPriceGo",
-            security_group_ids=[sg.id],
+            security_group_ids=[security_group.id],
             ram_role_name=role.role_name,
             user_data=user_data.apply(_base64),  # the launch template API takes Base64
             internet_max_bandwidth_out=0,  # no public IP; egress through the VPC NAT
@@ -314,19 +358,30 @@ class AndroidBuildFarm(pulumi.ComponentResource):
             default_result="CONTINUE",
             opts=child,
         )
+        return group
 
-        self.agent_endpoint = pulumi.Output.concat(nlb.dns_name, ":", str(args.agent_port))
-        self.agent_token = pulumi.Output.secret(token.result)
-        self.apk_bucket = apks.name
-        self.scaling_group_id = group.id
-        self.register_outputs(
-            {
-                "agent_endpoint": self.agent_endpoint,
-                "agent_token": self.agent_token,
-                "apk_bucket": self.apk_bucket,
-                "scaling_group_id": self.scaling_group_id,
-            }
+
+def _user_data(
+    args: AndroidBuildFarmArgs,
+    apk_bucket: pulumi.Output[str],
+    token_secret_name: str,
+    role_name: str,
+) -> pulumi.Output[str]:
+    """The hosts' cloud-init: the pinned agent and where its token is, never the token."""
+    return apk_bucket.apply(
+        lambda bucket: render(
+            BuildHostSettings(
+                agent_version=args.agent_version,
+                agent_port=args.agent_port,
+                token_secret_name=token_secret_name,
+                region=args.region,
+                apk_bucket=bucket,
+                ram_role=role_name,
+                package_index=args.agent_package_index,
+                android_repo=args.android_repo,
+            )
         )
+    )
 
 
 def host_policy(bucket: str, region: str, token_secret_name: str) -> str:

@@ -58,7 +58,7 @@ def lifecycle_policy(prefixes: Sequence[str], keep: int) -> str:
 
 
 class ContainerRegistry(pulumi.ComponentResource):
-    """The images every release promotes by tag (DESIGN.md §12) and each region pulls."""
+    """The images every release promotes by retag, never rebuilt, and each region pulls."""
 
     repository_urls: dict[str, pulumi.Output[str]]
     registry_id: pulumi.Output[str]

@@ -1,6 +1,6 @@
 """Site-to-site IPsec VPN between the AWS VPC and the Alibaba VPC: four tunnels, BGP on all.
 
-Shape (DESIGN.md §4): the Alibaba VPN gateway is dual-tunnel, so it has two public IPs. AWS
+Shape (docs/vpn.md): the Alibaba VPN gateway is dual-tunnel, so it has two public IPs. AWS
 gets one customer gateway + VPN connection per Alibaba IP (each AWS connection brings two
 tunnels); Alibaba gets one customer gateway per AWS tunnel endpoint and two dual-tunnel IPsec
 connections. Which AWS tunnel pairs with which Alibaba tunnel is decided once, in
@@ -65,30 +65,80 @@ class HybridVpn(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: HybridVpnArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("railyard:vpn:HybridVpn", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         if len(args.alibaba_vswitch_ids) < 2:
             raise ValueError("HybridVpn needs two vSwitches (two zones) for a dual-tunnel gateway")
         tunnels = sorted(args.tunnels, key=lambda t: t.index)
-        psks = self._pre_shared_keys(name, args, len(tunnels), child)
+        psks = self._pre_shared_keys(name, args, len(tunnels))
+        vgw = self._aws_gateway(name, args)
+        self._routes(name, args, vgw)
+        gateway = self._alibaba_gateway(name, args)
+        gateway_ips = {
+            "internet_ip": gateway.internet_ip,
+            "disaster_recovery_internet_ip": gateway.disaster_recovery_internet_ip,
+        }
+        aws_connections = self._aws_tunnels(name, args, tunnels, psks, vgw, gateway_ips)
+        alibaba_cgws = self._alibaba_customer_gateways(name, args, tunnels, aws_connections)
+        self._alibaba_tunnels(name, args, tunnels, psks, gateway, alibaba_cgws, aws_connections)
 
-        # --- AWS: virtual private gateway, routes into every private route table ---
-        vgw = aws.ec2.VpnGateway(
+        self.aws_vpn_gateway_id = vgw.id
+        self.alibaba_vpn_gateway_id = gateway.id
+        self.tunnels = _tunnel_summary(tunnels, aws_connections, gateway_ips)
+        self.register_outputs(
+            {
+                "tunnels": self.tunnels,
+                "aws_vpn_gateway_id": self.aws_vpn_gateway_id,
+                "alibaba_vpn_gateway_id": self.alibaba_vpn_gateway_id,
+                "aws_asn": args.aws_asn,
+                "alibaba_asn": args.alibaba_asn,
+            }
+        )
+
+    def _pre_shared_keys(
+        self, name: str, args: HybridVpnArgs, count: int
+    ) -> list[pulumi.Output[str]]:
+        """One pre-shared key per tunnel, as secrets: the configured ones, or generated."""
+        if args.pre_shared_keys is not None:
+            if len(args.pre_shared_keys) != count:
+                raise ValueError(f"need {count} pre-shared keys, got {len(args.pre_shared_keys)}")
+            return [pulumi.Output.secret(psk) for psk in args.pre_shared_keys]
+        # Letters only: AWS refuses a PSK starting with '0' and random cannot pin the first
+        # character; 40 letters are still ~228 bits.
+        return [
+            pulumi.Output.secret(
+                random.RandomPassword(
+                    f"{name}-psk-{i + 1}",
+                    length=40,
+                    special=False,
+                    numeric=False,
+                    opts=pulumi.ResourceOptions(parent=self),
+                ).result
+            )
+            for i in range(count)
+        ]
+
+    def _aws_gateway(self, name: str, args: HybridVpnArgs) -> aws.ec2.VpnGateway:
+        """The AWS end: a virtual private gateway on the VPC, speaking BGP as ``aws_asn``."""
+        return aws.ec2.VpnGateway(
             f"{name}-vgw",
             vpc_id=args.aws_vpc_id,
             amazon_side_asn=str(args.aws_asn),
             tags={"Name": f"{name}-vgw"},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _routes(self, name: str, args: HybridVpnArgs, vgw: aws.ec2.VpnGateway) -> None:
+        """Every AWS route table learns the Alibaba routes from the gateway (BGP propagation)."""
         for i, route_table_id in enumerate(args.aws_route_table_ids):
             aws.ec2.VpnGatewayRoutePropagation(
                 f"{name}-propagation-{i + 1}",
                 vpn_gateway_id=vgw.id,
                 route_table_id=route_table_id,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self),
             )
 
-        # --- Alibaba: dual-tunnel VPN gateway (two zones, two public IPs) ---
-        gateway = alicloud.vpn.Gateway(
+    def _alibaba_gateway(self, name: str, args: HybridVpnArgs) -> alicloud.vpn.Gateway:
+        """The Alibaba end: a dual-tunnel VPN gateway over two zones, so two public IPs."""
+        return alicloud.vpn.Gateway(
             f"{name}-gateway",
             vpn_gateway_name=f"{name}-gateway",
             vpc_id=args.alibaba_vpc_id,
@@ -101,15 +151,21 @@ class HybridVpn(pulumi.ComponentResource):
             enable_ssl=False,
             auto_propagate=True,  # BGP-learned AWS routes go into the VPC route table
             tags=dict(args.alibaba_tags),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        gateway_ips = {
-            "internet_ip": gateway.internet_ip,
-            "disaster_recovery_internet_ip": gateway.disaster_recovery_internet_ip,
-        }
 
-        # --- AWS: one customer gateway + VPN connection per Alibaba gateway IP ---
-        aws_connections: dict[int, aws.ec2.VpnConnection] = {}
+    def _aws_tunnels(
+        self,
+        name: str,
+        args: HybridVpnArgs,
+        tunnels: Sequence[TunnelPlan],
+        psks: Sequence[pulumi.Output[str]],
+        vgw: aws.ec2.VpnGateway,
+        gateway_ips: Mapping[str, pulumi.Output[str]],
+    ) -> dict[int, aws.ec2.VpnConnection]:
+        """Per Alibaba gateway IP, a customer gateway and a VPN connection of two tunnels."""
+        child = pulumi.ResourceOptions(parent=self)
+        connections: dict[int, aws.ec2.VpnConnection] = {}
         for connection in sorted({t.aws_connection for t in tunnels}):
             own = [t for t in tunnels if t.aws_connection == connection]
             cgw = aws.ec2.CustomerGateway(
@@ -130,7 +186,7 @@ class HybridVpn(pulumi.ComponentResource):
                     f"tunnel{n}_startup_action": "start",  # AWS initiates too: faster recovery
                     f"tunnel{n}_dpd_timeout_action": "restart",
                 }
-            aws_connections[connection] = aws.ec2.VpnConnection(
+            connections[connection] = aws.ec2.VpnConnection(
                 f"{name}-conn-{connection + 1}",
                 vpn_gateway_id=vgw.id,
                 customer_gateway_id=cgw.id,
@@ -142,37 +198,51 @@ class HybridVpn(pulumi.ComponentResource):
                 **tunnel_args,
                 opts=child,
             )
+        return connections
 
-        # --- Alibaba: a customer gateway per AWS tunnel endpoint ---
-        def aws_output(t: TunnelPlan, attribute: str) -> pulumi.Output[str]:
-            return getattr(aws_connections[t.aws_connection], f"tunnel{t.aws_tunnel}_{attribute}")
-
-        alibaba_cgws = {
+    def _alibaba_customer_gateways(
+        self,
+        name: str,
+        args: HybridVpnArgs,
+        tunnels: Sequence[TunnelPlan],
+        aws_connections: Mapping[int, aws.ec2.VpnConnection],
+    ) -> dict[int, alicloud.vpn.CustomerGateway]:
+        """Per AWS tunnel endpoint, an Alibaba customer gateway (by tunnel index)."""
+        return {
             t.index: alicloud.vpn.CustomerGateway(
                 f"{name}-aws-tunnel-{t.index + 1}",
                 customer_gateway_name=f"{name}-aws-c{t.aws_connection + 1}-t{t.aws_tunnel}",
-                ip_address=aws_output(t, "address"),
+                ip_address=_aws_tunnel_output(aws_connections, t, "address"),
                 asn=str(args.aws_asn),
                 description=f"AWS VPN connection {t.aws_connection + 1}, tunnel {t.aws_tunnel}",
                 tags=dict(args.alibaba_tags),
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self),
             )
             for t in tunnels
         }
 
-        # --- Alibaba: dual-tunnel IPsec connections; master pairs with the internet_ip side ---
-        alibaba_connections = []
+    def _alibaba_tunnels(
+        self,
+        name: str,
+        args: HybridVpnArgs,
+        tunnels: Sequence[TunnelPlan],
+        psks: Sequence[pulumi.Output[str]],
+        gateway: alicloud.vpn.Gateway,
+        customer_gateways: Mapping[int, alicloud.vpn.CustomerGateway],
+        aws_connections: Mapping[int, aws.ec2.VpnConnection],
+    ) -> None:
+        """The dual-tunnel IPsec connections; master pairs with the ``internet_ip`` side."""
         for connection in sorted({t.alibaba_connection for t in tunnels}):
             by_role = {t.alibaba_role: t for t in tunnels if t.alibaba_connection == connection}
             specs = [
                 alicloud.vpn.ConnectionTunnelOptionsSpecificationArgs(
                     role=role,
-                    customer_gateway_id=alibaba_cgws[t.index].id,
+                    customer_gateway_id=customer_gateways[t.index].id,
                     enable_dpd=True,
                     enable_nat_traversal=True,
                     tunnel_bgp_config=alicloud.vpn.ConnectionTunnelOptionsSpecificationTunnelBgpConfigArgs(
                         local_asn=str(args.alibaba_asn),
-                        local_bgp_ip=aws_output(t, "cgw_inside_address"),
+                        local_bgp_ip=_aws_tunnel_output(aws_connections, t, "cgw_inside_address"),
                         tunnel_cidr=str(t.inside_cidr),
                     ),
                     tunnel_ike_config=alicloud.vpn.ConnectionTunnelOptionsSpecificationTunnelIkeConfigArgs(
@@ -185,74 +255,52 @@ class HybridVpn(pulumi.ComponentResource):
                 for role in ALIBABA_ROLES
                 for t in [by_role[role]]
             ]
-            alibaba_connections.append(
-                alicloud.vpn.Connection(
-                    f"{name}-ipsec-{connection + 1}",
-                    vpn_connection_name=f"{name}-ipsec-{connection + 1}",
-                    vpn_gateway_id=gateway.id,
-                    local_subnets=[ANY],
-                    remote_subnets=[ANY],
-                    enable_tunnels_bgp=True,
-                    effect_immediately=True,
-                    tunnel_options_specifications=specs,
-                    tags=dict(args.alibaba_tags),
-                    # the PSKs sit inside this list: keep the whole list secret in state
-                    opts=pulumi.ResourceOptions(
-                        parent=self, additional_secret_outputs=["tunnel_options_specifications"]
-                    ),
-                )
+            alicloud.vpn.Connection(
+                f"{name}-ipsec-{connection + 1}",
+                vpn_connection_name=f"{name}-ipsec-{connection + 1}",
+                vpn_gateway_id=gateway.id,
+                local_subnets=[ANY],
+                remote_subnets=[ANY],
+                enable_tunnels_bgp=True,
+                effect_immediately=True,
+                tunnel_options_specifications=specs,
+                tags=dict(args.alibaba_tags),
+                # the PSKs sit inside this list: keep the whole list secret in state
+                opts=pulumi.ResourceOptions(
+                    parent=self, additional_secret_outputs=["tunnel_options_specifications"]
+                ),
             )
 
-        self.aws_vpn_gateway_id = vgw.id
-        self.alibaba_vpn_gateway_id = gateway.id
-        self.tunnels = pulumi.Output.all(
-            *[
-                pulumi.Output.all(
-                    aws_connection_id=aws_connections[t.aws_connection].id,
-                    aws_outside_ip=aws_output(t, "address"),
-                    alibaba_outside_ip=gateway_ips[t.alibaba_gateway_ip],
-                    aws_inside_ip=aws_output(t, "vgw_inside_address"),
-                    alibaba_inside_ip=aws_output(t, "cgw_inside_address"),
-                ).apply(
-                    lambda o, t=t: {
-                        **o,
-                        "inside_cidr": str(t.inside_cidr),
-                        "aws_tunnel": f"connection {t.aws_connection + 1} tunnel {t.aws_tunnel}",
-                        "alibaba_tunnel": f"ipsec-{t.alibaba_connection + 1} {t.alibaba_role}",
-                    }
-                )
-                for t in tunnels
-            ]
-        )
-        self.register_outputs(
-            {
-                "tunnels": self.tunnels,
-                "aws_vpn_gateway_id": self.aws_vpn_gateway_id,
-                "alibaba_vpn_gateway_id": self.alibaba_vpn_gateway_id,
-                "aws_asn": args.aws_asn,
-                "alibaba_asn": args.alibaba_asn,
-            }
-        )
 
-    @staticmethod
-    def _pre_shared_keys(
-        name: str, args: HybridVpnArgs, count: int, child: pulumi.ResourceOptions
-    ) -> list[pulumi.Output[str]]:
-        if args.pre_shared_keys is not None:
-            if len(args.pre_shared_keys) != count:
-                raise ValueError(f"need {count} pre-shared keys, got {len(args.pre_shared_keys)}")
-            return [pulumi.Output.secret(psk) for psk in args.pre_shared_keys]
-        # Letters only: AWS refuses a PSK starting with '0' and random cannot pin the first
-        # character; 40 letters are still ~228 bits.
-        return [
-            pulumi.Output.secret(
-                random.RandomPassword(
-                    f"{name}-psk-{i + 1}",
-                    length=40,
-                    special=False,
-                    numeric=False,
-                    opts=child,
-                ).result
+def _aws_tunnel_output(
+    connections: Mapping[int, aws.ec2.VpnConnection], t: TunnelPlan, attribute: str
+) -> pulumi.Output[str]:
+    """An attribute of the AWS tunnel ``t`` pairs with, e.g. its outside ``address``."""
+    return getattr(connections[t.aws_connection], f"tunnel{t.aws_tunnel}_{attribute}")
+
+
+def _tunnel_summary(
+    tunnels: Sequence[TunnelPlan],
+    aws_connections: Mapping[int, aws.ec2.VpnConnection],
+    gateway_ips: Mapping[str, pulumi.Output[str]],
+) -> pulumi.Output[list[dict[str, str]]]:
+    """Both ends of each tunnel, for operators (the ``vpnTunnels`` export)."""
+    return pulumi.Output.all(
+        *[
+            pulumi.Output.all(
+                aws_connection_id=aws_connections[t.aws_connection].id,
+                aws_outside_ip=_aws_tunnel_output(aws_connections, t, "address"),
+                alibaba_outside_ip=gateway_ips[t.alibaba_gateway_ip],
+                aws_inside_ip=_aws_tunnel_output(aws_connections, t, "vgw_inside_address"),
+                alibaba_inside_ip=_aws_tunnel_output(aws_connections, t, "cgw_inside_address"),
+            ).apply(
+                lambda o, t=t: {
+                    **o,
+                    "inside_cidr": str(t.inside_cidr),
+                    "aws_tunnel": f"connection {t.aws_connection + 1} tunnel {t.aws_tunnel}",
+                    "alibaba_tunnel": f"ipsec-{t.alibaba_connection + 1} {t.alibaba_role}",
+                }
             )
-            for i in range(count)
+            for t in tunnels
         ]
+    )

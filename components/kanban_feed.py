@@ -1,4 +1,4 @@
-"""The Kanban event feed: queue, card store and the bridge Deployment (DESIGN.md §8).
+"""The Kanban event feed: queue, card store and the bridge Deployment (docs/design.md: event feed).
 
 - SQS FIFO queue (group = feature, so one feature's events are consumed in order, one at a
   time) with a dead-letter queue after ``max_receives``; SQS-managed encryption.
@@ -53,10 +53,11 @@ class KanbanFeedArgs:
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
     deletion_protection: bool
-    k8s_provider: k8s.Provider
 
 
 class KanbanFeed(pulumi.ComponentResource):
+    """The feed's queue, card table and bridge; ``opts`` brings the AWS and Kubernetes providers."""
+
     queue_url: pulumi.Output[str]
     queue_arn: pulumi.Output[str]
     table_name: pulumi.Output[str]
@@ -65,14 +66,10 @@ class KanbanFeed(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KanbanFeedArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("railyard:kanban:KanbanFeed", name, None, opts)
-        on_aws = pulumi.ResourceOptions(parent=self)
-        on_k8s = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
+        child = pulumi.ResourceOptions(parent=self)
         if args.board_secret is None:
             generated = random.RandomPassword(
-                f"{name}-webhook",
-                length=48,
-                special=False,
-                opts=pulumi.ResourceOptions(parent=self),
+                f"{name}-webhook", length=48, special=False, opts=child
             )
             self.board_secret = pulumi.Output.secret(generated.result)
         else:
@@ -83,7 +80,7 @@ class KanbanFeed(pulumi.ComponentResource):
             fifo_queue=True,
             message_retention_seconds=14 * 24 * 3600,
             sqs_managed_sse_enabled=True,
-            opts=on_aws,
+            opts=child,
         )
         queue = aws.sqs.Queue(
             f"{name}-events",
@@ -99,7 +96,7 @@ class KanbanFeed(pulumi.ComponentResource):
                     {"deadLetterTargetArn": arn, "maxReceiveCount": args.max_receives}
                 )
             ),
-            opts=on_aws,
+            opts=child,
         )
         table = aws.dynamodb.Table(
             f"{name}-cards",
@@ -109,14 +106,14 @@ class KanbanFeed(pulumi.ComponentResource):
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
             deletion_protection_enabled=args.deletion_protection,
-            opts=on_aws,
+            opts=child,
         )
         role = aws.iam.Role(
             f"{name}-bridge",
             assume_role_policy=irsa.trust_policy(
                 args.oidc_provider_arn, args.oidc_issuer, NAMESPACE, SERVICE_ACCOUNT
             ),
-            opts=on_aws,
+            opts=child,
         )
         aws.iam.RolePolicy(
             f"{name}-bridge",
@@ -124,16 +121,17 @@ class KanbanFeed(pulumi.ComponentResource):
             policy=pulumi.Output.all(queue.arn, dlq.arn, table.arn).apply(
                 lambda v: _bridge_policy(*v)
             ),
-            opts=on_aws,
+            opts=child,
         )
-        self._bridge(name, args, role, queue, dlq, table, on_k8s)
+        self._bridge(args, role, queue, dlq, table)
         self.queue_url = queue.url
         self.queue_arn = queue.arn
         self.table_name = table.name
         self.register_outputs({"queueUrl": queue.url, "dlqUrl": dlq.url, "table": table.name})
 
-    def _bridge(self, name, args: KanbanFeedArgs, role, queue, dlq, table, on_k8s) -> None:
-        namespace = owned_namespace("kanban", NAMESPACE, on_k8s)
+    def _bridge(self, args: KanbanFeedArgs, role, queue, dlq, table) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        namespace = owned_namespace("kanban", NAMESPACE, child)
         ns = namespace.metadata.name
         account = k8s.core.v1.ServiceAccount(
             "railyard-bridge",
@@ -144,13 +142,13 @@ class KanbanFeed(pulumi.ComponentResource):
             },
             # the bridge never calls the Kubernetes API; IRSA projects its own token
             automount_service_account_token=False,
-            opts=on_k8s,
+            opts=child,
         )
         secret = k8s.core.v1.Secret(
             "board-secret",
             metadata={"name": "railyard-board", "namespace": ns},
             string_data={"secret": self.board_secret},
-            opts=on_k8s,
+            opts=child,
         )
         files = {"board.json": json.dumps(args.board_config, sort_keys=True)}
         if args.column_rules is not None:
@@ -159,7 +157,7 @@ class KanbanFeed(pulumi.ComponentResource):
             "board-config",
             metadata={"name": "railyard-board", "namespace": ns},
             data=files,
-            opts=on_k8s,
+            opts=child,
         )
         labels = {"app.kubernetes.io/name": "railyard-bridge"}
         env = {
@@ -248,24 +246,19 @@ class KanbanFeed(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions.merge(
-                on_k8s, pulumi.ResourceOptions(depends_on=[account, secret, config])
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, secret, config]),
         )
         k8s.policy.v1.PodDisruptionBudget(
             "railyard-bridge",
             metadata={"name": "railyard-bridge", "namespace": ns},
             spec={"minAvailable": 1, "selector": {"matchLabels": labels}},
-            opts=on_k8s,
+            opts=child,
         )
-        self._bridge_network(args, labels, namespace, on_k8s)
+        self._bridge_network(args, labels, namespace)
 
-    @staticmethod
-    def _bridge_network(args: KanbanFeedArgs, labels, namespace, on_k8s) -> None:
+    def _bridge_network(self, args: KanbanFeedArgs, labels, namespace) -> None:
         """Metrics from the VPC's scrapers only; out only to DNS, AWS APIs and the board."""
-        after_ns = pulumi.ResourceOptions.merge(
-            on_k8s, pulumi.ResourceOptions(depends_on=[namespace])
-        )
+        after_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         board_port = BOARD_CONFIGS[args.board].model_validate(args.board_config).port
         for body in (
             pod_security.allow_ingress(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -38,51 +38,46 @@ class PwaAwsSite(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PwaAwsSiteArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("railyard:delivery:PwaAwsSite", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        assets = PrivateS3Bucket(
+        assets = self._bucket(name, args)
+        oac = self._origin_access(name)
+        headers = self._security_headers(name)
+        cache_policies = self._cache_policies(name, [args.default_rule, *_by_priority(args.rules)])
+        distribution = self._distribution(name, args, assets, oac, headers, cache_policies)
+        self._bucket_policy(name, assets, distribution)
+
+        self.bucket_name = assets.name
+        self.distribution_id = distribution.id
+        self.url = (
+            pulumi.Output.from_input(f"https://{args.domain}")
+            if args.domain
+            else pulumi.Output.concat("https://", distribution.domain_name)
+        )
+        self.register_outputs(
+            {"bucket": self.bucket_name, "distribution_id": self.distribution_id, "url": self.url}
+        )
+
+    def _bucket(self, name: str, args: PwaAwsSiteArgs) -> PrivateS3Bucket:
+        """The private bucket of the site's files, keeping older releases for rollback."""
+        return PrivateS3Bucket(
             f"{name}-assets",
             PrivateS3BucketArgs(keep_noncurrent_versions=args.keep_releases),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        oac = aws.cloudfront.OriginAccessControl(
+
+    def _origin_access(self, name: str) -> aws.cloudfront.OriginAccessControl:
+        """Origin Access Control: CloudFront signs its requests, so the bucket stays private."""
+        return aws.cloudfront.OriginAccessControl(
             f"{name}-oac",
             origin_access_control_origin_type="s3",
             signing_behavior="always",
             signing_protocol="sigv4",
             description="CloudFront signs every request to the PWA bucket",
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        policies: dict[tuple[int, int, int], aws.cloudfront.CachePolicy] = {}
-
-        def cache_policy(rule: CacheRule) -> pulumi.Output[str]:
-            ttls = cloudfront_ttls(rule)
-            if ttls not in policies:
-                caches = ttls[2] > 0  # with max TTL 0 CloudFront refuses compression keys
-                policies[ttls] = aws.cloudfront.CachePolicy(
-                    f"{name}-ttl-{'-'.join(map(str, ttls))}",
-                    comment=f"railyard PWA: min/default/max TTL {ttls}",
-                    min_ttl=ttls[0],
-                    default_ttl=ttls[1],
-                    max_ttl=ttls[2],
-                    parameters_in_cache_key_and_forwarded_to_origin=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginArgs(
-                        cookies_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs(
-                            cookie_behavior="none"
-                        ),
-                        headers_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigArgs(
-                            header_behavior="none"
-                        ),
-                        query_strings_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfigArgs(
-                            query_string_behavior="none"
-                        ),
-                        enable_accept_encoding_gzip=caches,
-                        enable_accept_encoding_brotli=caches,
-                    ),
-                    opts=child,
-                )
-            return policies[ttls].id
-
-        headers = aws.cloudfront.ResponseHeadersPolicy(
+    def _security_headers(self, name: str) -> aws.cloudfront.ResponseHeadersPolicy:
+        """HSTS, nosniff, no framing, a strict referrer and XSS protection on every answer."""
+        return aws.cloudfront.ResponseHeadersPolicy(
             f"{name}-security-headers",
             comment="railyard PWA security headers",
             security_headers_config=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigArgs(
@@ -105,8 +100,52 @@ class PwaAwsSite(pulumi.ComponentResource):
                     protection=True, mode_block=True, override=True
                 ),
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _cache_policies(
+        self, name: str, rules: Sequence[CacheRule]
+    ) -> dict[tuple[int, int, int], aws.cloudfront.CachePolicy]:
+        """One cache policy per distinct (min, default, max) TTL among the rules."""
+        policies: dict[tuple[int, int, int], aws.cloudfront.CachePolicy] = {}
+        for rule in rules:
+            ttls = cloudfront_ttls(rule)
+            if ttls in policies:
+                continue
+            caches = ttls[2] > 0  # with max TTL 0 CloudFront refuses compression keys
+            policies[ttls] = aws.cloudfront.CachePolicy(
+                f"{name}-ttl-{'-'.join(map(str, ttls))}",
+                comment=f"railyard PWA: min/default/max TTL {ttls}",
+                min_ttl=ttls[0],
+                default_ttl=ttls[1],
+                max_ttl=ttls[2],
+                parameters_in_cache_key_and_forwarded_to_origin=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginArgs(
+                    cookies_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs(
+                        cookie_behavior="none"
+                    ),
+                    headers_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigArgs(
+                        header_behavior="none"
+                    ),
+                    query_strings_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfigArgs(
+                        query_string_behavior="none"
+                    ),
+                    enable_accept_encoding_gzip=caches,
+                    enable_accept_encoding_brotli=caches,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return policies
+
+    def _distribution(
+        self,
+        name: str,
+        args: PwaAwsSiteArgs,
+        assets: PrivateS3Bucket,
+        oac: aws.cloudfront.OriginAccessControl,
+        headers: aws.cloudfront.ResponseHeadersPolicy,
+        cache_policies: Mapping[tuple[int, int, int], aws.cloudfront.CachePolicy],
+    ) -> aws.cloudfront.Distribution:
+        """CloudFront in front of the bucket: one behavior per path rule, highest priority first."""
 
         def behavior(rule: CacheRule) -> dict[str, object]:
             return {
@@ -115,12 +154,11 @@ class PwaAwsSite(pulumi.ComponentResource):
                 "allowed_methods": ["GET", "HEAD", "OPTIONS"],
                 "cached_methods": ["GET", "HEAD"],
                 "compress": True,
-                "cache_policy_id": cache_policy(rule),
+                "cache_policy_id": cache_policies[cloudfront_ttls(rule)].id,
                 "response_headers_policy_id": headers.id,
             }
 
-        ordered = sorted(args.rules, key=lambda r: -r.priority)
-        distribution = aws.cloudfront.Distribution(
+        return aws.cloudfront.Distribution(
             f"{name}-cdn",
             enabled=True,
             is_ipv6_enabled=True,
@@ -142,7 +180,7 @@ class PwaAwsSite(pulumi.ComponentResource):
                 aws.cloudfront.DistributionOrderedCacheBehaviorArgs(
                     path_pattern=rule.path_pattern, **behavior(rule)
                 )
-                for rule in ordered
+                for rule in _by_priority(args.rules)
             ],
             custom_error_responses=[
                 aws.cloudfront.DistributionCustomErrorResponseArgs(
@@ -169,10 +207,13 @@ class PwaAwsSite(pulumi.ComponentResource):
             else aws.cloudfront.DistributionViewerCertificateArgs(
                 cloudfront_default_certificate=True
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        # Only this distribution may read the bucket, and only over TLS.
+    def _bucket_policy(
+        self, name: str, assets: PrivateS3Bucket, distribution: aws.cloudfront.Distribution
+    ) -> None:
+        """Only this distribution may read the bucket, and only over TLS."""
         aws.s3.BucketPolicy(
             f"{name}-assets",
             bucket=assets.bucket.id,
@@ -201,16 +242,9 @@ class PwaAwsSite(pulumi.ComponentResource):
                     }
                 )
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        self.bucket_name = assets.name
-        self.distribution_id = distribution.id
-        self.url = (
-            pulumi.Output.from_input(f"https://{args.domain}")
-            if args.domain
-            else pulumi.Output.concat("https://", distribution.domain_name)
-        )
-        self.register_outputs(
-            {"bucket": self.bucket_name, "distribution_id": self.distribution_id, "url": self.url}
-        )
+
+def _by_priority(rules: Sequence[CacheRule]) -> list[CacheRule]:
+    return sorted(rules, key=lambda r: -r.priority)

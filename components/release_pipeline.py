@@ -66,12 +66,12 @@ class ReleasePipelineArgs:
     github_token: pulumi.Input[str] | None
     alibaba_oidc_fingerprints: list[str]
     """SHA-1 fingerprints of the issuer's CA certificate for RAM; empty: none pinned."""
-    k8s_provider: k8s.Provider
-    aws_opts: pulumi.ResourceOptions
-    alibaba_opts: pulumi.ResourceOptions
 
 
 class ReleasePipeline(pulumi.ComponentResource):
+    """The release templates and what their pods need; ``opts`` brings the AWS, Alibaba and
+    Kubernetes providers."""
+
     role_arn: pulumi.Output[str]
     alibaba_role_arn: pulumi.Output[str]
     template_names: list[str]
@@ -81,9 +81,8 @@ class ReleasePipeline(pulumi.ComponentResource):
     ):
         super().__init__("railyard:release:ReleasePipeline", name, None, opts)
         s = args.settings
-        on_aws = pulumi.ResourceOptions.merge(args.aws_opts, pulumi.ResourceOptions(parent=self))
-        on_k8s = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
-        role = self._irsa_role(name, args, on_aws)
+        child = pulumi.ResourceOptions(parent=self)
+        role = self._irsa_role(name, args)
         account = k8s.core.v1.ServiceAccount(
             "railyard-release",
             metadata={
@@ -91,12 +90,12 @@ class ReleasePipeline(pulumi.ComponentResource):
                 "namespace": args.workflows_namespace,
                 "annotations": {"eks.amazonaws.com/role-arn": role.arn},
             },
-            opts=on_k8s,
+            opts=child,
         )
-        self._rbac(args, account, on_k8s)
+        self._rbac(args, account)
         alibaba_role, alibaba_idp = self._alibaba_role(name, args)
-        self._env(name, args, alibaba_role, alibaba_idp, on_k8s)
-        self._secrets(name, args, on_k8s)
+        self._env(args, alibaba_role, alibaba_idp)
+        self._secrets(args)
         # rendered once the steps image's digest is known (an output of the image build)
         names = [d["metadata"]["name"] for d in render_all(s)]
         self.template_names = names
@@ -110,27 +109,29 @@ class ReleasePipeline(pulumi.ComponentResource):
                 kind="WorkflowTemplate",
                 metadata=bodies.apply(lambda b, i=i: b[i]["metadata"]),
                 spec=bodies.apply(lambda b, i=i: b[i]["spec"]),
-                opts=pulumi.ResourceOptions.merge(
-                    on_k8s, pulumi.ResourceOptions(depends_on=[*args.crds, account])
-                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.crds, account]),
             )
         self.role_arn = role.arn
         self.alibaba_role_arn = alibaba_role
         self.register_outputs({"roleArn": role.arn, "alibabaRoleArn": alibaba_role})
 
-    def _irsa_role(self, name, args: ReleasePipelineArgs, on_aws) -> aws.iam.Role:
+    def _irsa_role(self, name, args: ReleasePipelineArgs) -> aws.iam.Role:
+        """The workflow service account's AWS role (IRSA) and what release steps may do on AWS."""
+        child = pulumi.ResourceOptions(parent=self)
         s, t = args.settings, args.targets
         trust = irsa.trust_policy(
             args.oidc_provider_arn, args.oidc_issuer, s.namespace, s.service_account
         )
-        role = aws.iam.Role(f"{name}-workflows", assume_role_policy=trust, opts=on_aws)
+        role = aws.iam.Role(f"{name}-workflows", assume_role_policy=trust, opts=child)
         policy = pulumi.Output.all(
             t.artifact_bucket, t.pwa_bucket, t.ecr_registry_id, args.events_queue_arn
         ).apply(lambda v: _workflow_policy(args.aws_region, *v, t.ecr_repositories))
-        aws.iam.RolePolicy(f"{name}-workflows", role=role.id, policy=policy, opts=on_aws)
+        aws.iam.RolePolicy(f"{name}-workflows", role=role.id, policy=policy, opts=child)
         return role
 
-    def _rbac(self, args: ReleasePipelineArgs, account, on_k8s) -> None:
+    def _rbac(self, args: ReleasePipelineArgs, account) -> None:
+        """What argoexec and the deployer may do in the workflows and backend namespaces."""
+        child = pulumi.ResourceOptions(parent=self)
         s = args.settings
         subject = [
             {
@@ -156,7 +157,7 @@ class ReleasePipeline(pulumi.ComponentResource):
                     "verbs": ["create", "get", "list", "watch", "patch"],
                 },
             ],
-            opts=on_k8s,
+            opts=child,
         )
         k8s.rbac.v1.RoleBinding(
             "railyard-release",
@@ -167,11 +168,11 @@ class ReleasePipeline(pulumi.ComponentResource):
                 "name": role.metadata.name,
             },
             subjects=subject,
-            opts=on_k8s,
+            opts=child,
         )
         # the backend's own workloads must comply too; its overlay brings the NetworkPolicies
         # that admit its traffic (docs/kubernetes.md)
-        backend = owned_namespace("backend", s.backend_namespace, on_k8s)
+        backend = owned_namespace("backend", s.backend_namespace, child)
         # the backend lane applies the overlay: namespace-scoped `edit`, nothing cluster-wide
         k8s.rbac.v1.RoleBinding(
             "railyard-release-backend",
@@ -182,10 +183,12 @@ class ReleasePipeline(pulumi.ComponentResource):
                 "name": "edit",
             },
             subjects=subject,
-            opts=on_k8s,
+            opts=child,
         )
 
-    def _env(self, name, args: ReleasePipelineArgs, alibaba_role, alibaba_idp, on_k8s) -> None:
+    def _env(self, args: ReleasePipelineArgs, alibaba_role, alibaba_idp) -> None:
+        """The ConfigMap of stack outputs the steps read."""
+        child = pulumi.ResourceOptions(parent=self)
         t = args.targets
         k8s.core.v1.ConfigMap(
             "release-env",
@@ -205,30 +208,30 @@ class ReleasePipeline(pulumi.ComponentResource):
                 "ALIBABA_CLOUD_ROLE_ARN": alibaba_role,
                 "ALIBABA_CLOUD_OIDC_PROVIDER_ARN": alibaba_idp,
             },
-            opts=on_k8s,
+            opts=child,
         )
 
-    def _secrets(self, name, args: ReleasePipelineArgs, on_k8s) -> None:
+    def _secrets(self, args: ReleasePipelineArgs) -> None:
+        """The agent token and, when configured, the static-analysis gate's GitHub token."""
+        child = pulumi.ResourceOptions(parent=self)
         ns = args.workflows_namespace
         k8s.core.v1.Secret(
             "agent-token",
             metadata={"name": common.AGENT_TOKEN_SECRET, "namespace": ns},
             string_data={"token": pulumi.Output.secret(args.targets.agent_token)},
-            opts=on_k8s,
+            opts=child,
         )
         if args.github_token is not None:
             k8s.core.v1.Secret(
                 "github-token",
                 metadata={"name": common.GITHUB_TOKEN_SECRET, "namespace": ns},
                 string_data={"token": pulumi.Output.secret(args.github_token)},
-                opts=on_k8s,
+                opts=child,
             )
 
     def _alibaba_role(self, name, args: ReleasePipelineArgs):
         """The cluster's issuer as a RAM identity provider, and the role its token assumes."""
-        on_alibaba = pulumi.ResourceOptions.merge(
-            args.alibaba_opts, pulumi.ResourceOptions(parent=self)
-        )
+        child = pulumi.ResourceOptions(parent=self)
         s, t = args.settings, args.targets
         issuer_url = pulumi.Output.concat("https://", args.oidc_issuer)
         idp = alicloud.ims.OidcProvider(
@@ -240,7 +243,7 @@ class ReleasePipeline(pulumi.ComponentResource):
             fingerprints=[f.replace(":", "").lower() for f in args.alibaba_oidc_fingerprints]
             or None,
             description="railyard: service-account tokens of the EKS cluster",
-            opts=on_alibaba,
+            opts=child,
         )
         subject = ram_policies.service_account_subject(s.namespace, s.service_account)
         role = alicloud.ram.Role(
@@ -251,7 +254,7 @@ class ReleasePipeline(pulumi.ComponentResource):
             ),
             max_session_duration=3600,
             description=f"railyard release workflows ({subject})",
-            opts=on_alibaba,
+            opts=child,
         )
         policy = alicloud.ram.Policy(
             f"{name}-workflows",
@@ -260,14 +263,14 @@ class ReleasePipeline(pulumi.ComponentResource):
                 lambda b: ram_policies.release_policy(b, t.alibaba_cdn_domain)
             ),
             description="OSS objects of the PWA and APK buckets; refresh the China CDN domain",
-            opts=on_alibaba,
+            opts=child,
         )
         alicloud.ram.RolePolicyAttachment(
             f"{name}-workflows",
             role_name=role.role_name,
             policy_name=policy.policy_name,
             policy_type="Custom",
-            opts=on_alibaba,
+            opts=child,
         )
         return role.arn, idp.arn
 

@@ -29,13 +29,22 @@ class FabricatingMocks(mocks.Mocks):
         self.region = region
         self.alibaba_region = alibaba_region
         # documentation ranges (RFC 5737): never routable, easy to spot
-        self._ips = {
-            "aws": iter(ipaddress.IPv4Network("203.0.113.0/24").hosts()),
-            "alibaba": iter(ipaddress.IPv4Network("198.51.100.0/24").hosts()),
+        self._ranges = {
+            "aws": ipaddress.IPv4Network("203.0.113.0/24"),
+            "alibaba": ipaddress.IPv4Network("198.51.100.0/24"),
         }
+        self._given: set[str] = set()
 
-    def _ip(self, side: str) -> str:
-        return str(next(self._ips[side]))
+    def _ip(self, side: str, owner: str) -> str:
+        """An address picked by the owner's name (not by registration order), never given twice."""
+        hosts = list(self._ranges[side].hosts())
+        start = int(hashlib.sha256(owner.encode()).hexdigest(), 16) % len(hosts)
+        for step in range(len(hosts)):
+            ip = str(hosts[(start + step) % len(hosts)])
+            if ip not in self._given:
+                self._given.add(ip)
+                return ip
+        raise RuntimeError(f"the offline {side} range has no address left for {owner}")
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         digest = hashlib.sha256(f"{args.typ}::{args.name}".encode()).hexdigest()[:12]
@@ -81,16 +90,16 @@ def _vpn_connection(m: FabricatingMocks, args: mocks.MockResourceArgs, _: str) -
     out: dict[str, Any] = {}
     for n in (1, 2):
         inside = ipaddress.IPv4Network(rpc.unwrap_rpc_secret(args.inputs[f"tunnel{n}InsideCidr"]))
-        out[f"tunnel{n}Address"] = m._ip("aws")
+        out[f"tunnel{n}Address"] = m._ip("aws", f"{args.name}/tunnel{n}")
         out[f"tunnel{n}VgwInsideAddress"] = str(inside.network_address + 1)
         out[f"tunnel{n}CgwInsideAddress"] = str(inside.network_address + 2)
     return out
 
 
 def _alibaba_vpn_gateway(m: FabricatingMocks, args: mocks.MockResourceArgs, _: str) -> dict:
-    out = {"internetIp": m._ip("alibaba")}
+    out = {"internetIp": m._ip("alibaba", args.name)}
     if args.inputs.get("disasterRecoveryVswitchId"):
-        out["disasterRecoveryInternetIp"] = m._ip("alibaba")
+        out["disasterRecoveryInternetIp"] = m._ip("alibaba", f"{args.name}/disaster-recovery")
     return out
 
 
@@ -111,7 +120,7 @@ _FABRICATORS: dict[str, Callable[[FabricatingMocks, mocks.MockResourceArgs, str]
         "routerId": f"vrt-{rid}",
     },
     "alicloud:vpc/natGateway:NatGateway": lambda m, a, rid: {"snatTableIds": f"stb-{rid}"},
-    "alicloud:ecs/eipAddress:EipAddress": lambda m, a, rid: {"ipAddress": m._ip("alibaba")},
+    "alicloud:ecs/eipAddress:EipAddress": lambda m, a, rid: {"ipAddress": m._ip("alibaba", a.name)},
     "alicloud:oss/bucket:Bucket": lambda m, a, rid: {
         "extranetEndpoint": f"oss-{m.alibaba_region}.aliyuncs.com",
         "intranetEndpoint": f"oss-{m.alibaba_region}-internal.aliyuncs.com",

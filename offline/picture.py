@@ -3,19 +3,23 @@ nodes, dependencies as edges, the VPN crossing between the clouds drawn bold.
 
 To stay readable for a real stack (over 100 resources), resources of one type inside one
 top-level component are one node ("ec2 Subnet x6"), and edges join those nodes. Mermaid text
-needs nothing else; SVG/PNG go through Graphviz (the ``graphviz`` package and its ``dot``).
+needs nothing else; SVG/PNG go through Graphviz (the ``graphviz`` package and its ``dot``):
+``python -m offline.picture prod rendered/stack-prod.svg`` renders and checks one (CI does).
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import graphviz
+import typer
 
 from offline.recorder import OfflinePlan, RegisteredResource
 
@@ -206,3 +210,36 @@ def write(graph: StackGraph, path: Path) -> Path:
             )
         path.write_bytes(to_dot(graph).pipe(format=suffix.lstrip(".")))
     return path
+
+
+SVG_TEXT = "{http://www.w3.org/2000/svg}text"
+
+
+def missing_labels(graph: StackGraph, svg: str) -> set[str]:
+    """Labels of the graph (nodes, clouds, the VPN edge) that an SVG of it does not show."""
+    texts = {t.text for t in ET.fromstring(svg).iter(SVG_TEXT)}
+    wanted = {n.label for n in graph.nodes.values()} | set(CLOUDS.values()) | {"VPN"}
+    return wanted - texts
+
+
+def main(
+    stack: Annotated[str, typer.Argument(help="Stack: dev or prod.")],
+    svg: Annotated[Path, typer.Argument(help="SVG file to render with Graphviz and check.")],
+) -> None:
+    """Render the stack picture as SVG through Graphviz and check every node is in it."""
+    from offline.runner import run_offline
+
+    graph = build_graph(run_offline(stack))
+    try:
+        missing = missing_labels(graph, write(graph, svg).read_text())
+    except DiagramError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from None
+    if missing:
+        typer.echo(f"{svg}: Graphviz dropped {sorted(missing)}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{svg}: {len(graph.nodes)} nodes rendered")
+
+
+if __name__ == "__main__":
+    typer.run(main)

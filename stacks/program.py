@@ -76,25 +76,34 @@ class Context:
     cfg: StackConfig
     prefix: str
     tags: dict[str, str]
-    on_aws: pulumi.ResourceOptions
-    on_alibaba: pulumi.ResourceOptions
-    on_both: pulumi.ResourceOptions
+    aws_provider: aws.Provider
+    alibaba_provider: alicloud.Provider
+
+    # A component gets its providers through its options; its children inherit them by package.
+    @property
+    def on_aws(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(providers=[self.aws_provider])
+
+    @property
+    def on_alibaba(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(providers=[self.alibaba_provider])
+
+    @property
+    def on_both(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(providers=[self.aws_provider, self.alibaba_provider])
 
 
 def _context(cfg: StackConfig) -> Context:
     tags = {"Project": "railyard", "Environment": cfg.environment, "ManagedBy": "pulumi"}
     # Explicit providers: region from config, tags on every AWS resource, no implicit defaults.
-    aws_provider = aws.Provider(
-        "aws", region=cfg.aws_region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags)
-    )
-    alibaba_provider = alicloud.Provider("alicloud", region=cfg.alibaba_region)
     return Context(
         cfg=cfg,
         prefix=f"railyard-{cfg.environment}",
         tags=tags,
-        on_aws=pulumi.ResourceOptions(providers=[aws_provider]),
-        on_alibaba=pulumi.ResourceOptions(providers=[alibaba_provider]),
-        on_both=pulumi.ResourceOptions(providers=[aws_provider, alibaba_provider]),
+        aws_provider=aws.Provider(
+            "aws", region=cfg.aws_region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags)
+        ),
+        alibaba_provider=alicloud.Provider("alicloud", region=cfg.alibaba_region),
     )
 
 
@@ -297,9 +306,8 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
             default_service_account=settings.service_account,
             region=cfg.aws_region,
             parallelism=cfg.argo_parallelism,
-            provider=cluster.provider,
         ),
-        opts=c.on_aws,
+        opts=pulumi.ResourceOptions(providers=[c.aws_provider, cluster.provider]),
     )
     feed = _kanban_feed(c, cluster, d.steps.image_ref)
     release = ReleasePipeline(
@@ -333,9 +341,9 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
             events_queue_arn=feed.queue_arn,
             github_token=cfg.github_token.get_secret_value() if cfg.github_token else None,
             alibaba_oidc_fingerprints=cfg.alibaba_oidc_fingerprints,
-            k8s_provider=cluster.provider,
-            aws_opts=c.on_aws,
-            alibaba_opts=c.on_alibaba,
+        ),
+        opts=pulumi.ResourceOptions(
+            providers=[c.aws_provider, c.alibaba_provider, cluster.provider]
         ),
     )
     pulumi.export("eksClusterName", cluster.name)
@@ -389,9 +397,8 @@ def _kanban_feed(c: Context, cluster: EksCluster, steps_image: pulumi.Output[str
             oidc_provider_arn=cluster.oidc_provider_arn,
             oidc_issuer=cluster.oidc_issuer,
             deletion_protection=cfg.is_production,
-            k8s_provider=cluster.provider,
         ),
-        opts=c.on_aws,
+        opts=pulumi.ResourceOptions(providers=[c.aws_provider, cluster.provider]),
     )
     pulumi.export("kanbanBoardSecret", feed.board_secret)  # the webhook verifies with it
     return feed

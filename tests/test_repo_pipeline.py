@@ -1,5 +1,6 @@
 """The repo's own pipeline files: valid against their schemas, and wired as documented."""
 
+import json
 import re
 import subprocess
 import sys
@@ -120,3 +121,38 @@ def test_no_long_lived_cloud_key_is_read_anywhere():
     for path in WORKFLOWS:
         assert not keys.search(path.read_text()), path.name
     assert workflow("deploy.yml")["jobs"]["prod"]["permissions"]["id-token"] == "write"
+
+
+PINNED_IMAGE = re.compile(
+    r"[a-z0-9.-]+(?::[0-9]+)?/[a-z0-9._/-]+:[A-Za-z0-9._-]+@sha256:[a-f0-9]{64}"
+)
+
+
+def tracked_files() -> list[str]:
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    return listed.stdout.split() if listed.returncode == 0 else []
+
+
+def test_renovate_refreshes_every_pinned_image_and_requirements_file():
+    renovate = json.loads((ROOT / "renovate.json").read_text())
+    (images,) = renovate["customManagers"]
+    image_files = [re.compile(p) for p in images["fileMatch"]]
+    pip_files = [re.compile(p) for p in renovate["pip_requirements"]["fileMatch"]]
+    files = tracked_files() or [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py")]
+    # generated files (Pulumi.yaml, docs/config.md) follow the model; tests and docs quote
+    # digests as examples
+    sources = [
+        f
+        for f in files
+        if f.endswith((".py", ".yaml", ".yml"))
+        and not f.startswith(("tests/", "runtime/tests/", "docs/", "bench/"))
+        and f != "Pulumi.yaml"
+        and PINNED_IMAGE.search((ROOT / f).read_text(errors="replace"))
+    ]
+    assert "railyard/config/model.py" in sources
+    unmatched = [f for f in sources if not any(p.search(f) for p in image_files)]
+    assert unmatched == [], "add them to renovate.json customManagers fileMatch"
+    requirements = [f for f in files if re.search(r"(^|/)requirements[^/]*\.txt$", f)]
+    assert "requirements-scan.txt" in requirements or not tracked_files()
+    unmatched = [f for f in requirements if not any(p.search(f) for p in pip_files)]
+    assert unmatched == [], "add them to renovate.json pip_requirements fileMatch"

@@ -1,4 +1,4 @@
-"""railyard's policies, importable without starting a policy pack (DESIGN.md §10).
+"""railyard's policies, importable without starting a policy pack (docs/design.md: policy pack).
 
 ``policy/__main__.py`` builds the pack for the Pulumi engine; ``offline/policies.py`` runs
 the same policies over the offline plan.

@@ -1,4 +1,4 @@
-"""Every container image is ``repo@sha256:<64 hex>`` (DESIGN.md §10)."""
+"""Every container image is ``repo@sha256:<64 hex>`` (docs/design.md: digest pinning)."""
 
 from __future__ import annotations
 

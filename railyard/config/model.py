@@ -1,7 +1,9 @@
 """The stack config model: every key the program reads, with type, default and description.
 
-The alias of each field is the full Pulumi key; ``Pulumi.yaml`` declares the same keys and a
-test keeps the two (and docs/config.md) in sync.
+The alias of each field is the full Pulumi key. Each key is declared here only: ``make
+config-files`` renders the ``config:`` block of ``Pulumi.yaml`` and the key table of
+docs/config.md from these fields (railyard/config/declarations.py). A field marked
+``json_schema_extra={"secret": True}`` is a secret: never shown, and not declared in Pulumi.yaml.
 """
 
 from __future__ import annotations
@@ -52,17 +54,14 @@ ALIBABA_REGIONS = frozenset(
         "na-south-1",
     }
 )
-# Digests recorded for these tags (multi-arch indexes, DESIGN.md §11: checked with crane on
-# 2026-08-11 in public repositories); re-verify before a first real deploy.
+# Digests recorded for these tags in public repositories (multi-arch indexes, checked with crane
+# on 2026-08-11; docs/design.md: how digests are verified); re-verify before a first real deploy.
+# One line each: Renovate's digest manager matches the whole reference.
 ARGO_IMAGES = {
-    "controller": "quay.io/argoproj/workflow-controller:v4.0.8@sha256:"
-    "7a156419f80285859fc8f859927b6cc249f0d128e161e080dc17fca8fcbbceb6",
-    "server": "quay.io/argoproj/argocli:v4.0.8@sha256:"
-    "83e93aa9149a51da998c1df4abea7ae2c504e0b0a5892052dc092740f68323e8",
-    "executor": "quay.io/argoproj/argoexec:v4.0.8@sha256:"
-    "86a965d7eea176959351156e24f3a2fa8d8e342e477ef425009af95a12e3fe87",
-    "kubectl": "registry.k8s.io/kubectl:v1.36.2@sha256:"
-    "b0d792e0d8dfb9bb1b922b78b23137e2a34bb6f9667640353a9d2aadd1fd7761",
+    "controller": "quay.io/argoproj/workflow-controller:v4.0.8@sha256:7a156419f80285859fc8f859927b6cc249f0d128e161e080dc17fca8fcbbceb6",  # noqa: E501
+    "server": "quay.io/argoproj/argocli:v4.0.8@sha256:83e93aa9149a51da998c1df4abea7ae2c504e0b0a5892052dc092740f68323e8",  # noqa: E501
+    "executor": "quay.io/argoproj/argoexec:v4.0.8@sha256:86a965d7eea176959351156e24f3a2fa8d8e342e477ef425009af95a12e3fe87",  # noqa: E501
+    "kubectl": "registry.k8s.io/kubectl:v1.36.2@sha256:b0d792e0d8dfb9bb1b922b78b23137e2a34bb6f9667640353a9d2aadd1fd7761",  # noqa: E501
 }
 RFC1918 = tuple(IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 

@@ -1,4 +1,4 @@
-"""The release WorkflowTemplates, rendered with hera (DESIGN.md §7)."""
+"""The release WorkflowTemplates (docs/design.md: release templates with hera)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What every release template shares: settings, pod defaults, retries, exit-hook events.
 
-Pure rendering with hera's typed models (DESIGN.md §7): no resources here, so the shapes are
+Pure rendering with hera's typed models: no resources here, so the shapes are
 tested directly and the stack installs the dicts as CustomResources.
 """
 
@@ -206,7 +206,7 @@ ON_EXIT = "on-exit"
 def _publish(
     s: ReleaseSettings, name: str, lane: str, task: str, phase: str, **extra
 ) -> m.Template:
-    """``events publish`` of one phase to the Kanban feed's queue (DESIGN.md §8)."""
+    """``events publish`` of one phase to the Kanban feed's queue (docs/design.md: event feed)."""
     return m.Template(
         name=name,
         container=steps_container(

@@ -1,11 +1,12 @@
-"""The release train (seed 002): deployer, chunk runner and one job template per type.
+"""The release train: deployer, chunk runner and one job template per type.
 
 The deployer checks the manifest out at the merged commit, validates and plans it, then creates
 one child Workflow per chunk (``resource`` template, ``action: create``). Each child plans its
 chunk and fans out with ``withParam`` into the shared job templates — one definition per type
 for every environment. Parent and children each hold at most ``chunk_size`` job nodes, so no
-Workflow object approaches etcd's size limit (DESIGN.md §7). Every job is idempotent, so
-re-running a manifest re-asserts git's state and changes nothing that already matches.
+Workflow object approaches etcd's size limit (docs/design.md: release train chunking). Every
+job is idempotent, so re-running a manifest re-asserts git's state and changes nothing that
+already matches.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The unified release (seed 000): gates, then backend, PWA and Android lanes in one DAG.
+"""The unified release: gates, then backend, PWA and Android lanes in one DAG.
 
 Android builds speculatively beside the backend rollout; the APK is published only when the
 backend is healthy and the PWA verified — a ``depends`` expression, not shell. Critical path:

@@ -2,7 +2,7 @@
 
 - AWS: moto's ThreadedMotoServer (S3, CloudFront, ECR, SQS over real HTTP), reset per test.
 - OSS: a second bucket on that server, reached through the same S3-compatible client code the
-  steps use for OSS (the SDK's OSS4 signatures are refused by moto; DESIGN.md facts).
+  steps use for OSS (moto refuses the SDK's OSS4 signatures).
 - Alibaba OpenAPI (CDN refresh, KMS): a recording HTTP server that the official SDK clients
   talk to; it checks each request is an ACS3-signed call of the expected action.
 - CDN edges: an HTTP server that serves a bucket's objects, as CloudFront/Alibaba CDN would.

@@ -7,7 +7,7 @@ from railyard_policy import digest_pinning
 from tests.policy.helpers import resource_violations
 
 POLICY = digest_pinning.POLICY
-# Real, published digests (DESIGN.md §11).
+# Real, published digests: the stack's defaults (railyard/config/model.py).
 PINNED = (
     "registry.k8s.io/kubectl@sha256:"
     "b0d792e0d8dfb9bb1b922b78b23137e2a34bb6f9667640353a9d2aadd1fd7761"

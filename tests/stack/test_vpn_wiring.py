@@ -1,4 +1,4 @@
-"""The hybrid VPN as registered by the real program: every wiring rule of DESIGN.md §4."""
+"""The hybrid VPN as registered by the real program: every wiring rule of docs/vpn.md."""
 
 import pytest
 

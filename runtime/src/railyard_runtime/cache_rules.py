@@ -1,4 +1,4 @@
-"""Cache rules of the PWA, once, for the publish step and both CDNs (DESIGN.md §9).
+"""Cache rules of the PWA, once, for the publish step and both CDNs.
 
 The service worker URL stays stable (``/sw.js``): browsers only re-check the URL they
 registered. So the three entrypoints are never served from an edge without asking the origin,

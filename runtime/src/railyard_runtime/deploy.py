@@ -1,7 +1,7 @@
-"""The release train's job types (seed 002): Lambda code, S3 content, API Gateway Swagger.
+"""The release train's job types: Lambda code, S3 content, API Gateway Swagger.
 
 Each job deploys one repository checked out at the manifest's commit (the job template mounts
-it with Argo's git artifact) and is safe to run again: the seed re-runs a whole release to
+it with Argo's git artifact) and is safe to run again: the release train re-runs a whole manifest to
 make the environment match git, so unchanged artifacts must cost nothing and change nothing.
 """
 

@@ -1,4 +1,4 @@
-"""``images promote``: give an ECR image a new tag without pulling it (DESIGN.md §12).
+"""``images promote``: give an ECR image a new tag without pulling it.
 
 ``batch_get_image`` returns the manifest; ``put_image`` with those exact bytes, their media
 type and the digest adds a tag to the same image. Repositories are tag-immutable, so a retry
@@ -38,7 +38,7 @@ class Promotion(BaseModel):
 
 
 def target_tag(source_tag: str, destination_prefix: str) -> str:
-    """``dev_123`` with prefix ``stage_us`` is ``stage_us_123`` (the seed's release train)."""
+    """``dev_123`` with prefix ``stage_us`` is ``stage_us_123``."""
     _, sep, number = source_tag.rpartition("_")
     if not sep or not number:
         raise BadInput(f"sourceTag {source_tag!r}: expected <prefix>_<build>, such as dev_123")

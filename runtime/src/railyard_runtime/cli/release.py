@@ -1,4 +1,4 @@
-"""``railyard-steps release validate|plan``: the release train's manifest (seed 002)."""
+"""``railyard-steps release validate|plan``: the release train's manifest."""
 
 from __future__ import annotations
 

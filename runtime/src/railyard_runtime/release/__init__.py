@@ -1,1 +1,1 @@
-"""Release train (seed 002): the manifest, its schema, and how it expands into jobs."""
+"""Release train: the manifest, its schema, and how it expands into jobs."""

@@ -1,4 +1,4 @@
-"""The release manifest (``releases/*.yaml``, seed 002): schema and a loader whose errors carry
+"""The release manifest (``releases/*.yaml``): schema and a loader whose errors carry
 line numbers.
 
 One environment block and a list of products; each product lists its ``deployments`` (source
@@ -82,8 +82,8 @@ class DeployTarget(StrEnum):
     APIGW = "apigw"
 
 
-# The job template each target runs; ``workflowBase`` names a flavour of it (seed 002 uses
-# s3-upload-resources, s3-upload-portal, ... for one s3 job template).
+# The job template each target runs; ``workflowBase`` names a flavour of it (s3-upload-resources,
+# s3-upload-portal, ... all run the one s3 job template).
 JOB_TEMPLATE = {
     DeployTarget.LAMBDA: "lambda-job",
     DeployTarget.S3: "s3-upload",

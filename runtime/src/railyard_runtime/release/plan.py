@@ -1,8 +1,9 @@
 """What a release manifest expands to: one job per deployment, image promotions, in chunks.
 
 The deployer Workflow creates one child Workflow per chunk, so no Workflow object holds more
-than ``chunk_size`` job nodes (etcd keeps each object under ~1 MB; DESIGN.md §7). Chunks are
-cut from the manifest order, so the same manifest always gives the same chunks.
+than ``chunk_size`` job nodes; etcd keeps each object under ~1 MB
+(docs/design.md: release train chunking). Chunks are cut from the manifest order, so the same
+manifest always gives the same chunks.
 """
 
 from __future__ import annotations

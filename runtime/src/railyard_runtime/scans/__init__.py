@@ -1,1 +1,1 @@
-"""Gating scans (seed 001): image vulnerabilities and static analysis block a release."""
+"""Gating scans: image vulnerabilities and static analysis block a release."""
