@@ -27,11 +27,12 @@ diagram-check: $(VENV)/.installed  ## CI: the picture renders through Graphviz w
 config-files: $(VENV)/.installed  ## Pulumi.yaml's config block and docs/config.md's key table, from railyard/config/model.py
 	$(PY) -m offline.config_files
 
-bench: $(VENV)/.installed  ## runtime and Kanban bridge on loopback, release critical path and train size (prints numbers)
+bench: $(VENV)/.installed  ## runtime and Kanban bridge on loopback, release critical path and train size, the offline plan against its import floor (prints numbers)
 	AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_DEFAULT_REGION=us-east-1 \
 		$(PY) bench/runtime_bench.py
 	$(PY) bench/release_bench.py
 	$(PY) bench/kanban_bench.py
+	$(PY) bench/plan_bench.py
 
 VALIDATE_ARGO ?= ../shared/tools/validate-argo
 validate-argo: $(VENV)/.installed  ## every Argo object of dev and prod against the upstream CRDs

@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components.owned_namespace import owned_namespace
 from components.storage import PrivateS3Bucket, PrivateS3BucketArgs
-from railyard import pod_security
+from railyard import node_pools, pod_security
 
 ARGO_NAMESPACE = "argo"
 CHART_REPO = "https://argoproj.github.io/argo-helm"
@@ -133,7 +133,7 @@ def chart_values(args: ArgoWorkflowsArgs, artifact_bucket: pulumi.Input[str]) ->
             "podSecurityContext": restricted_pod,
             "securityContext": pod_security.container_security_context(),
             "resources": _resources("100m", "256Mi", cpu_limit="1", memory_limit="1Gi"),
-            "nodeSelector": {"railyard.io/pool": "system"},
+            "nodeSelector": node_pools.SYSTEM_NODE_LABEL,
         },
         "server": {
             "image": image_values(args.server_image),
@@ -142,7 +142,7 @@ def chart_values(args: ArgoWorkflowsArgs, artifact_bucket: pulumi.Input[str]) ->
             "podSecurityContext": restricted_pod,
             "securityContext": pod_security.container_security_context(),
             "resources": _resources("50m", "128Mi", cpu_limit="500m", memory_limit="512Mi"),
-            "nodeSelector": {"railyard.io/pool": "system"},
+            "nodeSelector": node_pools.SYSTEM_NODE_LABEL,
         },
         "executor": {
             "image": image_values(args.executor_image),

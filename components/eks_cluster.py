@@ -25,7 +25,6 @@ import pulumi_kubernetes as k8s
 
 from railyard import node_pools
 from railyard.iam_policies import service_trust
-from railyard.release_templates.common import WORKFLOW_NODE_LABEL, WORKFLOW_TAINT_KEY
 
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 NODE_POLICIES = (
@@ -293,7 +292,7 @@ def _cluster_wide(policy_arn: str) -> eks.AccessPolicyAssociationArgs:
 def system_pool() -> NodePool:
     """Argo's controller and server, CoreDNS, the Kanban bridge: two on-demand nodes."""
     return NodePool(
-        "system", ["m6i.large", "m5.large"], 2, 4, 2, labels={"railyard.io/pool": "system"}
+        "system", ["m6i.large", "m5.large"], 2, 4, 2, labels=node_pools.SYSTEM_NODE_LABEL
     )
 
 
@@ -307,6 +306,6 @@ def workflow_pool(
         max_cpu=max_cpu,
         max_memory_gib=max_memory_gib,
         spot=spot,
-        labels=WORKFLOW_NODE_LABEL,
-        taint_key=WORKFLOW_TAINT_KEY,
+        labels=node_pools.WORKFLOW_NODE_LABEL,
+        taint_key=node_pools.WORKFLOW_TAINT_KEY,
     )

@@ -23,8 +23,15 @@ import pulumi_random as random
 
 from components import irsa
 from components.owned_namespace import network_policy, owned_namespace
-from railyard import pod_security
-from railyard_runtime.kanban.server import BOARD_CONFIGS
+from railyard import node_pools, pod_security
+from railyard_runtime.environment import (
+    BOARD_CONFIG_FILE,
+    BOARD_FILES_DIR,
+    BOARD_SECRET_FILE,
+    COLUMN_RULES_FILE,
+    BridgeEnv,
+)
+from railyard_runtime.kanban.board_config import BOARD_CONFIGS, BoardConfig
 
 NAMESPACE = "kanban"
 SERVICE_ACCOUNT = "railyard-bridge"
@@ -37,8 +44,8 @@ VISIBILITY_SECONDS = 60  # the bridge hands back what a batch has not started by
 class KanbanFeedArgs:
     board: str
     """webhook | github-projects | jira."""
-    board_config: dict
-    """The board's settings (URL, project/field ids, transitions): docs/kanban.md."""
+    board_config: BoardConfig
+    """The board's settings (URL, project/field ids, transitions), the model of ``board``."""
     board_secret: pulumi.Input[str] | None
     """HMAC secret (webhook), GitHub token or Jira API token; None: generated (webhook)."""
     column_rules: dict | None
@@ -66,6 +73,8 @@ class KanbanFeed(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KanbanFeedArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("railyard:kanban:KanbanFeed", name, None, opts)
+        if type(args.board_config) is not BOARD_CONFIGS[args.board]:
+            raise ValueError(f"a {args.board} board takes a {BOARD_CONFIGS[args.board].__name__}")
         child = pulumi.ResourceOptions(parent=self)
         if args.board_secret is None:
             generated = random.RandomPassword(
@@ -147,12 +156,12 @@ class KanbanFeed(pulumi.ComponentResource):
         secret = k8s.core.v1.Secret(
             "board-secret",
             metadata={"name": "railyard-board", "namespace": ns},
-            string_data={"secret": self.board_secret},
+            string_data={BOARD_SECRET_FILE.name: self.board_secret},
             opts=child,
         )
-        files = {"board.json": json.dumps(args.board_config, sort_keys=True)}
+        files = {BOARD_CONFIG_FILE.name: args.board_config.to_json()}
         if args.column_rules is not None:
-            files["rules.json"] = json.dumps(args.column_rules, sort_keys=True)
+            files[COLUMN_RULES_FILE.name] = json.dumps(args.column_rules, sort_keys=True)
         config = k8s.core.v1.ConfigMap(
             "board-config",
             metadata={"name": "railyard-board", "namespace": ns},
@@ -162,17 +171,17 @@ class KanbanFeed(pulumi.ComponentResource):
         labels = {"app.kubernetes.io/name": "railyard-bridge"}
         env = {
             "AWS_REGION": args.aws_region,
-            "RAILYARD_EVENTS_QUEUE_URL": queue.url,
-            "RAILYARD_EVENTS_DLQ_URL": dlq.url,
-            "RAILYARD_CARDS_TABLE": table.name,
-            "RAILYARD_BOARD": args.board,
-            "RAILYARD_BOARD_CONFIG": "/etc/railyard/board/board.json",
-            "RAILYARD_BOARD_SECRET_FILE": "/var/run/railyard/board/secret",
-            "RAILYARD_BRIDGE_PORT": str(METRICS_PORT),
-            "RAILYARD_EVENTS_VISIBILITY_SECONDS": str(VISIBILITY_SECONDS),
+            BridgeEnv.EVENTS_QUEUE_URL: queue.url,
+            BridgeEnv.EVENTS_DLQ_URL: dlq.url,
+            BridgeEnv.CARDS_TABLE: table.name,
+            BridgeEnv.BOARD: args.board,
+            BridgeEnv.BOARD_CONFIG: str(BOARD_CONFIG_FILE),
+            BridgeEnv.BOARD_SECRET_FILE: str(BOARD_SECRET_FILE),
+            BridgeEnv.PORT: str(METRICS_PORT),
+            BridgeEnv.EVENTS_VISIBILITY_SECONDS: str(VISIBILITY_SECONDS),
         }
         if args.column_rules is not None:
-            env["RAILYARD_COLUMN_RULES"] = "/etc/railyard/board/rules.json"
+            env[BridgeEnv.COLUMN_RULES] = str(COLUMN_RULES_FILE)
         probe = {"httpGet": {"path": "/healthz", "port": METRICS_PORT}, "periodSeconds": 10}
         k8s.apps.v1.Deployment(
             "railyard-bridge",
@@ -195,7 +204,7 @@ class KanbanFeed(pulumi.ComponentResource):
                         "serviceAccountName": SERVICE_ACCOUNT,
                         # a poll waits up to 20 s; then the batch in hand is finished
                         "terminationGracePeriodSeconds": 60,
-                        "nodeSelector": {"railyard.io/pool": "system"},
+                        "nodeSelector": node_pools.SYSTEM_NODE_LABEL,
                         # replicas on different nodes: one node lost, the feed goes on
                         "topologySpreadConstraints": [
                             {
@@ -228,12 +237,12 @@ class KanbanFeed(pulumi.ComponentResource):
                                 "volumeMounts": [
                                     {
                                         "name": "board",
-                                        "mountPath": "/etc/railyard/board",
+                                        "mountPath": str(BOARD_FILES_DIR),
                                         "readOnly": True,
                                     },
                                     {
                                         "name": "secret",
-                                        "mountPath": "/var/run/railyard/board",
+                                        "mountPath": str(BOARD_SECRET_FILE.parent),
                                         "readOnly": True,
                                     },
                                 ],
@@ -259,7 +268,7 @@ class KanbanFeed(pulumi.ComponentResource):
     def _bridge_network(self, args: KanbanFeedArgs, labels, namespace) -> None:
         """Metrics from the VPC's scrapers only; out only to DNS, AWS APIs and the board."""
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
-        board_port = BOARD_CONFIGS[args.board].model_validate(args.board_config).port
+        board_port = args.board_config.port
         for body in (
             pod_security.allow_ingress(
                 "railyard-bridge-metrics", NAMESPACE, labels, METRICS_PORT, args.scrape_cidrs

@@ -25,6 +25,7 @@ from components import irsa
 from components.owned_namespace import owned_namespace
 from railyard import ram_policies
 from railyard.release_templates import common, render_all
+from railyard_runtime.environment import FederationEnv, StepsEnv
 
 
 @dataclass
@@ -195,18 +196,18 @@ class ReleasePipeline(pulumi.ComponentResource):
             metadata={"name": common.ENV_CONFIG_MAP, "namespace": args.workflows_namespace},
             data={
                 "AWS_REGION": args.aws_region,
-                "RAILYARD_ALIBABA_REGION": args.alibaba_region,
-                "RAILYARD_PWA_S3_BUCKET": t.pwa_bucket,
-                "RAILYARD_PWA_CLOUDFRONT_ID": t.cloudfront_id,
-                "RAILYARD_PWA_CLOUDFRONT_URL": t.cloudfront_url,
-                "RAILYARD_PWA_OSS_BUCKET": t.oss_bucket,
-                "RAILYARD_PWA_ALIBABA_CDN_URL": t.alibaba_cdn_url,
-                "RAILYARD_AGENT_URL": pulumi.Output.concat("http://", t.agent_endpoint),
-                "RAILYARD_AGENT_NETWORK": ",".join(t.agent_networks),
-                "RAILYARD_EVENTS_QUEUE_URL": args.events_queue_url,
+                StepsEnv.ALIBABA_REGION: args.alibaba_region,
+                StepsEnv.PWA_S3_BUCKET: t.pwa_bucket,
+                StepsEnv.PWA_CLOUDFRONT_ID: t.cloudfront_id,
+                StepsEnv.PWA_CLOUDFRONT_URL: t.cloudfront_url,
+                StepsEnv.PWA_OSS_BUCKET: t.oss_bucket,
+                StepsEnv.PWA_ALIBABA_CDN_URL: t.alibaba_cdn_url,
+                StepsEnv.AGENT_URL: pulumi.Output.concat("http://", t.agent_endpoint),
+                StepsEnv.AGENT_NETWORK: ",".join(t.agent_networks),
+                StepsEnv.EVENTS_QUEUE_URL: args.events_queue_url,
                 # OIDC federation; the templates mount the token these go with
-                "ALIBABA_CLOUD_ROLE_ARN": alibaba_role,
-                "ALIBABA_CLOUD_OIDC_PROVIDER_ARN": alibaba_idp,
+                FederationEnv.ROLE_ARN: alibaba_role,
+                FederationEnv.OIDC_PROVIDER_ARN: alibaba_idp,
             },
             opts=child,
         )

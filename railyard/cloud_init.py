@@ -13,6 +13,8 @@ from importlib import resources
 
 import yaml
 
+from railyard_runtime.environment import AGENT_ENV_FILE, AgentEnv, InstanceRoleEnv
+
 METADATA_ROOT = "http://100.100.100.200/latest"
 METADATA = f"{METADATA_ROOT}/meta-data"
 AGENT_UNIT = "railyard-agent.service"
@@ -84,17 +86,17 @@ def agent_unit() -> str:
 
 def render(s: BuildHostSettings) -> str:
     env = {
-        "RAILYARD_AGENT_PORT": s.agent_port,
-        "RAILYARD_AGENT_HEALTH_PORT": s.health_port,
-        "RAILYARD_AGENT_TOKEN_KMS_SECRET": s.token_secret_name,
-        "RAILYARD_ALIBABA_REGION": s.region,
-        "RAILYARD_APK_BUCKET": s.apk_bucket,
-        "RAILYARD_OSS_ENDPOINT": f"https://s3.oss-{s.region}-internal.aliyuncs.com",  # in-VPC
-        "RAILYARD_ANDROID_REPO": s.android_repo,
-        "ALIBABA_CLOUD_ECS_METADATA": s.ram_role,  # SDK credentials from the instance role
-        "ALIBABA_CLOUD_IMDSV1_DISABLED": "true",  # ...fetched in hardened mode (IMDSv2)
-        "RAILYARD_BUILD_USER": BUILD_USER,
-        "RAILYARD_BUILD_WORK_DIR": f"{BUILD_HOME}/work",
+        AgentEnv.PORT: s.agent_port,
+        AgentEnv.HEALTH_PORT: s.health_port,
+        AgentEnv.TOKEN_KMS_SECRET: s.token_secret_name,
+        AgentEnv.ALIBABA_REGION: s.region,
+        AgentEnv.APK_BUCKET: s.apk_bucket,
+        AgentEnv.OSS_ENDPOINT: f"https://s3.oss-{s.region}-internal.aliyuncs.com",  # in-VPC
+        AgentEnv.ANDROID_REPO: s.android_repo,
+        InstanceRoleEnv.ECS_METADATA: s.ram_role,  # SDK credentials from the instance role
+        InstanceRoleEnv.IMDSV1_DISABLED: "true",  # ...fetched in hardened mode (IMDSv2)
+        AgentEnv.BUILD_USER: BUILD_USER,
+        AgentEnv.BUILD_WORK_DIR: f"{BUILD_HOME}/work",
     }
     watch_unit = f"""[Unit]
 Description=railyard spot reclaim watch
@@ -129,7 +131,7 @@ WantedBy=multi-user.target
         ],
         "write_files": [
             {
-                "path": "/etc/railyard/agent.env",
+                "path": str(AGENT_ENV_FILE),
                 "permissions": "0640",
                 "content": "".join(f"{k}={v}\n" for k, v in env.items()),
             },

@@ -14,6 +14,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+POOL_LABEL = "railyard.io/pool"
+"""Node label naming the pool a node is in; pods choose their pool with it as nodeSelector."""
+SYSTEM_NODE_LABEL = {POOL_LABEL: "system"}
+"""The fixed managed node group: Argo's controller and server, CoreDNS, the Kanban bridge."""
+WORKFLOW_NODE_LABEL = {POOL_LABEL: "workflows"}
+"""The Auto Mode NodePool that follows demand: release step pods only."""
+WORKFLOW_TAINT_KEY = "railyard.io/workflows"
+"""Taint of the workflows pool (NoSchedule): only pods tolerating it land there."""
+
 NODE_CLASS_API = ("eks.amazonaws.com/v1", "NodeClass")
 NODE_POOL_API = ("karpenter.sh/v1", "NodePool")
 CAPACITY_TYPES = ("spot", "on-demand")  # karpenter.sh/capacity-type values

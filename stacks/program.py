@@ -32,6 +32,12 @@ from railyard import cache_rules
 from railyard import config as stack_config
 from railyard.config import StackConfig, provider_keys, release_checks
 from railyard.release_templates.common import ReleaseSettings
+from railyard_runtime.kanban.board_config import (
+    BoardConfig,
+    GitHubProjectsConfig,
+    JiraConfig,
+    WebhookConfig,
+)
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 
@@ -404,23 +410,21 @@ def _kanban_feed(c: Context, cluster: EksCluster, steps_image: pulumi.Output[str
     return feed
 
 
-def board_config(cfg: StackConfig) -> dict:
-    """What ``railyard-bridge`` reads as RAILYARD_BOARD_CONFIG for the configured board."""
+def board_config(cfg: StackConfig) -> BoardConfig:
+    """The configured board's settings, as the bridge's own model of its board config file."""
     targets = release_checks.board_targets(cfg)
     if cfg.kanban_board == "github-projects":
-        return {
-            "url": cfg.kanban_board_url,
-            "projectId": cfg.kanban_github_project_id,
-            "statusFieldId": cfg.kanban_github_status_field_id,
-            "options": targets,
-        }
+        return GitHubProjectsConfig(
+            url=cfg.kanban_board_url,
+            project_id=cfg.kanban_github_project_id,
+            status_field_id=cfg.kanban_github_status_field_id,
+            options=targets,
+        )
     if cfg.kanban_board == "jira":
-        return {
-            "baseUrl": cfg.kanban_board_url,
-            "email": cfg.kanban_jira_email,
-            "transitions": targets,
-        }
-    return {"url": cfg.kanban_board_url}
+        return JiraConfig(
+            base_url=cfg.kanban_board_url, email=cfg.kanban_jira_email, transitions=targets
+        )
+    return WebhookConfig(url=cfg.kanban_board_url)
 
 
 def release_settings(cfg: StackConfig) -> ReleaseSettings:

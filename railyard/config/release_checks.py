@@ -9,8 +9,8 @@ from pathlib import Path
 from railyard.config.errors import Problem, excerpt
 from railyard.config.model import StackConfig, full_key
 from railyard.release_templates import common as templates
+from railyard_runtime.kanban.board_config import http_url
 from railyard_runtime.kanban.cards import DEFAULT_RULES, ColumnRules, load_rules
-from railyard_runtime.kanban.server import http_url
 from railyard_runtime.scans.images import SEVERITIES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from hera.workflows import models as m
 
 from railyard import pod_security, ram_policies
+from railyard.node_pools import WORKFLOW_NODE_LABEL, WORKFLOW_TAINT_KEY
+from railyard_runtime.environment import FederationEnv
 from railyard_runtime.release import plan
 
-# Workflow pods land on the tainted `workflows` node pool (EKS Auto Mode, railyard:eks).
-WORKFLOW_NODE_LABEL = {"railyard.io/pool": "workflows"}
-WORKFLOW_TAINT_KEY = "railyard.io/workflows"
 SOURCE_PATH = "/src"
 PLAN_DIR = "/tmp/plan"
 ENV_CONFIG_MAP = "railyard-release-env"  # stack outputs the steps read (bucket names, URLs)
@@ -96,7 +95,7 @@ DO_NOT_DISRUPT = {"karpenter.sh/do-not-disrupt": "true"}
 
 
 def on_workflow_nodes() -> dict:
-    """Template fields that put a step pod on the workflows pool and keep it there."""
+    """Template fields that put a step pod on the tainted workflows pool and keep it there."""
     return {
         "metadata": m.Metadata(annotations=DO_NOT_DISRUPT),
         "node_selector": WORKFLOW_NODE_LABEL,
@@ -157,7 +156,7 @@ def alibaba_federation() -> dict:
     return {
         "container": {
             "env": [
-                m.EnvVar(name="ALIBABA_CLOUD_OIDC_TOKEN_FILE", value=f"{ALIBABA_TOKEN_DIR}/token")
+                m.EnvVar(name=FederationEnv.OIDC_TOKEN_FILE, value=f"{ALIBABA_TOKEN_DIR}/token")
             ],
             "volume_mounts": [
                 m.VolumeMount(

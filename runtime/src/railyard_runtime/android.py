@@ -23,6 +23,7 @@ import httpx
 from pydantic import ValidationError
 
 from railyard_runtime.agent.jobs import COMMIT, Job, State
+from railyard_runtime.environment import StepsEnv
 from railyard_runtime.errors import BadInput, DeadlineExceeded, StepError, Unreachable
 
 TRANSIENT_STATUS = {429, 500, 502, 503, 504}
@@ -104,7 +105,7 @@ class AgentClient:
             )
         if response.status_code == 401:
             raise BadInput(
-                "the build agent refused the token: check RAILYARD_AGENT_TOKEN(_FILE) against "
+                f"the build agent refused the token: check {StepsEnv.AGENT_TOKEN}(_FILE) against "
                 "the stack output buildAgentToken"
             )
         if response.status_code == 404:
@@ -156,7 +157,7 @@ def check_host(host: str, networks: Sequence[Network]) -> None:
     allowed = ",".join(str(n) for n in networks)
     fix = (
         f"the token is only sent to IP addresses in --agent-network {allowed} "
-        "(RAILYARD_AGENT_NETWORK); if the farm's agents really live there, add their network"
+        f"({StepsEnv.AGENT_NETWORK}); if the farm's agents really live there, add their network"
     )
     try:
         url = httpx.URL(host)

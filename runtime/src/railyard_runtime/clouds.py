@@ -21,15 +21,11 @@ import os
 import boto3
 from botocore.config import Config as BotoConfig
 
+from railyard_runtime.environment import FederationEnv
 from railyard_runtime.errors import BadInput, StepError, Unreachable
 
-OIDC_ENV = (
-    "ALIBABA_CLOUD_ROLE_ARN",
-    "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
-    "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
-)
-STS_ENDPOINT_ENV = "RAILYARD_ALIBABA_STS_ENDPOINT"
-"""Where AssumeRoleWithOIDC goes; default ``sts.<region>.aliyuncs.com`` (tests: a stand-in)."""
+OIDC_ENV = (FederationEnv.ROLE_ARN, FederationEnv.OIDC_PROVIDER_ARN, FederationEnv.OIDC_TOKEN_FILE)
+"""What OIDC federation needs, all three or none."""
 SESSION_NAME = "railyard-steps"
 
 # Retries and pool for every client; checksums only when an API demands them (OSS's S3 API
@@ -123,8 +119,8 @@ def alibaba_credentials(region: str):
             role_arn=role_arn,
             oidc_provider_arn=provider_arn,
             oidc_token_file_path=token_file,
-            role_session_name=os.environ.get("ALIBABA_CLOUD_ROLE_SESSION_NAME") or SESSION_NAME,
-            sts_endpoint=os.environ.get(STS_ENDPOINT_ENV) or f"sts.{region}.aliyuncs.com",
+            role_session_name=os.environ.get(FederationEnv.ROLE_SESSION_NAME) or SESSION_NAME,
+            sts_endpoint=os.environ.get(FederationEnv.STS_ENDPOINT) or f"sts.{region}.aliyuncs.com",
             timeout=10_000,
             connect_timeout=5_000,
         )
@@ -137,7 +133,7 @@ MAX_TOKEN_BYTES = 64 * 1024  # a service-account JWT is a few KiB
 def _check_token_file(path: str) -> None:
     """The projected token: a regular file holding one ASCII JWT, or a named error."""
     fix = "Fix: mount the projected service-account token there (audience sts.aliyuncs.com)"
-    key = "ALIBABA_CLOUD_OIDC_TOKEN_FILE"
+    key = FederationEnv.OIDC_TOKEN_FILE
     if not os.path.isfile(path):
         raise BadInput(f"{key}: {path[:200]} is not a file. {fix}")
     if os.path.getsize(path) > MAX_TOKEN_BYTES:

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from railyard_runtime.agent.jobs import BuildRequest, Job, State
 from railyard_runtime.agent.runner import Runner
 from railyard_runtime.agent.store import JobStore, QueueFull
+from railyard_runtime.environment import AgentEnv
 
 MAX_BODY_BYTES = 4096
 MAX_WAIT_SECONDS = 60
@@ -152,7 +153,7 @@ def create_app(
             raise ApiError(
                 429,
                 f"the build queue of this agent is full ({e.queued} jobs queued, "
-                f"RAILYARD_AGENT_MAX_QUEUED={runner.settings.max_queued}): submit again after "
+                f"{AgentEnv.MAX_QUEUED}={runner.settings.max_queued}): submit again after "
                 f"{QUEUE_FULL_RETRY_AFTER} s through the load balancer",
                 {"Retry-After": str(QUEUE_FULL_RETRY_AFTER)},
             ) from e

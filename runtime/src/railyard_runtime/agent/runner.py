@@ -31,6 +31,7 @@ from typing import BinaryIO
 from railyard_runtime.agent.jobs import ACTIVE, State
 from railyard_runtime.agent.settings import BASE_BUILD_ENV, AgentSettings, build_identity
 from railyard_runtime.agent.store import JobStore
+from railyard_runtime.environment import AgentEnv, BuildEnv
 
 Uploader = Callable[[BinaryIO, str], Awaitable[str]]
 """(the APK, open for reading, object key) -> the artifact's URL."""
@@ -97,7 +98,7 @@ def open_apk(path: Path, workspace: Path, owner: int | None, max_bytes: int) -> 
         elif os.path.commonpath([real, root]) != root:
             why = "it lies outside the build's workspace (through a linked directory)"
         elif st.st_size > max_bytes:
-            why = f"{st.st_size} bytes is over RAILYARD_APK_MAX_BYTES={max_bytes}"
+            why = f"{st.st_size} bytes is over {AgentEnv.APK_MAX_BYTES}={max_bytes}"
         else:
             return io.BufferedReader(_Capped(fd, st.st_size))
         raise ApkRefused(f"APK {name} refused: {why}; the build must write the APK itself")
@@ -137,9 +138,9 @@ class Runner:
         s = self.settings
         env = {k: os.environ[k] for k in (*BASE_BUILD_ENV, *s.build_pass_env) if k in os.environ}
         env.setdefault("PATH", DEFAULT_PATH)
-        env |= {"HOME": self._build_home, "RAILYARD_COMMIT": commit, "RAILYARD_JOB_ID": job_id}
+        env |= {"HOME": self._build_home, BuildEnv.COMMIT: commit, BuildEnv.JOB_ID: job_id}
         if s.android_repo:
-            env["RAILYARD_ANDROID_REPO"] = s.android_repo
+            env[BuildEnv.ANDROID_REPO] = s.android_repo
         return env
 
     def log_tail(self, job_id: str, lines: int = 40) -> list[str]:
@@ -265,7 +266,7 @@ class Runner:
         if code != 0:
             raise WorkspaceError(
                 f"cannot make the workspace {workspace} as {self.settings.build_user} "
-                f"({output}); RAILYARD_BUILD_WORK_DIR must be writable by that user"
+                f"({output}); {AgentEnv.BUILD_WORK_DIR} must be writable by that user"
             )
 
     async def _remove_workspace(self, workspace: Path) -> None:

@@ -31,6 +31,7 @@ from railyard_runtime.agent.connections import ConnectionLimits, guarded_protoco
 from railyard_runtime.agent.runner import Runner
 from railyard_runtime.agent.settings import HEALTH_MAX_CONNECTIONS, AgentSettings, SettingsError
 from railyard_runtime.agent.store import JobStore
+from railyard_runtime.environment import AgentEnv
 
 log = logging.getLogger("railyard.agent")
 METADATA = "http://100.100.100.200/latest"
@@ -84,7 +85,7 @@ def advertised_url(s: AgentSettings, metadata: str = METADATA) -> str:
     except httpx.HTTPError as e:
         raise SettingsError(
             [
-                f"RAILYARD_AGENT_ADVERTISE_URL: not set and the instance metadata did not give "
+                f"{AgentEnv.ADVERTISE_URL}: not set and the instance metadata did not give "
                 f"this host's private IP ({e}); set it to http://<private IP>:{s.port}"
             ]
         ) from e
@@ -125,9 +126,9 @@ def ensure_open_files(s: AgentSettings) -> int:
     if soft < needed:
         raise SettingsError(
             [
-                f"RAILYARD_AGENT_MAX_CONNECTIONS={s.max_connections}: the agent may need {needed} "
+                f"{AgentEnv.MAX_CONNECTIONS}={s.max_connections}: the agent may need {needed} "
                 f"open files but may only open {soft}; raise LimitNOFILE in "
-                "railyard-agent.service or lower RAILYARD_AGENT_MAX_CONNECTIONS"
+                f"railyard-agent.service or lower {AgentEnv.MAX_CONNECTIONS}"
             ]
         )
     return soft
@@ -150,8 +151,9 @@ def build_server(s: AgentSettings) -> tuple[DrainingServer, list[socket.socket]]
     token = agent_settings.load_token(s)
     if not s.build_user:
         log.warning(
-            "RAILYARD_BUILD_USER is not set: builds run as the agent's own user and could "
-            "read its token file; set it on shared or production hosts"
+            "%s is not set: builds run as the agent's own user and could read its token file; "
+            "set it on shared or production hosts",
+            AgentEnv.BUILD_USER,
         )
     store = JobStore(s.database)
     requeued = store.recover(s.max_attempts)

@@ -1,4 +1,5 @@
-"""The agent's settings, from its environment (``/etc/railyard/agent.env`` on a build host).
+"""The agent's settings, from its environment (``/etc/railyard/agent.env`` on a build host;
+the names: ``railyard_runtime.environment.AgentEnv``).
 
 Every problem is reported at once, naming the variable and the fix; the token itself is read
 from a file or from the Alibaba KMS secret the stack created, never from the environment.
@@ -17,16 +18,16 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-# Production default: check out the commit and run Gradle. RAILYARD_ANDROID_REPO says where from.
+from railyard_runtime.environment import AGENT_ENV_FILE, AGENT_ONLY_ENV, AgentEnv, BuildEnv
+
+# Production default: check out the commit and run Gradle; the agent's git URL says where from.
 DEFAULT_BUILD_COMMAND = (
-    'sh -euc \'git init -q . && git fetch -q --depth 1 "$RAILYARD_ANDROID_REPO" '
-    '"$RAILYARD_COMMIT" && git checkout -q FETCH_HEAD && ./gradlew --no-daemon assembleRelease\''
+    f'sh -euc \'git init -q . && git fetch -q --depth 1 "${BuildEnv.ANDROID_REPO}" '
+    f'"${BuildEnv.COMMIT}" && git checkout -q FETCH_HEAD && ./gradlew --no-daemon assembleRelease\''
 )
 DEFAULT_APK_GLOB = "app/build/outputs/apk/release/*.apk"
 BASE_BUILD_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "JAVA_HOME", "ANDROID_HOME", "ANDROID_SDK_ROOT")
 """Variables a build gets from the agent's environment; nothing else of it (no credentials)."""
-AGENT_ONLY_ENV = ("RAILYARD_AGENT_", "ALIBABA_CLOUD_", "AWS_")
-"""Prefixes of the agent's own settings and credentials: never passed to a build."""
 HEALTH_MAX_CONNECTIONS = 32
 """Connections the health port keeps; the load balancer's checks need a handful."""
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -97,69 +98,67 @@ def from_env(env: Mapping[str, str] = os.environ) -> AgentSettings:
             return default
         return int(raw)
 
-    port = integer("RAILYARD_AGENT_PORT", 8443, 1, 65535)
+    port = integer(AgentEnv.PORT, 8443, 1, 65535)
     settings = AgentSettings(
         port=port,
-        health_port=integer("RAILYARD_AGENT_HEALTH_PORT", port + 1, 1, 65535),
-        bind=env.get("RAILYARD_AGENT_BIND", "0.0.0.0"),
-        data_dir=Path(env.get("RAILYARD_AGENT_DATA_DIR", "/var/lib/railyard")),
-        advertise_url=env.get("RAILYARD_AGENT_ADVERTISE_URL", "").rstrip("/"),
-        build_command=shlex.split(env.get("RAILYARD_BUILD_COMMAND") or DEFAULT_BUILD_COMMAND),
-        apk_glob=env.get("RAILYARD_APK_GLOB") or DEFAULT_APK_GLOB,
-        concurrency=integer("RAILYARD_AGENT_CONCURRENCY", 1, 1, 64),
-        max_attempts=integer("RAILYARD_AGENT_MAX_ATTEMPTS", 2, 1, 10),
-        build_timeout_seconds=integer("RAILYARD_BUILD_TIMEOUT_SECONDS", 3600, 1, 86400),
-        region=env.get("RAILYARD_ALIBABA_REGION", ""),
-        apk_bucket=env.get("RAILYARD_APK_BUCKET", ""),
-        oss_endpoint=env.get("RAILYARD_OSS_ENDPOINT", ""),
-        token_file=Path(env["RAILYARD_AGENT_TOKEN_FILE"])
-        if env.get("RAILYARD_AGENT_TOKEN_FILE")
+        health_port=integer(AgentEnv.HEALTH_PORT, port + 1, 1, 65535),
+        bind=env.get(AgentEnv.BIND, "0.0.0.0"),
+        data_dir=Path(env.get(AgentEnv.DATA_DIR, "/var/lib/railyard")),
+        advertise_url=env.get(AgentEnv.ADVERTISE_URL, "").rstrip("/"),
+        build_command=shlex.split(env.get(AgentEnv.BUILD_COMMAND) or DEFAULT_BUILD_COMMAND),
+        apk_glob=env.get(AgentEnv.APK_GLOB) or DEFAULT_APK_GLOB,
+        concurrency=integer(AgentEnv.CONCURRENCY, 1, 1, 64),
+        max_attempts=integer(AgentEnv.MAX_ATTEMPTS, 2, 1, 10),
+        build_timeout_seconds=integer(AgentEnv.BUILD_TIMEOUT_SECONDS, 3600, 1, 86400),
+        region=env.get(AgentEnv.ALIBABA_REGION, ""),
+        apk_bucket=env.get(AgentEnv.APK_BUCKET, ""),
+        oss_endpoint=env.get(AgentEnv.OSS_ENDPOINT, ""),
+        token_file=Path(env[AgentEnv.TOKEN_FILE]) if env.get(AgentEnv.TOKEN_FILE) else None,
+        token_kms_secret=env.get(AgentEnv.TOKEN_KMS_SECRET, ""),
+        drain_grace_seconds=integer(AgentEnv.DRAIN_GRACE_SECONDS, 2, 0, 60),
+        android_repo=env.get(AgentEnv.ANDROID_REPO, ""),
+        max_queued=integer(AgentEnv.MAX_QUEUED, 16, 1, 10000),
+        max_connections=integer(AgentEnv.MAX_CONNECTIONS, 512, 16, 60000),
+        request_timeout_seconds=integer(AgentEnv.REQUEST_TIMEOUT_SECONDS, 10, 1, 300),
+        log_retention_seconds=integer(AgentEnv.LOG_RETENTION_SECONDS, 7 * 86400, 0, 10**8),
+        build_user=env.get(AgentEnv.BUILD_USER, "").strip(),
+        build_work_dir=Path(env[AgentEnv.BUILD_WORK_DIR])
+        if env.get(AgentEnv.BUILD_WORK_DIR)
         else None,
-        token_kms_secret=env.get("RAILYARD_AGENT_TOKEN_KMS_SECRET", ""),
-        drain_grace_seconds=integer("RAILYARD_AGENT_DRAIN_GRACE_SECONDS", 2, 0, 60),
-        android_repo=env.get("RAILYARD_ANDROID_REPO", ""),
-        max_queued=integer("RAILYARD_AGENT_MAX_QUEUED", 16, 1, 10000),
-        max_connections=integer("RAILYARD_AGENT_MAX_CONNECTIONS", 512, 16, 60000),
-        request_timeout_seconds=integer("RAILYARD_AGENT_REQUEST_TIMEOUT_SECONDS", 10, 1, 300),
-        log_retention_seconds=integer("RAILYARD_AGENT_LOG_RETENTION_SECONDS", 7 * 86400, 0, 10**8),
-        build_user=env.get("RAILYARD_BUILD_USER", "").strip(),
-        build_work_dir=Path(env["RAILYARD_BUILD_WORK_DIR"])
-        if env.get("RAILYARD_BUILD_WORK_DIR")
-        else None,
-        build_pass_env=tuple(env.get("RAILYARD_BUILD_PASS_ENV", "").replace(",", " ").split()),
-        apk_max_bytes=integer("RAILYARD_APK_MAX_BYTES", 1 << 30, 1, 1 << 36),
+        build_pass_env=tuple(env.get(AgentEnv.BUILD_PASS_ENV, "").replace(",", " ").split()),
+        apk_max_bytes=integer(AgentEnv.APK_MAX_BYTES, 1 << 30, 1, 1 << 36),
     )
     if settings.build_user and not USER_NAME.match(settings.build_user):
         problems.append(
-            f"RAILYARD_BUILD_USER={settings.build_user!r}: not a user name (e.g. railyard-build)"
+            f"{AgentEnv.BUILD_USER}={settings.build_user!r}: not a user name (e.g. railyard-build)"
         )
     for name in settings.build_pass_env:
         if not ENV_NAME.match(name):
-            problems.append(f"RAILYARD_BUILD_PASS_ENV: {name!r} is not a variable name")
+            problems.append(f"{AgentEnv.BUILD_PASS_ENV}: {name!r} is not a variable name")
         elif name.startswith(AGENT_ONLY_ENV):
             problems.append(
-                f"RAILYARD_BUILD_PASS_ENV: {name} is the agent's own setting or credential; "
+                f"{AgentEnv.BUILD_PASS_ENV}: {name} is the agent's own setting or credential; "
                 "builds never get it (remove it)"
             )
     if settings.build_work_dir is not None and not settings.build_work_dir.is_absolute():
-        problems.append("RAILYARD_BUILD_WORK_DIR: must be an absolute path")
+        problems.append(f"{AgentEnv.BUILD_WORK_DIR}: must be an absolute path")
     if settings.health_port == settings.port:
-        problems.append("RAILYARD_AGENT_HEALTH_PORT: must differ from RAILYARD_AGENT_PORT")
+        problems.append(f"{AgentEnv.HEALTH_PORT}: must differ from {AgentEnv.PORT}")
     if not (settings.token_file or settings.token_kms_secret):
         problems.append(
-            "RAILYARD_AGENT_TOKEN_FILE or RAILYARD_AGENT_TOKEN_KMS_SECRET: set one, the agent "
+            f"{AgentEnv.TOKEN_FILE} or {AgentEnv.TOKEN_KMS_SECRET}: set one, the agent "
             "refuses to run without a bearer token"
         )
     if not settings.apk_bucket or not settings.region:
         problems.append(
-            "RAILYARD_APK_BUCKET and RAILYARD_ALIBABA_REGION: both are needed to upload APKs "
-            "(the stack writes them into /etc/railyard/agent.env)"
+            f"{AgentEnv.APK_BUCKET} and {AgentEnv.ALIBABA_REGION}: both are needed to upload "
+            f"APKs (the stack writes them into {AGENT_ENV_FILE})"
         )
-    uses_default = "RAILYARD_BUILD_COMMAND" not in env
-    if uses_default and not env.get("RAILYARD_ANDROID_REPO"):
+    uses_default = AgentEnv.BUILD_COMMAND not in env
+    if uses_default and not env.get(AgentEnv.ANDROID_REPO):
         problems.append(
-            "RAILYARD_ANDROID_REPO: the default build command fetches the commit from it; set "
-            "it (git URL) or set RAILYARD_BUILD_COMMAND"
+            f"{AgentEnv.ANDROID_REPO}: the default build command fetches the commit from it; "
+            f"set it (git URL) or set {AgentEnv.BUILD_COMMAND}"
         )
     if problems:
         raise SettingsError(problems)
@@ -172,7 +171,7 @@ def load_token(settings: AgentSettings) -> SecretStr:
         try:
             token = settings.token_file.read_text().strip()
         except OSError as e:
-            raise SettingsError([f"RAILYARD_AGENT_TOKEN_FILE: cannot read it ({e})"]) from e
+            raise SettingsError([f"{AgentEnv.TOKEN_FILE}: cannot read it ({e})"]) from e
     else:
         token = _token_from_kms(settings)
     if len(token) < 32:
@@ -183,7 +182,7 @@ def load_token(settings: AgentSettings) -> SecretStr:
             mode = settings.token_file.stat().st_mode & 0o777
             raise SettingsError(
                 [
-                    f"RAILYARD_AGENT_TOKEN_FILE: {settings.token_file} (mode {mode:04o}) is "
+                    f"{AgentEnv.TOKEN_FILE}: {settings.token_file} (mode {mode:04o}) is "
                     f"readable by the build user {settings.build_user}; make it the agent "
                     "user's own with chmod 600"
                 ]
@@ -213,15 +212,15 @@ def host_problems(settings: AgentSettings) -> list[str]:
         user = pwd.getpwnam(settings.build_user)
     except KeyError:
         return [
-            f"RAILYARD_BUILD_USER={settings.build_user}: no such user on this host; create it "
+            f"{AgentEnv.BUILD_USER}={settings.build_user}: no such user on this host; create it "
             "(cloud-init makes railyard-build) or unset the variable"
         ]
     problems = []
     if user.pw_uid == 0:
-        problems.append(f"RAILYARD_BUILD_USER={settings.build_user}: must not be root")
+        problems.append(f"{AgentEnv.BUILD_USER}={settings.build_user}: must not be root")
     elif user.pw_uid == os.geteuid():
         problems.append(
-            f"RAILYARD_BUILD_USER={settings.build_user}: is the agent's own user; builds must "
+            f"{AgentEnv.BUILD_USER}={settings.build_user}: is the agent's own user; builds must "
             "run as another one so they cannot read the agent's token"
         )
     return problems
@@ -249,7 +248,7 @@ def _token_from_kms(settings: AgentSettings) -> str:
     from railyard_runtime.clouds import alibaba_openapi_config
 
     config = alibaba_openapi_config(
-        settings.region, "RAILYARD_KMS_ENDPOINT", f"kms.{settings.region}.aliyuncs.com"
+        settings.region, AgentEnv.KMS_ENDPOINT, f"kms.{settings.region}.aliyuncs.com"
     )
     request = models.GetSecretValueRequest(secret_name=settings.token_kms_secret)
     return Client(config).get_secret_value(request).body.secret_data

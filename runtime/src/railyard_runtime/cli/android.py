@@ -11,20 +11,21 @@ import typer
 from railyard_runtime import android, apk_release, clouds
 from railyard_runtime.cli.output import current, step
 from railyard_runtime.cli.secrets import read_token
+from railyard_runtime.environment import StepsEnv
 from railyard_runtime.errors import BadInput
 
 app = typer.Typer(help="Android builds on the Alibaba build farm.", no_args_is_help=True)
 
 
 def _token(token_file: Path | None) -> str:
-    """From a file (a mounted Kubernetes Secret) or RAILYARD_AGENT_TOKEN; never an argument."""
+    """From a file (a mounted Kubernetes Secret) or the environment; never an argument."""
     if token_file is not None:
         return read_token(token_file, "--token-file")
-    token = os.environ.get("RAILYARD_AGENT_TOKEN", "").strip()
+    token = os.environ.get(StepsEnv.AGENT_TOKEN, "").strip()
     if not token:
         raise BadInput(
-            "no agent token: mount it and pass --token-file (RAILYARD_AGENT_TOKEN_FILE), or set "
-            "RAILYARD_AGENT_TOKEN; the stack output buildAgentToken holds it"
+            f"no agent token: mount it and pass --token-file ({StepsEnv.AGENT_TOKEN_FILE}), or "
+            f"set {StepsEnv.AGENT_TOKEN}; the stack output buildAgentToken holds it"
         )
     return token
 
@@ -37,12 +38,12 @@ def build_command(
     agent_url: Annotated[
         str,
         typer.Option(
-            envvar="RAILYARD_AGENT_URL",
+            envvar=StepsEnv.AGENT_URL,
             help="The farm's load balancer, http://<stack output buildAgentEndpoint>.",
         ),
     ],
     token_file: Annotated[
-        Path | None, typer.Option(envvar="RAILYARD_AGENT_TOKEN_FILE", help="File with the token.")
+        Path | None, typer.Option(envvar=StepsEnv.AGENT_TOKEN_FILE, help="File with the token.")
     ] = None,
     deadline: Annotated[float, typer.Option(min=1, help="Total seconds for the build.")] = 3600,
     max_submits: Annotated[int, typer.Option(min=1, max=10, help="Submissions at most.")] = 3,
@@ -59,7 +60,7 @@ def build_command(
     agent_network: Annotated[
         str,
         typer.Option(
-            envvar="RAILYARD_AGENT_NETWORK",
+            envvar=StepsEnv.AGENT_NETWORK,
             help="CIDRs (comma-separated) the farm's agents live in: a job host outside them "
             "is refused and never gets the token.",
         ),
@@ -102,10 +103,10 @@ def publish_command(
     commit: Annotated[str, typer.Option(help="Commit the APK was built from.")],
     feature: Annotated[str, typer.Option(help="Kanban card id of the release.")],
     oss_region: Annotated[
-        str, typer.Option(envvar="RAILYARD_ALIBABA_REGION", help="Alibaba region of the bucket.")
+        str, typer.Option(envvar=StepsEnv.ALIBABA_REGION, help="Alibaba region of the bucket.")
     ],
     oss_endpoint: Annotated[
-        str | None, typer.Option(envvar="RAILYARD_OSS_ENDPOINT", help="OSS S3-compatible URL.")
+        str | None, typer.Option(envvar=StepsEnv.OSS_ENDPOINT, help="OSS S3-compatible URL.")
     ] = None,
 ) -> None:
     """Release the APK to ENV: copy to releases/ENV/COMMIT.apk, then move latest.json."""

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from railyard_runtime import clouds, events
 from railyard_runtime.cli.output import current, step
+from railyard_runtime.environment import StepsEnv
 from railyard_runtime.errors import BadInput, StepError
 from railyard_runtime.kanban import cards
 from railyard_runtime.kanban.store import CardStore
@@ -30,7 +31,7 @@ def publish_command(
     workflow_uid: Annotated[str, typer.Option(help="{{workflow.uid}}")],
     task: Annotated[str, typer.Option(help="Task name, or 'workflow' for onExit.")],
     queue_url: Annotated[
-        str, typer.Option(envvar="RAILYARD_EVENTS_QUEUE_URL", help="SQS FIFO queue URL.")
+        str, typer.Option(envvar=StepsEnv.EVENTS_QUEUE_URL, help="SQS FIFO queue URL.")
     ],
 ) -> None:
     """Send one event; the same workflow/task/phase again is deduplicated by SQS."""
@@ -56,7 +57,7 @@ def card_command(
     table: Annotated[
         str,
         typer.Option(
-            envvar="RAILYARD_CARDS_TABLE", help="DynamoDB table (stack output kanbanCardsTable)."
+            envvar=StepsEnv.CARDS_TABLE, help="DynamoDB table (stack output kanbanCardsTable)."
         ),
     ],
     rules_file: Annotated[

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from railyard_runtime import cache_rules, clouds
 from railyard_runtime.cli.output import current, step
+from railyard_runtime.environment import StepsEnv
 from railyard_runtime.errors import BadInput
 from railyard_runtime.pwa import build, prune, publish, verify
 from railyard_runtime.pwa.cdn import AlibabaCdn, CloudFront
@@ -20,41 +21,39 @@ app = typer.Typer(help="The PWA on S3/CloudFront and OSS/Alibaba CDN.", no_args_
 
 S3Bucket = Annotated[
     str,
-    typer.Option(envvar="RAILYARD_PWA_S3_BUCKET", help="S3 bucket (stack output pwa.s3Bucket)."),
+    typer.Option(envvar=StepsEnv.PWA_S3_BUCKET, help="S3 bucket (stack output pwa.s3Bucket)."),
 ]
 CloudFrontId = Annotated[
     str,
     typer.Option(
-        envvar="RAILYARD_PWA_CLOUDFRONT_ID",
+        envvar=StepsEnv.PWA_CLOUDFRONT_ID,
         help="CloudFront distribution id (pwa.cloudfrontDistributionId).",
     ),
 ]
 CloudFrontUrl = Annotated[
     str,
-    typer.Option(envvar="RAILYARD_PWA_CLOUDFRONT_URL", help="Site URL on CloudFront (pwa.url)."),
+    typer.Option(envvar=StepsEnv.PWA_CLOUDFRONT_URL, help="Site URL on CloudFront (pwa.url)."),
 ]
 OssBucket = Annotated[
-    str, typer.Option(envvar="RAILYARD_PWA_OSS_BUCKET", help="OSS bucket (pwa.ossBucket).")
+    str, typer.Option(envvar=StepsEnv.PWA_OSS_BUCKET, help="OSS bucket (pwa.ossBucket).")
 ]
 AlibabaRegion = Annotated[
-    str, typer.Option(envvar="RAILYARD_ALIBABA_REGION", help="Alibaba region of the OSS bucket.")
+    str, typer.Option(envvar=StepsEnv.ALIBABA_REGION, help="Alibaba region of the OSS bucket.")
 ]
 OssEndpoint = Annotated[
     str,
     typer.Option(
-        envvar="RAILYARD_OSS_ENDPOINT",
+        envvar=StepsEnv.OSS_ENDPOINT,
         help="OSS S3-compatible endpoint; default https://s3.oss-<region>.aliyuncs.com.",
     ),
 ]
 AlibabaCdnUrl = Annotated[
     str,
     typer.Option(
-        envvar="RAILYARD_PWA_ALIBABA_CDN_URL",
+        envvar=StepsEnv.PWA_ALIBABA_CDN_URL,
         help="Site URL on Alibaba CDN, https://<pwa.alibabaCdnDomain>. Empty: no CDN in China.",
     ),
 ]
-
-CDN_ENDPOINT_ENV = "RAILYARD_ALIBABA_CDN_ENDPOINT"
 
 
 @dataclass(frozen=True)
@@ -93,11 +92,14 @@ class TargetOptions:
                 from alibabacloud_cdn20180510.client import Client
 
                 config = clouds.alibaba_openapi_config(
-                    self.alibaba_region, CDN_ENDPOINT_ENV, "cdn.aliyuncs.com"
+                    self.alibaba_region, StepsEnv.ALIBABA_CDN_ENDPOINT, "cdn.aliyuncs.com"
                 )
                 targets[-1].cdn = AlibabaCdn(Client(config), self.alibaba_cdn_url)
         if not targets:
-            raise BadInput("no target: set --s3-bucket and/or --oss-bucket (or RAILYARD_PWA_*)")
+            raise BadInput(
+                "no target: set --s3-bucket and/or --oss-bucket (or "
+                f"{StepsEnv.PWA_S3_BUCKET} and/or {StepsEnv.PWA_OSS_BUCKET})"
+            )
         return targets
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from railyard_runtime import clouds
 from railyard_runtime.cli.output import current, step
 from railyard_runtime.cli.secrets import read_token
+from railyard_runtime.environment import StepsEnv
 from railyard_runtime.errors import BadInput, StepError
 from railyard_runtime.scans import code, images
 
@@ -59,7 +60,7 @@ def code_command(
     repository: Annotated[str, typer.Option(help="GitHub <owner>/<name>.")],
     commit: Annotated[str, typer.Option(help="The commit being released.")],
     token_file: Annotated[
-        Path, typer.Option(envvar="RAILYARD_GITHUB_TOKEN_FILE", help="File with a GitHub token.")
+        Path, typer.Option(envvar=StepsEnv.GITHUB_TOKEN_FILE, help="File with a GitHub token.")
     ],
     block: Annotated[
         str, typer.Option(help="Alert severities that block.")

@@ -1,13 +1,15 @@
 """``railyard-bridge``: the bridge process — settings from the environment, one board, a
 metrics/health endpoint, graceful shutdown on SIGTERM (the batch in hand is finished).
 
-Environment (the Deployment sets it; secrets are files mounted from Kubernetes Secrets):
+Environment (the Deployment sets it, by the names in ``railyard_runtime.environment.BridgeEnv``;
+secrets are files mounted from Kubernetes Secrets):
 
 - ``RAILYARD_EVENTS_QUEUE_URL``, ``RAILYARD_EVENTS_DLQ_URL``, ``RAILYARD_CARDS_TABLE``
 - ``RAILYARD_BOARD``: ``webhook`` | ``github-projects`` | ``jira``
 - ``RAILYARD_BOARD_CONFIG``: JSON file: webhook ``{"url"}``; github-projects ``{"url",
   "projectId", "statusFieldId", "options": {column: optionId}}``; jira ``{"baseUrl", "email",
-  "transitions": {column: transitionId}}`` (no other keys; URLs http(s))
+  "transitions": {column: transitionId}}`` (no other keys; URLs http(s); the models are in
+  ``kanban.board_config``)
 - ``RAILYARD_BOARD_SECRET_FILE``: the webhook's HMAC secret, GitHub token or Jira API token,
   alone on one line
 
@@ -32,23 +34,21 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Annotated
 
-import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-)
-from pydantic.alias_generators import to_camel
+from pydantic import ValidationError
 
 from railyard_runtime import clouds
+from railyard_runtime.environment import BridgeEnv
 from railyard_runtime.errors import BadInput
 from railyard_runtime.kanban import cards
+from railyard_runtime.kanban.board_config import (
+    BOARD_CONFIGS,
+    BoardConfig,
+    GitHubProjectsConfig,
+    JiraConfig,
+    WebhookConfig,
+)
 from railyard_runtime.kanban.boards import Board, GitHubProjectsBoard, JiraBoard, WebhookBoard
 from railyard_runtime.kanban.bridge import Bridge, BridgeSettings
 from railyard_runtime.kanban.store import CardStore
@@ -115,102 +115,44 @@ def _text_file(name: str, fix: str, problems: list[str]) -> tuple[str, str | Non
     return path, text
 
 
-def http_url(value: str) -> str:
-    """``value`` if it is an http(s) URL with a host and a valid port; ValueError says why."""
-    try:
-        url = httpx.URL(value)
-    except httpx.InvalidURL as e:
-        raise ValueError(f"not a URL ({e})") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError("must be an http(s) URL such as https://kanban.example.com")
-    if url.port is not None and not 1 <= url.port <= 65535:
-        raise ValueError(f"port {url.port} is not 1-65535")
-    return value
-
-
-_Url = Annotated[str, AfterValidator(http_url)]
-_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-
-
-class _BoardConfig(BaseModel):
-    # written by the stack (stacks/program.py board_config): a key it does not write is a typo
-    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True)
-
-    @property
-    def endpoint(self) -> str:
-        return self.url
-
-    @property
-    def port(self) -> int:
-        """The TCP port the bridge calls the board on (its egress policy opens only this)."""
-        url = httpx.URL(self.endpoint)
-        return url.port or (443 if url.scheme == "https" else 80)
-
-
-class WebhookConfig(_BoardConfig):
-    url: _Url
-
-
-class GitHubProjectsConfig(_BoardConfig):
-    url: _Url = "https://api.github.com/graphql"
-    project_id: _Text
-    status_field_id: _Text
-    options: dict[_Text, _Text] = Field(min_length=1)
-
-
-class JiraConfig(_BoardConfig):
-    base_url: _Url
-    email: _Text
-    transitions: dict[_Text, _Text] = Field(min_length=1)
-
-    @property
-    def endpoint(self) -> str:
-        return self.base_url
-
-
-BOARD_CONFIGS: dict[str, type[_BoardConfig]] = {
-    "webhook": WebhookConfig,
-    "github-projects": GitHubProjectsConfig,
-    "jira": JiraConfig,
-}
 _TOKEN = re.compile(r"[!-~]+")
 """What an HTTP header can carry of a token: printable ASCII, no spaces."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _board_config(kind: str, problems: list[str]) -> _BoardConfig | None:
-    path, text = _text_file("RAILYARD_BOARD_CONFIG", CONFIG_FIX, problems)
+def _board_config(kind: str, problems: list[str]) -> BoardConfig | None:
+    path, text = _text_file(BridgeEnv.BOARD_CONFIG, CONFIG_FIX, problems)
     if text is None:
         return None
     try:
         document = json.loads(text)
     except ValueError as e:
-        problems.append(f"RAILYARD_BOARD_CONFIG: {path} is not JSON ({e}); {CONFIG_FIX}")
+        problems.append(f"{BridgeEnv.BOARD_CONFIG}: {path} is not JSON ({e}); {CONFIG_FIX}")
         return None
     if not isinstance(document, dict):
         problems.append(
-            f"RAILYARD_BOARD_CONFIG: {path} holds a JSON {type(document).__name__}, not an"
+            f"{BridgeEnv.BOARD_CONFIG}: {path} holds a JSON {type(document).__name__}, not an"
             f" object; {CONFIG_FIX}"
         )
         return None
     model = BOARD_CONFIGS.get(kind)
-    if model is None:  # RAILYARD_BOARD is reported on its own
+    if model is None:  # the kind is reported on its own
         return None
     try:
-        return model.model_validate(document)
+        return model.from_document(document)
     except ValidationError as e:
         fields = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
         )
         problems.append(
-            f"RAILYARD_BOARD_CONFIG: {path}: {fields}; see docs/kanban.md (Connect a board) for"
+            f"{BridgeEnv.BOARD_CONFIG}: {path}: {fields}; see docs/kanban.md (Connect a board) for"
             f" the keys of a {kind} board"
         )
         return None
 
 
 def _board_secret(kind: str, problems: list[str]) -> str | None:
-    path, text = _text_file("RAILYARD_BOARD_SECRET_FILE", SECRET_FIX, problems)
+    path, text = _text_file(BridgeEnv.BOARD_SECRET_FILE, SECRET_FIX, problems)
     if text is None:
         return None
     secret = text.strip()
@@ -220,7 +162,7 @@ def _board_secret(kind: str, problems: list[str]) -> str | None:
         _CONTROL.search(secret)
     ):
         problems.append(
-            f"RAILYARD_BOARD_SECRET_FILE: {path} holds spaces, line breaks, control or non-ASCII"
+            f"{BridgeEnv.BOARD_SECRET_FILE}: {path} holds spaces, line breaks, control or non-ASCII"
             f" characters a {kind} token cannot have; {SECRET_FIX}"
         )
         return None
@@ -228,9 +170,9 @@ def _board_secret(kind: str, problems: list[str]) -> str | None:
 
 
 def board_from_env(problems: list[str]) -> Board | None:
-    kind = _env("RAILYARD_BOARD", problems)
+    kind = _env(BridgeEnv.BOARD, problems)
     if kind and kind not in BOARD_CONFIGS:
-        problems.append(f"RAILYARD_BOARD: {kind!r}; use webhook, github-projects or jira")
+        problems.append(f"{BridgeEnv.BOARD}: {kind!r}; use webhook, github-projects or jira")
     config = _board_config(kind, problems)
     secret = _board_secret(kind, problems)
     if config is None or secret is None:
@@ -250,25 +192,25 @@ def board_from_env(problems: list[str]) -> Board | None:
 
 
 def rules_from_env(problems: list[str]) -> cards.ColumnRules:
-    path = os.environ.get("RAILYARD_COLUMN_RULES", "").strip()
+    path = os.environ.get(BridgeEnv.COLUMN_RULES, "").strip()
     if not path:
         return cards.DEFAULT_RULES
     try:
         return cards.load_rules(Path(path))
     except ValueError as e:
-        problems.append(f"RAILYARD_COLUMN_RULES: {e}")
+        problems.append(f"{BridgeEnv.COLUMN_RULES}: {e}")
         return cards.DEFAULT_RULES
 
 
 def build_bridge() -> tuple[Bridge, int]:
     problems: list[str] = []
-    queue = _env("RAILYARD_EVENTS_QUEUE_URL", problems)
-    dlq = _env("RAILYARD_EVENTS_DLQ_URL", problems)
-    table = _env("RAILYARD_CARDS_TABLE", problems)
+    queue = _env(BridgeEnv.EVENTS_QUEUE_URL, problems)
+    dlq = _env(BridgeEnv.EVENTS_DLQ_URL, problems)
+    table = _env(BridgeEnv.CARDS_TABLE, problems)
     board = board_from_env(problems)
     rules = rules_from_env(problems)
-    port = _int_env("RAILYARD_BRIDGE_PORT", 9102, 1, 65535, problems)
-    visibility = _int_env("RAILYARD_EVENTS_VISIBILITY_SECONDS", 60, 10, 43200, problems)
+    port = _int_env(BridgeEnv.PORT, 9102, 1, 65535, problems)
+    visibility = _int_env(BridgeEnv.EVENTS_VISIBILITY_SECONDS, 60, 10, 43200, problems)
     if problems or board is None:
         raise BadInput("bridge settings:\n  " + "\n  ".join(problems))
     store = CardStore(clouds.aws_client("dynamodb"), table)
