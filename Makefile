@@ -5,7 +5,7 @@ STACK ?= dev
 
 SCAN_VENV ?= .venv-scan
 
-.PHONY: plan test lint format diagram config-files bench validate-argo scan clean
+.PHONY: plan test lint format diagram diagram-check config-files bench validate-argo scan clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt runtime/requirements.txt runtime/pyproject.toml
 	python3 -m venv $(VENV)
@@ -15,8 +15,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.tx
 plan: $(VENV)/.installed  ## offline plan of $(STACK): nothing is deployed
 	$(PY) -m offline.plan $(STACK)
 
-test: $(VENV)/.installed  ## the whole test suite
-	$(PY) -m pytest
+WORKERS ?= auto
+test: $(VENV)/.installed  ## the whole test suite, one worker per core (WORKERS=0: one process)
+	$(PY) -m pytest -n $(WORKERS)
 
 diagram: $(VENV)/.installed  ## maintainers: the picture README embeds (needs Graphviz for the SVG)
 	$(PY) -m offline.plan prod --diagram docs/stack-prod.mmd --diagram docs/stack-prod.svg > /dev/null

@@ -6,11 +6,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from offline import plan as plan_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def plan(*args):
+    """The plan as a user runs it: a fresh process, a bare environment."""
     return subprocess.run(
         [sys.executable, "-m", "offline.plan", *args],
         cwd=ROOT,
@@ -21,8 +25,20 @@ def plan(*args):
     )
 
 
-def test_dev_plan_says_it_is_offline_and_shows_the_tree_and_counts():
-    result = plan("dev")
+def plan_in_process(*args):
+    """The same CLI in this process (its imports already paid): for exit codes and messages."""
+    result = CliRunner().invoke(plan_cli.app, list(args), env={"COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def dev_plan(tmp_path_factory):
+    picture = tmp_path_factory.mktemp("picture") / "dev.mmd"
+    return plan("dev", "--diagram", str(picture)), picture
+
+
+def test_dev_plan_says_it_is_offline_and_shows_the_tree_and_counts(dev_plan):
+    result, _ = dev_plan
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "OFFLINE PLAN" in out and "Nothing was deployed" in out
@@ -33,9 +49,9 @@ def test_dev_plan_says_it_is_offline_and_shows_the_tree_and_counts():
 
 
 def test_json_plan_counts_match_the_resources():
-    result = plan("prod", "--json")
-    assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+    code, output = plan_in_process("prod", "--json")
+    assert code == 0, output
+    data = json.loads(output)
     assert data["offline"] is True
     assert sum(data["countsByType"].values()) == len(data["resources"])
     assert data["countsByType"]["aws:ec2/natGateway:NatGateway"] == 3
@@ -54,9 +70,9 @@ def test_bad_config_exits_2_naming_the_key():
     [(["staging"], "no Pulumi.staging.yaml"), (["dev", "--set", "oops"], "KEY=VALUE")],
 )
 def test_bad_arguments_exit_2_with_the_fix(args, message):
-    result = plan(*args)
-    assert result.returncode == 2
-    assert message in result.stdout + result.stderr
+    code, output = plan_in_process(*args)
+    assert code == 2
+    assert message in output
 
 
 def test_the_cli_entry_point_imports_and_validates_config_first():
@@ -76,18 +92,14 @@ def test_the_cli_entry_point_imports_and_validates_config_first():
     assert "railyard:environment: is required" in result.stderr
 
 
-def test_plan_reports_a_clean_policy_verdict_and_writes_a_diagram(tmp_path):
-    picture = tmp_path / "dev.mmd"
-    result = plan("dev", "--diagram", str(picture))
+def test_plan_reports_a_clean_policy_verdict_and_writes_a_diagram(dev_plan):
+    result, picture = dev_plan
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Policy pack: 0 mandatory and 0 advisory violations" in result.stdout
     assert picture.read_text().startswith("flowchart LR")
 
 
 def test_a_mandatory_violation_exits_3_naming_resource_policy_and_field(monkeypatch):
-    from typer.testing import CliRunner
-
-    from offline import plan as plan_cli
     from offline.runner import run_offline
     from tests.stack.test_policies import with_tagged_pod
 
@@ -117,6 +129,6 @@ def test_a_mandatory_violation_exits_3_naming_resource_policy_and_field(monkeypa
 )
 def test_bad_policy_config_or_diagram_path_exit_2(args, message, tmp_path):
     args = [a if not a.endswith((".json", ".jpeg")) else str(tmp_path / a) for a in args]
-    result = plan("dev", *args)
-    assert result.returncode == 2
-    assert message in result.stdout + result.stderr
+    code, output = plan_in_process("dev", *args)
+    assert code == 2
+    assert message in output
