@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -11,11 +12,44 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import ALIBABA_REGION, LocalServer, QuietHandler
+from conftest import ALIBABA_REGION, LocalServer, QuietHandler, client
+
+from railyard_runtime.agent.jobs import Job, State
 
 TOKEN = "t" * 48
 APK_BUCKET = "railyard-dev-android-apks"
 FAKE_GRADLE = Path(__file__).with_name("fake_gradle.py")
+
+http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
+"""Every test request goes through this client: ``httpx.get`` builds a client and its SSL
+context per call (~50 ms of CPU, a busy loop in a poll). No keep-alive: each request is a
+connection of its own, as with ``httpx.get``, so no pooled socket outlives an agent."""
+
+
+@functools.cache
+def s3(endpoint: str):
+    """One S3 client per moto endpoint for the whole session: each boto3 client built costs
+    ~80 ms of CPU, and moto's per-test reset leaves the endpoint as it is."""
+    return client("s3", endpoint)
+
+
+def wait_for(agent: Agent, job_id: str, *states: State, timeout: float = 20) -> Job:
+    """The job once it is in one of ``states``; waits on the agent's long poll, not a timer."""
+    deadline = time.monotonic() + timeout
+    url = f"{agent.url}/builds/{job_id}"
+    job = Job.model_validate(http.get(url, headers=agent.headers(), timeout=10).json())
+    while job.state not in states:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"job {job_id} not in {states} after {timeout} s: {job}")
+        answer = http.get(
+            f"{url}/wait",
+            params={"state": job.state.value, "timeout": f"{min(left, 5):.2f}"},
+            headers=agent.headers(),
+            timeout=15,
+        )
+        job = Job.model_validate(answer.json())
+    return job
 
 
 def free_port() -> int:
@@ -80,7 +114,7 @@ class Agent:
             if self.process.poll() is not None:
                 raise RuntimeError(f"agent exited {self.process.returncode}:\n{self.log}")
             try:
-                if httpx.get(self.health_url, timeout=0.5).status_code == 200:
+                if http.get(self.health_url, timeout=0.5).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
@@ -122,9 +156,9 @@ class LoadBalancer:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 for agent in lb.agents:
                     try:
-                        if httpx.get(agent.health_url, timeout=0.5).status_code != 200:
+                        if http.get(agent.health_url, timeout=0.5).status_code != 200:
                             continue
-                        answer = httpx.request(
+                        answer = http.request(
                             self.command,
                             agent.url + self.path,
                             content=body,

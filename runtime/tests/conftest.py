@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlparse
 import boto3
 import httpx
 import pytest
+from moto import backends as moto_backends
 from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
@@ -31,16 +32,32 @@ ALIBABA_REGION = "cn-hangzhou"
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with pytest.MonkeyPatch.context() as patch:
+        # moto lists and stats its own package folder on every request to route it; the
+        # listing never changes while it runs
+        modules = tuple(moto_backends.list_of_moto_modules())
+        patch.setattr(moto_backends, "list_of_moto_modules", lambda: modules)
+        server.start()
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+        server.stop()
 
 
 @pytest.fixture
 def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A clean moto, and the environment every AWS client of the steps reads."""
-    httpx.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    reset_moto(moto_endpoint)
+    use_moto(moto_endpoint, monkeypatch)
+    return moto_endpoint
+
+
+def reset_moto(moto_endpoint: str) -> None:
+    # plain HTTP: verify=False spares loading a CA bundle for every test
+    httpx.post(f"{moto_endpoint}/moto-api/reset", timeout=10, verify=False).raise_for_status()
+
+
+def use_moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment every AWS client of the steps reads, pointing at moto."""
     for key, value in {
         "AWS_ENDPOINT_URL": moto_endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -51,7 +68,6 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    return moto_endpoint
 
 
 def client(service: str, endpoint: str):
@@ -147,6 +163,11 @@ class AlibabaApi:
         self.server = LocalServer(Handler)
         self.url = self.server.url
 
+    def use(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Point the steps' CDN and KMS clients here."""
+        monkeypatch.setenv("RAILYARD_ALIBABA_CDN_ENDPOINT", self.url)
+        monkeypatch.setenv("RAILYARD_KMS_ENDPOINT", self.url)
+
     def answer(self, call: dict) -> tuple[int, dict]:
         if not call["authorization"].startswith("ACS3-HMAC-SHA256 Credential="):
             return 400, {"Code": "MissingSignature", "Message": "unsigned request"}
@@ -174,8 +195,7 @@ class AlibabaApi:
 @pytest.fixture
 def alibaba_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[AlibabaApi]:
     api = AlibabaApi()
-    monkeypatch.setenv("RAILYARD_ALIBABA_CDN_ENDPOINT", api.url)
-    monkeypatch.setenv("RAILYARD_KMS_ENDPOINT", api.url)
+    api.use(monkeypatch)
     yield api
     api.server.stop()
 
@@ -219,9 +239,9 @@ def idle_agent(moto_endpoint: str, tmp_path_factory):
 @pytest.fixture
 def agents(aws: str, tmp_path):
     """Start agents with ``agents(name, **env)``; all stopped (drained) after the test."""
-    from agents import APK_BUCKET, Agent
+    from agents import APK_BUCKET, Agent, s3
 
-    client("s3", aws).create_bucket(Bucket=APK_BUCKET)
+    s3(aws).create_bucket(Bucket=APK_BUCKET)
     started: list[Agent] = []
 
     def start(name: str = "agent", **env: str) -> Agent:
@@ -234,10 +254,31 @@ def agents(aws: str, tmp_path):
         agent.stop()
 
 
+def _wait_for_messages(queue, timeout: int) -> None:
+    """A long poll's wait between two looks at a moto queue: until a message is sent, or 50 ms.
+
+    moto's own wait returns at once while any message is visible, even one whose FIFO group a
+    receive in flight holds, so the long poll spins at full CPU until it ends; looking again
+    every 50 ms also hands out a message soon after its visibility timeout runs out.
+    """
+    with queue._messages_lock:
+        queue._messages_lock.wait(timeout=min(timeout, 0.05))
+
+
+@pytest.fixture(scope="session")
+def feed_clients(moto_endpoint: str):
+    """SQS and DynamoDB clients of moto: they hold no state of the feed, so one pair serves
+    every test (building a client is most of what setting up a feed costs)."""
+    return client("sqs", moto_endpoint), client("dynamodb", moto_endpoint)
+
+
 @pytest.fixture
-def feed(aws):
+def feed(aws, feed_clients, monkeypatch: pytest.MonkeyPatch):
     """The Kanban feed: an SQS FIFO queue with its DLQ, and the cards table (moto)."""
-    sqs, ddb = client("sqs", aws), client("dynamodb", aws)
+    from moto.sqs.models import Queue
+
+    monkeypatch.setattr(Queue, "wait_for_messages", _wait_for_messages)
+    sqs, ddb = feed_clients
     dlq = sqs.create_queue(QueueName="events-dlq.fifo", Attributes={"FifoQueue": "true"})
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq["QueueUrl"], AttributeNames=["QueueArn"])[
         "Attributes"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -11,12 +12,34 @@ from urllib.parse import unquote, urlparse
 
 import httpx
 import pytest
+import typer.testing
 from conftest import ALIBABA_REGION, AlibabaApi, Edge, LocalServer, QuietHandler, client
+from typer.main import get_command
 from typer.testing import CliRunner
 
 from railyard_runtime.cli import app
 
 ENTRYPOINTS = ("sw.js", "index.html", "asset-manifest.json")
+
+
+@functools.cache
+def _command():
+    return get_command(app)
+
+
+def invoke(args: list[str]):
+    """``CliRunner().invoke(app, args)`` on the click command of ``app`` built once: typer
+    would rebuild it from the signature of every command of the CLI on each call."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(typer.testing, "_get_command", lambda _: _command())
+        return CliRunner().invoke(app, args)
+
+
+@functools.cache
+def moto_client(service: str, endpoint: str):
+    """The tests' own client of a moto service, one per process (clients are thread-safe
+    and hold no state of a test; building one costs more than many requests)."""
+    return client(service, endpoint)
 
 
 def make_build(root: Path, version: str, extra_files: int = 0) -> Path:
@@ -52,9 +75,23 @@ class PwaWorld:
     alibaba: AlibabaApi
     aws_edge: Edge
     oss_edge: Edge
+    oss_endpoint: str = ""
+
+    def use(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Point ``pwa`` commands at this world (each option's environment variable)."""
+        for key, value in {
+            "RAILYARD_PWA_S3_BUCKET": self.aws_bucket,
+            "RAILYARD_PWA_CLOUDFRONT_ID": self.distribution_id,
+            "RAILYARD_PWA_CLOUDFRONT_URL": self.aws_edge.url,
+            "RAILYARD_PWA_OSS_BUCKET": self.oss_bucket,
+            "RAILYARD_ALIBABA_REGION": ALIBABA_REGION,
+            "RAILYARD_OSS_ENDPOINT": self.oss_endpoint,
+            "RAILYARD_PWA_ALIBABA_CDN_URL": self.oss_edge.url,
+        }.items():
+            monkeypatch.setenv(key, value)
 
     def run(self, *args: str, ok: bool = True):
-        result = CliRunner().invoke(app, ["--json", *args])
+        result = invoke(["--json", *args])
         if ok and result.exit_code != 0:
             raise AssertionError(f"{args} exited {result.exit_code}: {result.output}") from (
                 result.exception if not isinstance(result.exception, SystemExit) else None
@@ -65,8 +102,35 @@ class PwaWorld:
         return json.loads(self.run(*args).stdout)
 
     def objects(self, bucket: str) -> dict[str, bytes]:
-        keys = [o["Key"] for o in self.s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
-        return {k: self.s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
+        """Every object's bytes: a GET per object, so only where every byte is the point."""
+        return {k: self.get(bucket, k) for k in self.keys(bucket)}
+
+    def keys(self, bucket: str) -> list[str]:
+        return list(self.listing(bucket))
+
+    def listing(self, bucket: str) -> dict[str, tuple[str, int, object]]:
+        """Every key with its ETag (the MD5 of its bytes), size and time of last write, in one
+        request: any object added, removed, changed or even rewritten shows here."""
+        found = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for o in page.get("Contents", []):
+                found[o["Key"]] = (o["ETag"], o["Size"], o["LastModified"])
+        return found
+
+    def get(self, bucket: str, key: str) -> bytes | None:
+        return self.head_and_body(bucket, key)[1]
+
+    def head_and_body(self, bucket: str, key: str) -> tuple[dict, bytes | None]:
+        """The object's headers and bytes in one GET; ``({}, None)`` when there is none."""
+        try:
+            found = self.s3.get_object(Bucket=bucket, Key=key)
+        except self.s3.exceptions.NoSuchKey:
+            return {}, None
+        return found, found["Body"].read()
+
+    def read(self, bucket: str, keys) -> dict[str, bytes | None]:
+        """Just ``keys`` (None where absent): a GET each, not the whole bucket."""
+        return {k: self.get(bucket, k) for k in keys}
 
     def invalidations(self) -> list[list[str]]:
         listing = self.cloudfront.list_invalidations(DistributionId=self.distribution_id)
@@ -105,22 +169,20 @@ def distribution(cloudfront) -> str:
 
 
 def pwa_world(aws: str, alibaba_api: AlibabaApi, edges: list, monkeypatch: pytest.MonkeyPatch):
-    s3, cloudfront = client("s3", aws), client("cloudfront", aws)
+    world = new_world(aws, alibaba_api, edges)
+    world.use(monkeypatch)
+    return world
+
+
+def new_world(aws: str, alibaba_api: AlibabaApi, edges: list) -> PwaWorld:
+    """Both buckets and a CloudFront distribution on moto, and an edge in front of each
+    bucket (added to ``edges``, for the caller to stop)."""
+    s3, cloudfront = moto_client("s3", aws), moto_client("cloudfront", aws)
     s3.create_bucket(Bucket="railyard-dev-pwa")
     s3.create_bucket(Bucket="railyard-dev-pwa-cn")
     dist_id = distribution(cloudfront)
     aws_edge, oss_edge = Edge(s3, "railyard-dev-pwa"), Edge(s3, "railyard-dev-pwa-cn")
     edges += [aws_edge, oss_edge]
-    for key, value in {
-        "RAILYARD_PWA_S3_BUCKET": "railyard-dev-pwa",
-        "RAILYARD_PWA_CLOUDFRONT_ID": dist_id,
-        "RAILYARD_PWA_CLOUDFRONT_URL": aws_edge.url,
-        "RAILYARD_PWA_OSS_BUCKET": "railyard-dev-pwa-cn",
-        "RAILYARD_ALIBABA_REGION": ALIBABA_REGION,
-        "RAILYARD_OSS_ENDPOINT": aws,
-        "RAILYARD_PWA_ALIBABA_CDN_URL": oss_edge.url,
-    }.items():
-        monkeypatch.setenv(key, value)
     return PwaWorld(
         s3,
         cloudfront,
@@ -130,6 +192,7 @@ def pwa_world(aws: str, alibaba_api: AlibabaApi, edges: list, monkeypatch: pytes
         alibaba_api,
         aws_edge,
         oss_edge,
+        oss_endpoint=aws,
     )
 
 
@@ -204,7 +267,7 @@ class RefusingProxy:
 
 def pointers(world: PwaWorld, bucket: str) -> tuple[str | None, str | None, str | None]:
     """(live, previous, last-known-good) as the bucket's records say."""
-    stored = world.objects(bucket)
-    live = json.loads(stored["releases/live.json"]) if "releases/live.json" in stored else {}
-    good = stored.get("releases/last-known-good.json")
+    stored = world.read(bucket, ("releases/live.json", "releases/last-known-good.json"))
+    live = json.loads(stored["releases/live.json"] or "{}")
+    good = stored["releases/last-known-good.json"]
     return live.get("release"), live.get("previous"), good and json.loads(good)["release"]

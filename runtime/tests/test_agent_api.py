@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import threading
@@ -11,8 +12,7 @@ from contextlib import closing
 
 import httpx
 import pytest
-from agents import APK_BUCKET, TOKEN
-from conftest import client
+from agents import APK_BUCKET, TOKEN, http, s3, wait_for
 
 from railyard_runtime.agent.jobs import Job, State
 from railyard_runtime.android import AgentClient, BuildPolicy
@@ -21,19 +21,7 @@ SHA = "3f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39"
 
 
 def submit(agent, commit: str = SHA, token: str = TOKEN) -> httpx.Response:
-    return httpx.post(f"{agent.url}/builds", json={"commit": commit}, headers=agent.headers(token))
-
-
-def wait_for(agent, job_id: str, *states: State, timeout: float = 20) -> Job:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = Job.model_validate(
-            httpx.get(f"{agent.url}/builds/{job_id}", headers=agent.headers()).json()
-        )
-        if job.state in states:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} not in {states} after {timeout} s: {job}")
+    return http.post(f"{agent.url}/builds", json={"commit": commit}, headers=agent.headers(token))
 
 
 def test_a_build_runs_and_its_apk_lands_in_oss(agents, aws):
@@ -47,7 +35,7 @@ def test_a_build_runs_and_its_apk_lands_in_oss(agents, aws):
 
     assert done.state is State.SUCCEEDED, done.error
     assert done.artifact_url == f"oss://{APK_BUCKET}/apks/{SHA}/{job.id}.apk"
-    apk = client("s3", aws).get_object(Bucket=APK_BUCKET, Key=f"apks/{SHA}/{job.id}.apk")
+    apk = s3(aws).get_object(Bucket=APK_BUCKET, Key=f"apks/{SHA}/{job.id}.apk")
     assert apk["Body"].read() == b"APK " + SHA.encode()
     assert any("BUILD SUCCESSFUL" in line for line in done.log_tail)
 
@@ -91,7 +79,7 @@ def test_bad_requests_get_a_clear_4xx(idle_agent, request_kwargs, status, messag
     request_kwargs.setdefault("json", {"commit": SHA})
     if "content" in request_kwargs:
         request_kwargs.pop("json")
-    answer = httpx.post(f"{agent.url}/builds", headers=headers, **request_kwargs)
+    answer = http.post(f"{agent.url}/builds", headers=headers, **request_kwargs)
     assert answer.status_code == status
     assert message in answer.json()["error"]
     if status == 401:
@@ -107,22 +95,62 @@ def test_a_streamed_body_over_the_limit_is_refused(idle_agent):
         for _ in range(10):
             yield b"x" * 1024
 
-    answer = httpx.post(f"{agent.url}/builds", content=chunks(), headers=agent.headers())
+    answer = http.post(f"{agent.url}/builds", content=chunks(), headers=agent.headers())
     assert answer.status_code == 413
 
 
 def test_unknown_jobs_and_the_health_port(idle_agent):
     agent = idle_agent
-    assert httpx.get(f"{agent.url}/builds/nope", headers=agent.headers()).status_code == 404
-    assert httpx.get(f"{agent.url}/builds/nope").status_code == 401
-    assert httpx.get(agent.health_url).json() == {"status": "ok"}
+    assert http.get(f"{agent.url}/builds/nope", headers=agent.headers()).status_code == 404
+    assert http.get(f"{agent.url}/builds/nope").status_code == 401
+    assert http.get(agent.health_url).json() == {"status": "ok"}
     health_root = agent.health_url.removesuffix("/healthz")
-    answer = httpx.post(f"{health_root}/builds", json={"commit": SHA}, headers=agent.headers())
+    answer = http.post(f"{health_root}/builds", json={"commit": SHA}, headers=agent.headers())
     assert answer.status_code == 404  # the health port serves nothing else
-    wait = httpx.get(
-        f"{agent.url}/builds/x/wait", params={"state": "done"}, headers=agent.headers()
-    )
+    wait = http.get(f"{agent.url}/builds/x/wait", params={"state": "done"}, headers=agent.headers())
     assert wait.status_code == 422 and "state" in wait.json()["error"]
+
+
+def test_routing_misses_and_unreadable_requests_get_json_answers(idle_agent):
+    agent, auth = idle_agent, idle_agent.headers()
+    missing = http.get(f"{agent.url}/nowhere", headers=auth)
+    assert (missing.status_code, missing.json()) == (404, {"detail": "Not Found"})
+    for method, path in [("DELETE", "/builds"), ("HEAD", "/healthz"), ("POST", "/builds/x")]:
+        answer = http.request(method, f"{agent.url}{path}", headers=auth)
+        assert answer.status_code == 405, (method, path)
+        assert answer.headers["allow"] in ("GET", "POST")
+    unreadable = http.post(
+        f"{agent.url}/builds",
+        content=b'{"commit": "\xff"}',  # not UTF-8
+        headers=auth | {"content-type": "application/json"},
+    )
+    assert (unreadable.status_code, unreadable.json()) == (
+        400,
+        {"detail": "There was an error parsing the body"},
+    )
+    cases = [
+        ({}, b"", "body: Field required"),
+        (
+            {"content-type": "text/plain"},
+            json.dumps({"commit": SHA}).encode(),
+            "body: Input should",
+        ),
+        ({"content-type": "application/json"}, b"null", "body: Input should be a valid dict"),
+    ]
+    for headers, content, message in cases:
+        answer = http.post(f"{agent.url}/builds", content=content, headers=auth | headers)
+        assert answer.status_code == 422 and answer.json()["error"].startswith(message), answer.text
+    wait = http.get(
+        f"{agent.url}/builds/x/wait", params={"timeout": "61"}, headers=auth
+    )  # every problem at once, before the job is looked up
+    assert wait.status_code == 422
+    assert wait.json()["error"] == (
+        "query.state: Field required; query.timeout: Input should be less than or equal to 60"
+    )
+    # a malformed body is refused as such even without the token, a well-formed one is not
+    no_token = {"content-type": "application/json"}
+    assert http.post(f"{agent.url}/builds", content=b"{x", headers=no_token).status_code == 422
+    assert http.post(f"{agent.url}/builds", content=b"{}", headers=no_token).status_code == 401
 
 
 def test_a_killed_and_restarted_agent_still_reports_the_job(agents, tmp_path):
@@ -146,7 +174,7 @@ def test_sigterm_drains_new_jobs_get_503_running_ones_are_interrupted(agents, tm
     agent = agents(FAKE_BUILD_GATE=str(tmp_path / "gate"), RAILYARD_AGENT_DRAIN_GRACE_SECONDS="3")
     job = Job.model_validate(submit(agent).json())
     job = wait_for(agent, job.id, State.RUNNING)
-    waiter = AgentClient(TOKEN, BuildPolicy())
+    waiter = AgentClient(TOKEN, BuildPolicy(), http)
     seen: list[Job] = []
     watching = threading.Thread(target=lambda: seen.append(waiter.wait(job, 30)))
     watching.start()
@@ -157,7 +185,7 @@ def test_sigterm_drains_new_jobs_get_503_running_ones_are_interrupted(agents, tm
     watching.join(timeout=10)
     assert seen and seen[0].state is State.INTERRUPTED  # the long poll hears it at once
     assert submit(agent, "a" * 40).status_code == 503
-    assert httpx.get(agent.health_url).status_code == 503
+    assert http.get(agent.health_url).status_code == 503
     assert agent.wait_exit(20) == 0
     agent.start()
     assert wait_for(agent, job.id, State.INTERRUPTED).state is State.INTERRUPTED  # not requeued
@@ -170,7 +198,7 @@ def test_the_long_poll_notices_completion_within_two_seconds(agents, tmp_path):
     answered: list[tuple[Job, float]] = []
 
     def long_poll():
-        result = AgentClient(TOKEN, BuildPolicy()).wait(job, 30)
+        result = AgentClient(TOKEN, BuildPolicy(), http).wait(job, 30)
         answered.append((result, time.time()))
 
     watching = threading.Thread(target=long_poll)

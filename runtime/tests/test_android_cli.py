@@ -141,9 +141,9 @@ def test_every_submission_lost_exits_3_after_the_bounded_attempts(
     ("token", "message"),
     [(None, "no agent token"), ("w" * 48, "refused the token")],
 )
-def test_token_problems_exit_2(agents, balancers, tmp_path, monkeypatch, token, message):
+def test_token_problems_exit_2(idle_agent, balancers, tmp_path, monkeypatch, token, message):
     monkeypatch.delenv("RAILYARD_AGENT_TOKEN", raising=False)
-    lb = balancers([agents()])
+    lb = balancers([idle_agent])  # refused before any job: the module's idle agent will do
     args = ["--json", "android", "build", "--commit", SHA, "--agent-url", lb.url]
     if token:
         (tmp_path / "wrong").write_text(token)

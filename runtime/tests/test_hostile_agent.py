@@ -22,31 +22,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from agents import APK_BUCKET, TOKEN, Agent
-from conftest import LocalServer, QuietHandler, client
+from agents import APK_BUCKET, TOKEN, Agent, http, s3, wait_for
+from conftest import LocalServer, QuietHandler
 from typer.testing import CliRunner
 
-from railyard_runtime.agent.jobs import Job, State
+from railyard_runtime.agent.jobs import State
 from railyard_runtime.cli import app
 
 SHA = "5b4a393f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c"
 
 
 def submit(agent: Agent, commit: str = SHA) -> httpx.Response:
-    return httpx.post(
+    return http.post(
         f"{agent.url}/builds", json={"commit": commit}, headers=agent.headers(), timeout=10
     )
-
-
-def wait_for(agent: Agent, job_id: str, *states: State, timeout: float = 20) -> Job:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        answer = httpx.get(f"{agent.url}/builds/{job_id}", headers=agent.headers(), timeout=10)
-        job = Job.model_validate(answer.json())
-        if job.state in states:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} not in {states} after {timeout} s: {job}")
 
 
 def eventually(check, timeout: float, what: str) -> None:
@@ -129,7 +118,7 @@ def sockets_of(agent: Agent) -> int:
 def health_latency(agent: Agent, timeout: float = 5) -> tuple[object, float]:
     started = time.monotonic()
     try:
-        outcome: object = httpx.get(agent.health_url, timeout=timeout).status_code
+        outcome: object = http.get(agent.health_url, timeout=timeout).status_code
     except httpx.TransportError as e:
         outcome = repr(e)
     return outcome, time.monotonic() - started
@@ -200,7 +189,7 @@ def test_a_request_too_slow_to_arrive_is_cut_off_while_a_long_poll_is_not(agents
     # a whole request in time is served however long the app takes (bounded by ?timeout=)
     job = wait_for(agent, submit(agent).json()["id"], State.RUNNING)
     started = time.monotonic()
-    answer = httpx.get(
+    answer = http.get(
         f"{agent.url}/builds/{job.id}/wait",
         params={"state": "running", "timeout": "2.5"},
         headers=agent.headers(),
@@ -408,7 +397,7 @@ class CapableAgent(Agent):
     def _ready(self) -> bool:
         assert self.process.poll() is None, f"agent exited:\n{self.log}"
         try:
-            return httpx.get(self.health_url, timeout=0.5).status_code == 200
+            return http.get(self.health_url, timeout=0.5).status_code == 200
         except httpx.TransportError:
             return False
 
@@ -446,7 +435,7 @@ REASONS = {
 
 
 def _objects(aws: str) -> list[str]:
-    listing = client("s3", aws).list_objects_v2(Bucket=APK_BUCKET)
+    listing = s3(aws).list_objects_v2(Bucket=APK_BUCKET)
     return [o["Key"] for o in listing.get("Contents", [])]
 
 
@@ -487,7 +476,7 @@ def test_the_build_users_own_apk_is_uploaded(agents, aws, build_root):
     agent = agents(RAILYARD_BUILD_USER="nobody", RAILYARD_BUILD_WORK_DIR=str(build_root))
     job = wait_for(agent, submit(agent).json()["id"], State.FAILED, State.SUCCEEDED)
     assert job.state is State.SUCCEEDED, job
-    body = client("s3", aws).get_object(Bucket=APK_BUCKET, Key=f"apks/{SHA}/{job.id}.apk")
+    body = s3(aws).get_object(Bucket=APK_BUCKET, Key=f"apks/{SHA}/{job.id}.apk")
     assert body["Body"].read() == f"APK {SHA}".encode()
 
 

@@ -10,12 +10,21 @@ from __future__ import annotations
 import json
 import os
 import threading
+from types import SimpleNamespace
 
 import pytest
-from pwa_helpers import ENTRYPOINTS, RefusingProxy, make_build, pointers, pwa_world
-from typer.testing import CliRunner
+from botocore.exceptions import ClientError
+from conftest import AlibabaApi, reset_moto, use_moto
+from pwa_helpers import (
+    ENTRYPOINTS,
+    RefusingProxy,
+    invoke,
+    make_build,
+    new_world,
+    pointers,
+    pwa_world,
+)
 
-from railyard_runtime.cli import app
 from railyard_runtime.pwa import publish
 from railyard_runtime.pwa import verify as pwa_verify
 from railyard_runtime.pwa.publish import kill_switch_script
@@ -30,9 +39,52 @@ def world(aws, alibaba_api, edges, monkeypatch):
 
 @pytest.fixture
 def live_r1(world, tmp_path):
-    """r1 published on both clouds: what every refused publish must leave untouched."""
+    """r1 published on both clouds: what every refused publish must leave untouched (each
+    bucket's listing: every key with the MD5 of its bytes, its size and its last write)."""
     world.run("pwa", "publish", str(make_build(tmp_path, "v1")), "--release", "r1")
-    return {b: world.objects(b) for b in (world.aws_bucket, world.oss_bucket)}
+    return _listings(world)
+
+
+def _listings(world) -> dict[str, dict]:
+    """Each bucket's listing: every key with the MD5 of its bytes, its size and its last write."""
+    return {b: world.listing(b) for b in (world.aws_bucket, world.oss_bucket)}
+
+
+@pytest.fixture(scope="module")
+def _shared():
+    """What ``published`` keeps between the tests of this module."""
+    shared = SimpleNamespace(alibaba=AlibabaApi(), edges=[], world=None, listings=None)
+    yield shared
+    shared.alibaba.server.stop()
+    for edge in shared.edges:
+        edge.server.stop()
+
+
+@pytest.fixture
+def published(_shared, moto_endpoint, tmp_path_factory, monkeypatch):
+    """(world, listings): r1 published on both clouds, what a refused publish must leave
+    untouched, as ``live_r1`` but published once for every test that asserts it changed
+    nothing, and again whenever the buckets are not as published (a test in between reset
+    moto, or a failed one changed them)."""
+    use_moto(moto_endpoint, monkeypatch)
+    _shared.alibaba.use(monkeypatch)
+    if _shared.world is not None:
+        _shared.world.use(monkeypatch)
+        try:
+            if _listings(_shared.world) == _shared.listings:
+                return _shared.world, _shared.listings
+        except ClientError:  # NoSuchBucket: moto was reset
+            pass
+    reset_moto(moto_endpoint)
+    for edge in _shared.edges:
+        edge.server.stop()
+    _shared.edges.clear()
+    _shared.world = new_world(moto_endpoint, _shared.alibaba, _shared.edges)
+    _shared.world.use(monkeypatch)
+    dist = make_build(tmp_path_factory.mktemp("published"), "v1")
+    _shared.world.run("pwa", "publish", str(dist), "--release", "r1")
+    _shared.listings = _listings(_shared.world)
+    return _shared.world, _shared.listings
 
 
 @pytest.fixture
@@ -53,14 +105,13 @@ def _refused(world, dist, before: dict, *told: str) -> str:
     for text in told:
         assert text in error, error
     assert "nothing was uploaded" in error
-    for bucket, objects in before.items():
-        assert world.objects(bucket) == objects  # not one object added or changed
+    for bucket, listing in before.items():
+        assert world.listing(bucket) == listing  # not one object added, changed or rewritten
     return error
 
 
 def _entrypoints(world, bucket: str) -> dict[str, bytes | None]:
-    stored = world.objects(bucket)
-    return {k: stored.get(k) for k in ENTRYPOINTS}
+    return world.read(bucket, ENTRYPOINTS)
 
 
 def _built(dist) -> dict[str, bytes]:
@@ -70,7 +121,21 @@ def _built(dist) -> dict[str, bytes]:
 # -- the build folder ------------------------------------------------------------------------
 
 
-def test_a_symlink_to_a_host_file_is_refused_and_never_read(world, tmp_path, live_r1):
+def test_every_problem_is_listed_at_once_before_anything_is_uploaded(world, tmp_path):
+    """A fresh bucket too: the first asset would have gone up before the bad ones."""
+    dist = make_build(tmp_path, "v1")
+    (dist / "sw.js").write_bytes(b"")
+    (dist / "static" / "z-link.js").symlink_to("/etc/hostname")
+    (dist / "static" / "z\nnewline.js").write_bytes(b"x")
+    empty = {world.aws_bucket: {}, world.oss_bucket: {}}
+
+    error = _refused(world, dist, empty, "3 entries", "'sw.js'", "'static/z-link.js'")
+
+    assert r"'static/z\nnewline.js'" in error
+
+
+def test_a_symlink_to_a_host_file_is_refused_and_never_read(published, tmp_path):
+    world, live_r1 = published
     secret = tmp_path / "host-passwd"
     secret.write_bytes(SECRET)
     dist = make_build(tmp_path, "v2")
@@ -83,13 +148,15 @@ def test_a_symlink_to_a_host_file_is_refused_and_never_read(world, tmp_path, liv
         assert not any(SECRET in body for body in world.objects(bucket).values())
 
 
-def test_a_symlink_inside_the_build_is_refused_too(world, tmp_path, live_r1):
+def test_a_symlink_inside_the_build_is_refused_too(published, tmp_path):
+    world, live_r1 = published
     dist = make_build(tmp_path, "v2")
     (dist / "favicon-copy.ico").symlink_to(dist / "favicon.ico")
     _refused(world, dist, live_r1, "'favicon-copy.ico'", "symbolic link")
 
 
-def test_a_symlinked_folder_is_refused_not_followed(world, tmp_path, live_r1):
+def test_a_symlinked_folder_is_refused_not_followed(published, tmp_path):
+    world, live_r1 = published
     outside = tmp_path / "home"
     outside.mkdir()
     (outside / "id_rsa").write_bytes(SECRET)
@@ -98,7 +165,8 @@ def test_a_symlinked_folder_is_refused_not_followed(world, tmp_path, live_r1):
     _refused(world, dist, live_r1, "'static/home'", "symbolic link")
 
 
-def test_a_fifo_is_refused_without_being_opened(world, tmp_path, live_r1):
+def test_a_fifo_is_refused_without_being_opened(published, tmp_path):
+    world, live_r1 = published
     dist = make_build(tmp_path, "v2")
     fifo = dist / "assets" / "pipe.js"
     os.mkfifo(fifo)
@@ -132,13 +200,15 @@ def test_a_fifo_is_refused_without_being_opened(world, tmp_path, live_r1):
         ("\u202esj.exe", "U+202E"),  # right-to-left override: shows as "exe.js"
     ],
 )
-def test_a_name_with_control_characters_is_refused(world, tmp_path, live_r1, name, shown):
+def test_a_name_with_control_characters_is_refused(published, tmp_path, name, shown):
+    world, live_r1 = published
     dist = make_build(tmp_path, "v2")
     (dist / "assets" / name).write_bytes(b"x")
     _refused(world, dist, live_r1, shown, "control or invisible characters")
 
 
-def test_a_name_that_is_not_utf8_is_refused(world, tmp_path, live_r1):
+def test_a_name_that_is_not_utf8_is_refused(published, tmp_path):
+    world, live_r1 = published
     dist = make_build(tmp_path, "v2")
     path = os.fsencode(dist / "assets") + b"/latin1-\xe9t\xe9.js"
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
@@ -146,13 +216,15 @@ def test_a_name_that_is_not_utf8_is_refused(world, tmp_path, live_r1):
 
 
 @pytest.mark.parametrize("name", ["..\\..\\index.html", "assets\\..\\sw.js", "a\\b.js"])
-def test_a_dot_dot_like_name_is_refused(world, tmp_path, live_r1, name):
+def test_a_dot_dot_like_name_is_refused(published, tmp_path, name):
+    world, live_r1 = published
     dist = make_build(tmp_path, "v2")
     (dist / name).write_bytes(b"// not what it seems")
     _refused(world, dist, live_r1, repr(name), "'..'")
 
 
-def test_a_releases_folder_cannot_overwrite_the_rollback_records(world, tmp_path, live_r1):
+def test_a_releases_folder_cannot_overwrite_the_rollback_records(published, tmp_path):
+    world, live_r1 = published
     dist = make_build(tmp_path, "v2")
     (dist / "releases").mkdir()
     (dist / "releases" / "live.json").write_text('{"release": "evil", "previous": null}')
@@ -165,29 +237,18 @@ def test_a_releases_folder_cannot_overwrite_the_rollback_records(world, tmp_path
 
 
 @pytest.mark.parametrize("entrypoint", ["sw.js", "index.html"])
-def test_an_empty_entrypoint_is_refused(world, tmp_path, live_r1, entrypoint):
+def test_an_empty_entrypoint_is_refused(published, tmp_path, entrypoint):
+    world, live_r1 = published
     dist = make_build(tmp_path, "v2")
     (dist / entrypoint).write_bytes(b"")
     _refused(world, dist, live_r1, repr(entrypoint), "is empty")
 
 
-def test_every_problem_is_listed_at_once_before_anything_is_uploaded(world, tmp_path):
-    """A fresh bucket too: the first asset would have gone up before the bad ones."""
-    dist = make_build(tmp_path, "v1")
-    (dist / "sw.js").write_bytes(b"")
-    (dist / "static" / "z-link.js").symlink_to("/etc/hostname")
-    (dist / "static" / "z\nnewline.js").write_bytes(b"x")
-    empty = {world.aws_bucket: {}, world.oss_bucket: {}}
-
-    error = _refused(world, dist, empty, "3 entries", "'sw.js'", "'static/z-link.js'")
-
-    assert r"'static/z\nnewline.js'" in error
-
-
 # -- two clouds ------------------------------------------------------------------------------
 
 
-def test_a_missing_bucket_on_one_cloud_changes_neither(world, tmp_path, live_r1, monkeypatch):
+def test_a_missing_bucket_on_one_cloud_changes_neither(published, tmp_path, monkeypatch):
+    world, live_r1 = published
     monkeypatch.setenv("RAILYARD_PWA_OSS_BUCKET", "railyard-dev-pwa-cn-typo")
     result = world.run(
         "pwa", "publish", str(make_build(tmp_path, "v2")), "--release", "r2", ok=False
@@ -198,7 +259,7 @@ def test_a_missing_bucket_on_one_cloud_changes_neither(world, tmp_path, live_r1,
     error = json.loads(result.stdout)["error"]
     assert "--oss-bucket 'railyard-dev-pwa-cn-typo'" in error and "no such bucket" in error
     assert "Nothing was uploaded" in error
-    assert world.objects(world.aws_bucket) == live_r1[world.aws_bucket]
+    assert world.listing(world.aws_bucket) == live_r1[world.aws_bucket]
 
 
 def test_a_release_id_taken_on_one_cloud_changes_neither(world, tmp_path, monkeypatch):
@@ -206,7 +267,7 @@ def test_a_release_id_taken_on_one_cloud_changes_neither(world, tmp_path, monkey
     with monkeypatch.context() as only_oss:
         only_oss.delenv("RAILYARD_PWA_S3_BUCKET")
         world.run("pwa", "publish", str(make_build(tmp_path, "v2")), "--release", "r2")
-    before = world.objects(world.aws_bucket)
+    before = world.listing(world.aws_bucket)
 
     result = world.run(
         "pwa", "publish", str(make_build(tmp_path, "v3")), "--release", "r2", ok=False
@@ -214,7 +275,7 @@ def test_a_release_id_taken_on_one_cloud_changes_neither(world, tmp_path, monkey
 
     assert result.exit_code == 2
     assert "already published on alibaba" in json.loads(result.stdout)["error"]
-    assert world.objects(world.aws_bucket) == before  # aws did not go live with r2 alone
+    assert world.listing(world.aws_bucket) == before  # aws did not go live with r2 alone
 
 
 @pytest.mark.parametrize("refused_key", ["sw.js", "releases/live.json"])
@@ -313,9 +374,10 @@ def test_the_documented_states_command_by_command(world, tmp_path):
         served = kill_switch_script() if live == "kill-switch" else _built(builds[live])["sw.js"]
         for bucket in (world.aws_bucket, world.oss_bucket):
             assert pointers(world, bucket) == expected, f"step {step}: pwa {' '.join(command)}"
-            assert world.objects(bucket)["sw.js"] == served, f"step {step}"
+            entrypoints = _entrypoints(world, bucket)
+            assert entrypoints["sw.js"] == served, f"step {step}"
             if live != "kill-switch":
-                assert _entrypoints(world, bucket) == _built(builds[live])
+                assert entrypoints == _built(builds[live])
 
 
 def _publish_and_verify(world, tmp_path, *releases: str) -> None:
@@ -408,11 +470,11 @@ def test_the_kill_switch_works_over_a_corrupt_live_pointer(world, tmp_path, corr
     assert result.exit_code == 0, result.output
     reports = {r["target"]: r for r in json.loads(result.stdout)}
     for name, bucket in buckets.items():
-        stored = world.objects(bucket)
+        copies = [k for k in world.keys(bucket) if k.startswith("releases/live.json.corrupt-")]
+        stored = world.read(bucket, ["sw.js", "releases/live.json", *copies])
         assert stored["sw.js"] == kill_switch_script()
         live = json.loads(stored["releases/live.json"])
         assert live["release"] == "kill-switch"
-        copies = [k for k in stored if k.startswith("releases/live.json.corrupt-")]
         target = "aws" if name == "aws" else "alibaba"
         if name in corrupt:
             assert [stored[k] for k in copies] == [garbage]  # the old bytes, kept as they were
@@ -452,7 +514,7 @@ TOKEN_COMMANDS = {
 
 
 def _with_token_file(command: str, path) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["--json", *TOKEN_COMMANDS[command], "--token-file", path])
+    result = invoke(["--json", *TOKEN_COMMANDS[command], "--token-file", path])
     assert isinstance(result.exception, SystemExit), result.exception  # no traceback
     return result.exit_code, result.stdout
 

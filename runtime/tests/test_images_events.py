@@ -5,12 +5,24 @@ from __future__ import annotations
 import json
 
 import pytest
+import typer.main
+import typer.testing
 from conftest import client, push_image
 from typer.testing import CliRunner
 
 from railyard_runtime.cli import app
 
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _command_built_once():
+    """The CLI's click command, built from ``app`` once for this module: the runner would
+    build it again, signatures and all, for every invocation."""
+    command = typer.main.get_command(app)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(typer.testing, "_get_command", lambda _app: command)
+        yield
 
 
 def run(*args: str):

@@ -99,14 +99,20 @@ def release_events(feature: str = "PROJ-1") -> list[PipelineEvent]:
 
 
 def publish(sqs, queue: str, events: list[PipelineEvent], salt: str = "") -> None:
-    for i, event in enumerate(events):
-        sqs.send_message(
-            QueueUrl=queue,
-            MessageBody=event.model_dump_json(by_alias=True),
-            MessageGroupId=event.feature,
+    """Send ``events`` in order, ten a call (SQS keeps a batch's order within each group)."""
+    entries = [
+        {
+            "Id": str(i),
+            "MessageBody": event.model_dump_json(by_alias=True),
+            "MessageGroupId": event.feature,
             # a redelivered duplicate is a new message for SQS: only the bridge can dedupe it
-            MessageDeduplicationId=f"{event.deduplication_id}{salt}{i}",
-        )
+            "MessageDeduplicationId": f"{event.deduplication_id}{salt}{i}",
+        }
+        for i, event in enumerate(events)
+    ]
+    for start in range(0, len(entries), 10):
+        answer = sqs.send_message_batch(QueueUrl=queue, Entries=entries[start : start + 10])
+        assert not answer.get("Failed"), answer["Failed"]
 
 
 def in_queue(bridge: Bridge) -> int:
@@ -222,6 +228,8 @@ def test_every_failure_ends_in_the_same_card_with_one_move_per_column_change(fee
     first = bridge_for(feed, board)
     if failure == "500s":
         BoardHandler.failures = 3
+        # retried at once: the backoff hiding a message is the board-down test's subject
+        first.settings.retry_base_seconds = 0
         drain(first)
     elif failure:
         failure(first)
@@ -405,6 +413,8 @@ def start_bridge(feed, board_url: str, tmp_path) -> tuple[subprocess.Popen, int]
         "RAILYARD_BOARD_CONFIG": str(tmp_path / "board.json"),
         "RAILYARD_BOARD_SECRET_FILE": str(tmp_path / "secret"),
         "RAILYARD_BRIDGE_PORT": str(port),
+        # short long polls: SIGTERM waits for the one in hand
+        "RAILYARD_EVENTS_WAIT_SECONDS": "1",
     }
     code = "from railyard_runtime.kanban.server import main; main()"
     return subprocess.Popen([sys.executable, "-c", code], env=env), port
@@ -436,7 +446,8 @@ def test_the_bridge_process_moves_cards_serves_metrics_and_stops_on_sigterm(feed
         assert "railyard_bridge_board_moves_total 4.0" in metrics
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0  # finishes its long poll, then exits cleanly
+        # finishes its long poll (1 s, not SQS's 20), then exits cleanly
+        assert process.wait(timeout=10) == 0
     finally:
         stop(process)
 
@@ -444,7 +455,7 @@ def test_the_bridge_process_moves_cards_serves_metrics_and_stops_on_sigterm(feed
 def test_a_bridge_process_killed_mid_stream_is_finished_by_the_next_one(feed, board, tmp_path):
     """SIGKILL wherever it happens to be; the next process ends every card the same way, with
     one move per column change on a board that honours move ids."""
-    features = [f"PROJ-{i}" for i in range(1, 9)]
+    features = [f"PROJ-{i}" for i in range(1, 5)]  # four groups: batches mix them
     publish(feed[0], feed[2], [e for f in features for e in release_events(f)])
     first, _ = start_bridge(feed, board, tmp_path)
     try:
@@ -457,8 +468,13 @@ def test_a_bridge_process_killed_mid_stream_is_finished_by_the_next_one(feed, bo
     second, _ = start_bridge(feed, board, tmp_path)
     try:
         store = CardStore(feed[1], "cards")
+        every_move = len(features) * len(IN_ORDER_MOVES)  # the board first: no read of the table
         assert wait_until(
-            lambda: all(store.get(f).board_column == "Android released" for f in features), 60
+            lambda: (
+                len(BoardHandler.moves) >= every_move
+                and all(store.get(f).board_column == "Android released" for f in features)
+            ),
+            60,
         ), BoardHandler.moves
     finally:
         stop(second)
@@ -563,6 +579,7 @@ def test_the_bridge_process_names_every_bad_setting_and_exits_2(tmp_path):
         "RAILYARD_BOARD_SECRET_FILE": str(tmp_path / "no-secret"),
         "RAILYARD_COLUMN_RULES": str(tmp_path / "rules.json"),
         "RAILYARD_BRIDGE_PORT": "metrics",
+        "RAILYARD_EVENTS_WAIT_SECONDS": "30",
     }
     code = "from railyard_runtime.kanban.server import main; main()"
     done = subprocess.run(
@@ -579,6 +596,7 @@ def test_the_bridge_process_names_every_bad_setting_and_exits_2(tmp_path):
         f"RAILYARD_COLUMN_RULES: {tmp_path / 'rules.json'}: rules.0.lane: Input should be",
         "; rules.0.phases: Field required",
         "RAILYARD_BRIDGE_PORT: 'metrics' is not a whole number from 1 to 65535",
+        "RAILYARD_EVENTS_WAIT_SECONDS: '30' is not a whole number from 1 to 20",
     ):
         assert expected in done.stderr, expected
 

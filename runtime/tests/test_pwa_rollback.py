@@ -18,8 +18,7 @@ def world(aws, alibaba_api, edges, monkeypatch):
 def _site(world, bucket: str, dist) -> tuple[dict, dict]:
     """(what the bucket serves for every file of ``dist``, the files of ``dist``)."""
     files = {p.relative_to(dist).as_posix(): p.read_bytes() for p in dist.rglob("*") if p.is_file()}
-    stored = world.objects(bucket)
-    return {k: stored.get(k) for k in files}, files
+    return world.read(bucket, files), files
 
 
 def _pointer(world, bucket: str, name: str) -> dict:
@@ -98,8 +97,9 @@ def test_kill_switch_then_rollback(world, tmp_path):
     script = kill_switch_script()
     assert b"registration.unregister()" in script
     for bucket in (world.aws_bucket, world.oss_bucket):
-        assert world.objects(bucket)["sw.js"] == script
-        assert world.s3.head_object(Bucket=bucket, Key="sw.js")["CacheControl"] == "no-cache"
+        head, body = world.head_and_body(bucket, "sw.js")
+        assert body == script
+        assert head["CacheControl"] == "no-cache"
         assert _pointer(world, bucket, "live")["release"] == "kill-switch"
     assert world.invalidations()[-1] == ["/sw.js"]
     assert world.run("pwa", "verify", "--deadline", "1", ok=False).exit_code == 1
@@ -148,7 +148,7 @@ def test_rollback_refuses_with_the_reason(world, tmp_path, setup, args, message,
 def test_rollback_refuses_a_release_whose_assets_expired_and_changes_nothing(world, tmp_path):
     world.run("pwa", "publish", str(make_build(tmp_path, "v1")), "--release", "r1")
     world.run("pwa", "publish", str(make_build(tmp_path, "v2")), "--release", "r2")
-    r1_files = json.loads(world.objects(world.oss_bucket)["releases/r1.json"])["files"]
+    r1_files = json.loads(world.get(world.oss_bucket, "releases/r1.json"))["files"]
     bundle = next(k for k in r1_files if k.startswith("assets/app."))
     world.s3.delete_object(Bucket=world.oss_bucket, Key=bundle)  # as a lifecycle rule would
 
@@ -158,7 +158,7 @@ def test_rollback_refuses_a_release_whose_assets_expired_and_changes_nothing(wor
     assert "can no longer be restored on alibaba" in result.stdout
     for bucket in (world.aws_bucket, world.oss_bucket):  # neither cloud moved
         assert _pointer(world, bucket, "live")["release"] == "r2"
-        assert world.objects(bucket)["sw.js"] == (tmp_path / "dist-v2" / "sw.js").read_bytes()
+        assert world.get(bucket, "sw.js") == (tmp_path / "dist-v2" / "sw.js").read_bytes()
 
 
 def test_prune_keeps_the_newest_releases_and_what_live_needs(world, tmp_path):
@@ -174,11 +174,11 @@ def test_prune_keeps_the_newest_releases_and_what_live_needs(world, tmp_path):
         assert report["droppedReleases"] == ["r2"]
         assert report["deletedFiles"] == 1  # r2's bundle; the shared logo and css stay
     for bucket in (world.aws_bucket, world.oss_bucket):
-        stored = world.objects(bucket)
+        stored = world.keys(bucket)
         assert "releases/r2.json" not in stored
         assert not [k for k in stored if k.startswith("releases/r2/")]
         for release in ("r1", "r3", "r4"):  # every file of a kept release is still there
-            record = json.loads(stored[f"releases/{release}.json"])
+            record = json.loads(world.get(bucket, f"releases/{release}.json"))
             assert all(k in stored for k in record["files"])
     assert world.run("pwa", "rollback", "--to", "r2", ok=False).exit_code == 2
     assert [r["release"] for r in world.json("pwa", "rollback", "--to", "r3")] == ["r3", "r3"]

@@ -14,6 +14,7 @@ OIDC variables the SDK's default chain applies (a developer's own keys or CLI pr
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import os
@@ -39,7 +40,33 @@ _CLIENT_CONFIG = dict(
 
 
 def aws_client(service: str, region: str | None = None):
+    """A client of ``service``, shared within the process by every caller with the same
+    service, region and environment: clients are thread-safe, and building one costs more
+    than many requests. Register event hooks only on a ``new_aws_client``."""
+    return _shared_aws_client(service, region, _client_environment())
+
+
+def new_aws_client(service: str, region: str | None = None):
+    """A client of ``service`` of its own."""
     return boto3.client(service, region_name=region, config=BotoConfig(**_CLIENT_CONFIG))
+
+
+@functools.lru_cache(maxsize=32)
+def _shared_aws_client(service: str, region: str | None, environment: tuple):
+    return new_aws_client(service, region)
+
+
+_PROXY_ENV = {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
+
+
+def _client_environment() -> tuple[tuple[str, str], ...]:
+    """What a new client would read from the environment (endpoints, keys, profile, retries,
+    proxies): a client built under other values is not shared."""
+    return tuple(
+        sorted(
+            (k, v) for k, v in os.environ.items() if k.startswith("AWS_") or k.upper() in _PROXY_ENV
+        )
+    )
 
 
 def oss_endpoint(region: str, internal: bool = False) -> str:
@@ -49,19 +76,39 @@ def oss_endpoint(region: str, internal: bool = False) -> str:
 def oss_client(region: str, endpoint: str | None = None):
     """An S3 client for OSS. ``endpoint`` overrides (a CNAME, or a local stand-in in tests).
 
-    OSS wants virtual-hosted requests; a stand-in at an IP address needs path style. Build a
-    client per job: instance-role keys are short-lived STS keys, fetched fresh here.
+    OSS wants virtual-hosted requests; a stand-in at an IP address needs path style. Call it
+    per job: instance-role keys are short-lived STS keys, fetched fresh here; a client is
+    shared, like ``aws_client``'s, only by calls that got the same keys.
     """
     endpoint = endpoint or oss_endpoint(region)
-    host = endpoint.split("://", 1)[-1].split(":")[0]
     keys = alibaba_keys(alibaba_credentials(region))
+    return _shared_oss_client(
+        region,
+        endpoint,
+        keys.access_key_id,
+        keys.access_key_secret,
+        keys.security_token or None,
+        _client_environment(),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_oss_client(
+    region: str,
+    endpoint: str,
+    access_key_id: str,
+    access_key_secret: str,
+    security_token: str | None,
+    environment: tuple,
+):
+    host = endpoint.split("://", 1)[-1].split(":")[0]
     return boto3.client(
         "s3",
         region_name=region,
         endpoint_url=endpoint,
-        aws_access_key_id=keys.access_key_id,
-        aws_secret_access_key=keys.access_key_secret,
-        aws_session_token=keys.security_token or None,
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=access_key_secret,
+        aws_session_token=security_token,
         config=BotoConfig(
             **_CLIENT_CONFIG,
             signature_version="s3v4",

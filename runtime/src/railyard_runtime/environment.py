@@ -85,6 +85,8 @@ class BridgeEnv(StrEnum):
     """Port of /metrics and /healthz."""
     EVENTS_VISIBILITY_SECONDS = "RAILYARD_EVENTS_VISIBILITY_SECONDS"
     """The queue's visibility timeout."""
+    EVENTS_WAIT_SECONDS = "RAILYARD_EVENTS_WAIT_SECONDS"
+    """How long one receive waits for messages (SQS long poll); unset: 20, SQS's longest."""
 
 
 class AgentEnv(StrEnum):

@@ -1,4 +1,4 @@
-"""The agent's HTTP API (FastAPI).
+"""The agent's HTTP API (Starlette, with pydantic models).
 
 - ``POST /builds`` ``{"commit": sha}``: 202 with a new job, 200 with the active job of that
   commit; 429 with ``Retry-After`` when the queue is full; 503 while draining.
@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.message
 import hmac
+import json
 import sqlite3
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from railyard_runtime.agent.jobs import BuildRequest, Job, State
@@ -32,6 +38,9 @@ MAX_BODY_BYTES = 4096
 MAX_WAIT_SECONDS = 60
 QUEUE_FULL_RETRY_AFTER = 15
 """Seconds a client waits before submitting again when the queue is full."""
+_BUILD_REQUEST = TypeAdapter(BuildRequest)
+_STATE = TypeAdapter(State)
+_WAIT_TIMEOUT = TypeAdapter(Annotated[float, Field(ge=0, le=MAX_WAIT_SECONDS)])
 
 
 class ApiError(Exception):
@@ -40,6 +49,63 @@ class ApiError(Exception):
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers
+
+
+class InvalidRequest(Exception):
+    """A request's problems as pydantic reports them (``loc``, ``msg``); answered 422."""
+
+    def __init__(self, errors: list[dict[str, Any]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+_ABSENT = object()
+"""An empty body or an absent query parameter (JSON ``null`` is a value, and a wrong one)."""
+
+
+def _missing(loc: tuple[str, ...]) -> dict[str, Any]:
+    return {"type": "missing", "loc": loc, "msg": "Field required", "input": None}
+
+
+def _checked(adapter: TypeAdapter, value: Any, loc: tuple[str, ...], errors: list) -> Any:
+    """``value`` validated by ``adapter``, or None with its problems added to ``errors``."""
+    if value is _ABSENT:
+        errors.append(_missing(loc))
+        return None
+    try:
+        return adapter.validate_python(value, from_attributes=True)
+    except ValidationError as e:
+        errors.extend({**err, "loc": (*loc, *err["loc"])} for err in e.errors(include_url=False))
+        return None
+
+
+async def _body(request: Request) -> Any:
+    """The body as the API reads it: parsed JSON when declared so (``application/json`` or
+    ``+json``), else its raw bytes, which no model accepts; ``_ABSENT`` when empty."""
+    try:
+        body = await request.body()
+        if not body:
+            return _ABSENT
+        declared = request.headers.get("content-type")
+        if declared:
+            content_type = email.message.Message()
+            content_type["content-type"] = declared
+            subtype = content_type.get_content_subtype()
+            if content_type.get_content_maintype() == "application" and (
+                subtype == "json" or subtype.endswith("+json")
+            ):
+                return json.loads(body)
+        return body
+    except json.JSONDecodeError as e:
+        raise InvalidRequest(
+            [{"type": "json_invalid", "loc": ("body", e.pos), "msg": "JSON decode error"}]
+        ) from e
+    except Exception as e:  # not UTF-8, a client gone: nothing to validate
+        raise HTTPException(400, "There was an error parsing the body") from e
+
+
+def _job_response(job: Job) -> Response:
+    return Response(job.model_dump_json(by_alias=True), media_type="application/json")
 
 
 class BodyLimit:
@@ -82,8 +148,7 @@ class BodyLimit:
 
 def create_app(
     store: JobStore, runner: Runner, token: SecretStr, host_url: str, health_port: int | None
-) -> FastAPI:
-    app = FastAPI(title="railyard build agent", docs_url=None, redoc_url=None, openapi_url=None)
+) -> Starlette:
     expected = token.get_secret_value().encode()
 
     def job_view(row: sqlite3.Row, with_log: bool = True) -> Job:
@@ -116,39 +181,42 @@ def create_app(
             raise ApiError(404, f"no job {job_id!r} on this agent ({host_url})")
         return row
 
-    Auth = Depends(authorized)
-
-    @app.middleware("http")
     async def health_port_serves_health_only(request: Request, call_next):
         port = request.scope.get("server", (None, None))[1]
         if health_port is not None and port == health_port and request.url.path != "/healthz":
             return JSONResponse({"error": "the health port serves /healthz only"}, 404)
         return await call_next(request)
 
-    @app.exception_handler(ApiError)
     async def api_error(_: Request, e: ApiError) -> JSONResponse:
         return JSONResponse({"error": e.message}, status_code=e.status, headers=e.headers)
 
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(_: Request, e: RequestValidationError) -> JSONResponse:
+    async def bad_request(_: Request, e: InvalidRequest) -> JSONResponse:
         problems = [
             f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or 'body'}: {err['msg']}"
-            for err in e.errors()
+            for err in e.errors
         ]
         return JSONResponse({"error": "; ".join(problems)}, status_code=422)
 
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
+    async def http_error(_: Request, e: HTTPException) -> JSONResponse:
+        """Unknown paths (404), methods (405) and unreadable bodies (400)."""
+        return JSONResponse({"detail": e.detail}, status_code=e.status_code, headers=e.headers)
+
+    async def healthz(_: Request) -> JSONResponse:
         if runner.draining:
             return JSONResponse({"status": "draining"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    @app.post("/builds", dependencies=[Auth], response_model=Job)
-    async def submit(request: BuildRequest) -> JSONResponse:
+    async def submit(request: Request) -> JSONResponse:
+        body = await _body(request)  # malformed JSON is refused before the token is checked
+        authorized(request)
+        errors: list[dict[str, Any]] = []
+        build = _checked(_BUILD_REQUEST, body, ("body",), errors)
+        if errors:
+            raise InvalidRequest(errors)
         if runner.draining:
             raise ApiError(503, "this agent is draining: submit through the load balancer")
         try:
-            row, created = store.submit(request.commit, runner.settings.max_queued)
+            row, created = store.submit(build.commit, runner.settings.max_queued)
         except QueueFull as e:
             raise ApiError(
                 429,
@@ -159,19 +227,25 @@ def create_app(
             ) from e
         if created:
             runner.wake()
-        body = job_view(row).model_dump(mode="json", by_alias=True)
-        return JSONResponse(body, status_code=202 if created else 200)
+        answer = job_view(row).model_dump(mode="json", by_alias=True)
+        return JSONResponse(answer, status_code=202 if created else 200)
 
-    @app.get("/builds/{job_id}", dependencies=[Auth], response_model=Job)
-    async def status(job_id: str) -> Job:
-        return job_view(existing(job_id))
+    async def status(request: Request) -> Response:
+        authorized(request)
+        return _job_response(job_view(existing(request.path_params["job_id"])))
 
-    @app.get("/builds/{job_id}/wait", dependencies=[Auth], response_model=Job)
-    async def wait(
-        job_id: str,
-        state: Annotated[State, Query(description="The state the caller last saw.")],
-        timeout: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = 30,
-    ) -> Job:
+    async def wait(request: Request) -> Response:
+        authorized(request)
+        query, errors = request.query_params, []
+        state = _checked(_STATE, query.get("state", _ABSENT), ("query", "state"), errors)
+        timeout = query.get("timeout", _ABSENT)
+        if timeout is _ABSENT:
+            timeout = 30
+        else:
+            timeout = _checked(_WAIT_TIMEOUT, timeout, ("query", "timeout"), errors)
+        if errors:
+            raise InvalidRequest(errors)
+        job_id = request.path_params["job_id"]
         existing(job_id)
 
         def moved() -> bool:
@@ -180,11 +254,29 @@ def create_app(
         async with runner.changed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(runner.changed.wait_for(moved), timeout)
-        return job_view(existing(job_id))
+        return _job_response(job_view(existing(job_id)))
 
-    return app
+    def route(path: str, endpoint, method: str) -> Route:
+        answered = Route(path, endpoint, methods=[method])
+        answered.methods = {method}  # Starlette adds HEAD to GET; each route answers one method
+        return answered
+
+    return Starlette(
+        routes=[
+            route("/healthz", healthz, "GET"),
+            route("/builds", submit, "POST"),
+            route("/builds/{job_id}", status, "GET"),
+            route("/builds/{job_id}/wait", wait, "GET"),
+        ],
+        middleware=[Middleware(BaseHTTPMiddleware, dispatch=health_port_serves_health_only)],
+        exception_handlers={
+            ApiError: api_error,
+            InvalidRequest: bad_request,
+            HTTPException: http_error,
+        },
+    )
 
 
-def guarded(app: FastAPI) -> ASGIApp:
+def guarded(app: ASGIApp) -> ASGIApp:
     """The app behind the body-size limit (outermost, before any parsing)."""
     return BodyLimit(app, MAX_BODY_BYTES)

@@ -19,19 +19,15 @@ import resource
 import socket
 import sys
 from contextlib import asynccontextmanager
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-import httpx
-import uvicorn
-
-from railyard_runtime import __version__, clouds
+from railyard_runtime import __version__
 from railyard_runtime.agent import settings as agent_settings
-from railyard_runtime.agent.app import create_app, guarded
-from railyard_runtime.agent.connections import ConnectionLimits, guarded_protocol
-from railyard_runtime.agent.runner import Runner
 from railyard_runtime.agent.settings import HEALTH_MAX_CONNECTIONS, AgentSettings, SettingsError
-from railyard_runtime.agent.store import JobStore
 from railyard_runtime.environment import AgentEnv
+
+if TYPE_CHECKING:
+    from railyard_runtime.agent.draining import DrainingServer
 
 log = logging.getLogger("railyard.agent")
 METADATA = "http://100.100.100.200/latest"
@@ -41,36 +37,12 @@ MAX_HEADER_BYTES = 8192
 KEEP_ALIVE_SECONDS = 5
 
 
-class DrainingServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, runner: Runner, grace_seconds: float):
-        super().__init__(config)
-        self.runner = runner
-        self.grace_seconds = grace_seconds
-        self._draining: asyncio.Task | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def serve(self, sockets=None) -> None:
-        self._loop = asyncio.get_running_loop()
-        await super().serve(sockets)
-
-    def handle_exit(self, sig, frame) -> None:
-        if self._draining is not None or self._loop is None:
-            return super().handle_exit(sig, frame)  # second signal: stop now
-        self._loop.call_soon_threadsafe(self._start_drain)
-
-    def _start_drain(self) -> None:
-        self._draining = asyncio.ensure_future(self._drain())
-
-    async def _drain(self) -> None:
-        await self.runner.drain("the host is shutting down (drain); submit again")
-        await asyncio.sleep(self.grace_seconds)  # let waiting clients read the news
-        self.should_exit = True
-
-
 def advertised_url(s: AgentSettings, metadata: str = METADATA) -> str:
     """The URL the CLI follows a job to: configured, or this host's private IP."""
     if s.advertise_url:
         return s.advertise_url
+    import httpx  # only hosts that ask the metadata: kept off every agent's start
+
     try:
         with httpx.Client(timeout=2) as http:  # Alibaba metadata in hardened mode (IMDSv2)
             token = http.put(
@@ -95,6 +67,8 @@ def advertised_url(s: AgentSettings, metadata: str = METADATA) -> str:
 def oss_uploader(s: AgentSettings):
     async def upload(apk: BinaryIO, key: str) -> str:
         def put() -> None:
+            from railyard_runtime import clouds  # boto3: paid at the first upload, not at start
+
             client = clouds.oss_client(s.region, s.oss_endpoint or None)
             # the file the runner opened and checked: a path could be swapped by the build
             client.upload_fileobj(
@@ -155,6 +129,16 @@ def build_server(s: AgentSettings) -> tuple[DrainingServer, list[socket.socket]]
             "set it on shared or production hosts",
             AgentEnv.BUILD_USER,
         )
+    # Loaded only now: a host refused above says so without loading the web stack
+    # (uvicorn, Starlette and the job models are most of a start's CPU).
+    import uvicorn
+
+    from railyard_runtime.agent.app import create_app, guarded
+    from railyard_runtime.agent.connections import ConnectionLimits, guarded_protocol
+    from railyard_runtime.agent.draining import DrainingServer
+    from railyard_runtime.agent.runner import Runner
+    from railyard_runtime.agent.store import JobStore
+
     store = JobStore(s.database)
     requeued = store.recover(s.max_attempts)
     if requeued:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-import httpx
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 
 def http_url(value: str) -> str:
     """``value`` if it is an http(s) URL with a host and a valid port; ValueError says why."""
+    import httpx  # here, not at the top: a bridge refused before any URL is read starts sooner
+
     try:
         url = httpx.URL(value)
     except httpx.InvalidURL as e:
@@ -53,6 +54,8 @@ class BoardConfig(BaseModel):
     @property
     def port(self) -> int:
         """The TCP port the bridge calls the board on (its egress policy opens only this)."""
+        import httpx
+
         url = httpx.URL(self.endpoint)
         return url.port or (443 if url.scheme == "https" else 80)
 

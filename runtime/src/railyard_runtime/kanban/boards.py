@@ -14,11 +14,13 @@ bodies are read up to ``MAX_ANSWER`` bytes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
 import re
 import socket
+import ssl
 import threading
 from typing import Protocol
 from urllib.parse import quote
@@ -52,8 +54,16 @@ class Board(Protocol):
         ...
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``), built once:
+    loading the CA bundle is most of what a new client costs."""
+    return httpx.create_ssl_context()
+
+
 def _client(deadline: float, headers: dict[str, str] | None = None, **kwargs) -> httpx.Client:
     return httpx.Client(
+        verify=_tls(),
         # no single socket operation outlasts the call; the call as a whole is cut in _send
         timeout=httpx.Timeout(deadline),
         follow_redirects=False,

@@ -19,6 +19,8 @@ setting stops the bridge with exit 2 and the setting named.
   release's)
 - ``RAILYARD_BRIDGE_PORT``: metrics (``/metrics``) and health (``/healthz``), default 9102
 - ``RAILYARD_EVENTS_VISIBILITY_SECONDS``: the queue's visibility timeout, default 60
+- ``RAILYARD_EVENTS_WAIT_SECONDS``: how long one receive waits for messages (1-20), default 20;
+  a SIGTERM waits for the receive in hand
 """
 
 from __future__ import annotations
@@ -32,13 +34,11 @@ import stat
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
-from railyard_runtime import clouds
 from railyard_runtime.environment import BridgeEnv
 from railyard_runtime.errors import BadInput
 from railyard_runtime.kanban import cards
@@ -49,9 +49,14 @@ from railyard_runtime.kanban.board_config import (
     JiraConfig,
     WebhookConfig,
 )
-from railyard_runtime.kanban.boards import Board, GitHubProjectsBoard, JiraBoard, WebhookBoard
-from railyard_runtime.kanban.bridge import Bridge, BridgeSettings
-from railyard_runtime.kanban.store import CardStore
+
+# The boards, the AWS SDK and the metrics server are imported where used, once the settings are
+# good: a bridge refused for its settings exits without loading them.
+if TYPE_CHECKING:
+    from http.server import ThreadingHTTPServer
+
+    from railyard_runtime.kanban.boards import Board
+    from railyard_runtime.kanban.bridge import Bridge
 
 log = logging.getLogger("railyard.bridge")
 STALE_AFTER = 120  # seconds without a poll: unhealthy (a poll waits at most 20 s)
@@ -177,6 +182,8 @@ def board_from_env(problems: list[str]) -> Board | None:
     secret = _board_secret(kind, problems)
     if config is None or secret is None:
         return None
+    from railyard_runtime.kanban.boards import GitHubProjectsBoard, JiraBoard, WebhookBoard
+
     if isinstance(config, WebhookConfig):
         return WebhookBoard(config.url, secret)
     if isinstance(config, GitHubProjectsConfig):
@@ -211,14 +218,25 @@ def build_bridge() -> tuple[Bridge, int]:
     rules = rules_from_env(problems)
     port = _int_env(BridgeEnv.PORT, 9102, 1, 65535, problems)
     visibility = _int_env(BridgeEnv.EVENTS_VISIBILITY_SECONDS, 60, 10, 43200, problems)
+    wait = _int_env(BridgeEnv.EVENTS_WAIT_SECONDS, 20, 1, 20, problems)
     if problems or board is None:
         raise BadInput("bridge settings:\n  " + "\n  ".join(problems))
+    from railyard_runtime import clouds
+    from railyard_runtime.kanban.bridge import Bridge, BridgeSettings
+    from railyard_runtime.kanban.store import CardStore
+
     store = CardStore(clouds.aws_client("dynamodb"), table)
-    settings = BridgeSettings(queue_url=queue, dlq_url=dlq, visibility_seconds=visibility)
+    settings = BridgeSettings(
+        queue_url=queue, dlq_url=dlq, wait_seconds=wait, visibility_seconds=visibility
+    )
     return Bridge(clouds.aws_client("sqs"), store, board, rules, settings), port
 
 
 def serve_metrics(bridge: Bridge, port: int) -> ThreadingHTTPServer:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             if self.path == "/metrics":

@@ -16,8 +16,9 @@ Targets run in parallel; files within a target too, with entrypoints strictly af
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from railyard_runtime.errors import BadInput, StepError
 from railyard_runtime.pwa import release as rel
 from railyard_runtime.pwa.build import ENTRYPOINT_ORDER, BuildFile
 from railyard_runtime.pwa.cdn import Cdn
-from railyard_runtime.pwa.store import Bucket, Saved
+from railyard_runtime.pwa.store import SHA_META, Bucket, Saved
 
 Progress = Callable[[str, int], None]
 """Called with (target name, bytes just sent) while files upload."""
@@ -106,16 +107,19 @@ def _before(live: rel.Pointer | None, release_id: str) -> str | None:
 
 
 def _switch_all(
-    targets: Sequence[Target], switch: Callable[[Target], TargetReport], what: str
+    targets: Sequence[Target],
+    switch: Callable[[Target, Mapping[str, Saved]], TargetReport],
+    what: str,
 ) -> list[TargetReport]:
     """Run ``switch`` on every target; if one fails, put every target back as it was.
 
     The entrypoints, ``live.json`` and ``last-known-good.json`` are saved first (small objects),
-    so a target that switched, or switched half, is restored byte for byte.
+    so a target that switched, or switched half, is restored byte for byte. ``switch`` gets
+    them by key: what an entrypoint holds, without asking the bucket again.
     """
     saved = parallel(targets, lambda t: [t.bucket.save(k) for k in SWITCHED_KEYS])
     saved_by = {t.name: s for t, s in zip(targets, saved, strict=True)}
-    outcomes = _each(targets, switch)
+    outcomes = _each(targets, lambda t: switch(t, {s.key: s for s in saved_by[t.name]}))
     failed = [(t, o) for t, o in zip(targets, outcomes, strict=True) if isinstance(o, StepError)]
     if not failed:
         _invalidate_all(targets, outcomes)
@@ -136,6 +140,15 @@ def _switch_all(
             told.append(f"{t.name} serves {before} again, as before")
     end = "Every cloud is back as it was" if all_back else "NOT every cloud is back: see above"
     raise type(failed[0][1])("; ".join(told) + f". {end}.")
+
+
+def _held_sha(t: Target, key: str, saved: Mapping[str, Saved]) -> str | None:
+    """The hash of what ``key`` holds: as saved before the switch (only the switch writes it
+    since), else as the bucket answers now."""
+    if key not in saved:
+        return t.bucket.sha256(key)
+    held = saved[key]
+    return (held.metadata or {}).get(SHA_META) if held.body is not None else None
 
 
 def _saved_live(saved: list[Saved]) -> rel.Pointer | None:
@@ -223,7 +236,7 @@ def publish(
     entrypoints = [f for f in files if f.is_entrypoint]
     return _switch_all(
         targets,
-        lambda t: _switch_to(t, entrypoints, plans[t.name], by_name[t.name]),
+        lambda t, saved: _switch_to(t, entrypoints, plans[t.name], by_name[t.name], saved),
         f"switch to {release_id!r}",
     )
 
@@ -257,14 +270,27 @@ def _plan_publish(t: Target, files: Sequence[BuildFile], release_id: str) -> _Pu
     return plan
 
 
-def _unchanged(t: Target, plan: _PublishPlan, key: str, sha: str, size: int) -> bool:
+def _unchanged(
+    t: Target,
+    plan: _PublishPlan,
+    key: str,
+    sha: str,
+    size: int,
+    saved: Mapping[str, Saved] | None = None,
+) -> bool:
     if plan.sizes.get(key) != size:
         return False
-    return plan.known.get(key) == sha or t.bucket.sha256(key) == sha
+    return plan.known.get(key) == sha or _held_sha(t, key, saved or {}) == sha
 
 
-def _send(t: Target, plan: _PublishPlan, f: BuildFile, progress: Progress | None) -> bool:
-    if _unchanged(t, plan, f.key, f.sha256, f.size):
+def _send(
+    t: Target,
+    plan: _PublishPlan,
+    f: BuildFile,
+    progress: Progress | None,
+    saved: Mapping[str, Saved] | None = None,
+) -> bool:
+    if _unchanged(t, plan, f.key, f.sha256, f.size, saved):
         return False
     t.bucket.upload(f, (lambda n: progress(t.name, n)) if progress else None)
     return True
@@ -296,11 +322,15 @@ def _stage(t: Target, files, plan: _PublishPlan, progress, concurrency) -> Targe
 
 
 def _switch_to(
-    t: Target, entrypoints: list[BuildFile], plan: _PublishPlan, report: TargetReport
+    t: Target,
+    entrypoints: list[BuildFile],
+    plan: _PublishPlan,
+    report: TargetReport,
+    saved: Mapping[str, Saved],
 ) -> TargetReport:
     report.previous = plan.live.release if plan.live else None
     for f in entrypoints:  # sw.js goes last
-        if _send(t, plan, f, None):
+        if _send(t, plan, f, None, saved):
             report.uploaded_files += 1
             report.uploaded_bytes += f.size
             report.changed_entrypoints.append(f.path)
@@ -345,7 +375,9 @@ def rollback(targets: Sequence[Target], to: str | None = None) -> list[TargetRep
             "name one with --to"
         )
     return _switch_all(
-        targets, lambda t: _roll_back(t, plans[t.name]), f"roll back to {chosen.pop()!r}"
+        targets,
+        lambda t, saved: _roll_back(t, plans[t.name], saved),
+        f"roll back to {chosen.pop()!r}",
     )
 
 
@@ -353,6 +385,7 @@ def _rollback_plan(t: Target, to: str | None) -> _RollbackPlan:
     b = t.bucket
     b.check()
     live = b.get_model(rel.LIVE, rel.Pointer)
+    last_known_good = functools.cache(lambda: b.get_model(rel.LAST_KNOWN_GOOD, rel.Pointer))
     killed = live is not None and live.release == rel.KILL_SWITCH
     # what the entrypoints stand for now: under the kill switch, the pointer it replaced
     current = live
@@ -377,7 +410,7 @@ def _rollback_plan(t: Target, to: str | None) -> _RollbackPlan:
                 "name another release with --to"
             )
         else:
-            good = b.get_model(rel.LAST_KNOWN_GOOD, rel.Pointer)
+            good = last_known_good()
             to = good.release if good and good.release != live.release else live.previous
             if to is None:
                 raise StepError(
@@ -403,18 +436,18 @@ def _rollback_plan(t: Target, to: str | None) -> _RollbackPlan:
         pointer = rel.Pointer(release=to, previous=current.previous, by="rollback")
     else:
         pointer = rel.Pointer(release=to, previous=left, by="rollback")
-    good = b.get_model(rel.LAST_KNOWN_GOOD, rel.Pointer)
+    good = last_known_good()
     forget = left not in (None, to) and good is not None and good.release == left
     return _RollbackPlan(record, live, pointer, forget, note)
 
 
-def _roll_back(t: Target, plan: _RollbackPlan) -> TargetReport:
+def _roll_back(t: Target, plan: _RollbackPlan, saved: Mapping[str, Saved]) -> TargetReport:
     b = t.bucket
     record = plan.record
     report = TargetReport(target=t.name, release=record.id, note=plan.note)
     report.previous = plan.live.release if plan.live else None
     for key in _ordered_entrypoints(record):
-        if b.sha256(key) != record.files[key].sha256:
+        if _held_sha(t, key, saved) != record.files[key].sha256:
             b.copy(rel.entrypoint_copy_key(record.id, key), key)
             report.uploaded_files += 1
             report.uploaded_bytes += record.files[key].size
