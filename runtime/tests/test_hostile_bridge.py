@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import pytest
 from conftest import LocalServer
-from test_kanban_bridge import drain, in_queue
+from test_kanban_bridge import drain, in_queue, publish
 
 from railyard_runtime.kanban import cards
 from railyard_runtime.kanban.boards import (
@@ -86,23 +86,6 @@ def send(sqs, queue: str, body: str, group: str, dedup: str) -> None:
     )
 
 
-def publish(feed, events, salt: str = "") -> None:
-    """Send ``events`` in order, ten a call (SQS keeps a batch's order within each group)."""
-    sqs, _, queue, _ = feed
-    entries = [
-        {
-            "Id": str(i),
-            "MessageBody": event.model_dump_json(by_alias=True),
-            "MessageGroupId": event.feature,
-            "MessageDeduplicationId": f"{salt}e{i}",
-        }
-        for i, event in enumerate(events)
-    ]
-    for start in range(0, len(entries), 10):
-        answer = sqs.send_message_batch(QueueUrl=queue, Entries=entries[start : start + 10])
-        assert not answer.get("Failed"), answer["Failed"]
-
-
 def dead_letters(feed) -> list[tuple[str, str]]:
     """(body, reason) of every message in the DLQ."""
     sqs, _, _, dlq = feed
@@ -131,9 +114,9 @@ def test_a_zone_less_time_goes_to_the_dlq_with_the_reason_and_its_lane_goes_on(f
     events = cards.happy_path("PROJ-1", "dev", "uid-1", T0, timedelta(seconds=10))
     zone_less = json.loads(events[1].model_dump_json(by_alias=True))
     zone_less |= {"time": "2026-11-23T02:00:05", "workflowUid": "uid-0"}  # the backend lane
-    publish(feed, events[:1])
+    publish(feed[0], feed[2], events[:1])
     send(feed[0], feed[2], json.dumps(zone_less), "PROJ-1", "zone-less")
-    publish(feed, events[1:], salt="after")
+    publish(feed[0], feed[2], events[1:], salt="after")
     bridge = bridge_with(feed, WebhookBoard(board, SECRET))
 
     drain(bridge)
@@ -170,7 +153,7 @@ def test_a_card_stored_with_a_zone_less_lane_time_takes_that_lanes_next_events(f
         TableName="cards",
         Item={"feature": {"S": "PROJ-1"}, "version": {"N": "1"}, "card": {"S": json.dumps(stored)}},
     )
-    publish(feed, cards.happy_path("PROJ-1", "dev", "uid-1", T0, timedelta(seconds=10)))
+    publish(feed[0], feed[2], cards.happy_path("PROJ-1", "dev", "uid-1", T0, timedelta(seconds=10)))
     bridge = bridge_with(feed, WebhookBoard(board, SECRET))
 
     drain(bridge)
@@ -198,7 +181,7 @@ def test_a_message_that_cannot_be_applied_goes_to_the_dlq_and_the_rest_goes_on(f
         )
         for e in pair
     ]
-    publish(feed, mixed)
+    publish(feed[0], feed[2], mixed)
     bridge = bridge_with(feed, WebhookBoard(board, SECRET))
 
     drain(bridge)
@@ -238,7 +221,7 @@ def test_a_board_answering_a_redirect_has_not_moved_and_is_not_followed(feed, bo
     RecordingBoard.status, RecordingBoard.location = status, "/elsewhere"
     target, card_id = boards_at(board)[kind]
     events = cards.happy_path(card_id, "dev", "uid-1", T0, timedelta(seconds=10))
-    publish(feed, events[:1])
+    publish(feed[0], feed[2], events[:1])
     bridge = bridge_with(feed, target)
 
     drain(bridge)
@@ -352,7 +335,9 @@ def test_a_trickling_board_is_given_up_on_at_the_calls_deadline(trickling, kind,
 
 def test_a_trickling_board_sends_the_event_back_for_later_not_to_the_dlq(feed, trickling):
     server = trickling(0)
-    publish(feed, cards.happy_path("PROJ-1", "dev", "uid-1", T0, timedelta(seconds=10))[:3])
+    publish(
+        feed[0], feed[2], cards.happy_path("PROJ-1", "dev", "uid-1", T0, timedelta(seconds=10))[:3]
+    )
     bridge = bridge_with(feed, WebhookBoard(server.url, SECRET, deadline=DEADLINE))
     started = time.monotonic()
     assert bridge.poll_once() == 3
@@ -381,7 +366,9 @@ def test_a_jira_feature_id_with_dot_segments_is_refused_before_any_request(feed,
     feature = "PROJ-1/../../rest/api/3/user?accountId=1"
     every = {c: f"t-{i}" for i, c in enumerate(COLUMNS)}
     jira = JiraBoard(board, "bot@example.com", "jira-token", every)
-    publish(feed, cards.happy_path(feature, "dev", "uid-1", T0, timedelta(seconds=10))[:2])
+    publish(
+        feed[0], feed[2], cards.happy_path(feature, "dev", "uid-1", T0, timedelta(seconds=10))[:2]
+    )
     bridge = bridge_with(feed, jira)
 
     drain(bridge)
