@@ -5,7 +5,7 @@ STACK ?= dev
 
 SCAN_VENV ?= .venv-scan
 
-.PHONY: plan test lint format diagram diagram-check config-files bench validate-argo scan clean
+.PHONY: plan test lint format diagram diagram-check config-files bench validate-argo trigger-check scan clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt runtime/requirements.txt runtime/pyproject.toml
 	python3 -m venv $(VENV)
@@ -40,6 +40,10 @@ validate-argo: $(VENV)/.installed  ## every Argo object of dev and prod against 
 	$(PY) -m offline.argo_objects dev rendered/dev-argo.yaml
 	$(PY) -m offline.argo_objects prod rendered/prod-argo.yaml
 	$(PY) $(VALIDATE_ARGO) rendered/dev-argo.yaml rendered/prod-argo.yaml
+
+ARGO_EXPR ?= ../shared/tools/argo-expr
+trigger-check: $(VENV)/.installed  ## the release triggers on sample GitHub pushes, judged by argo-server's expression engine
+	$(PY) -m offline.trigger_check --argo-expr $(ARGO_EXPR)
 
 $(SCAN_VENV)/.installed: requirements-scan.txt
 	python3 -m venv $(SCAN_VENV)

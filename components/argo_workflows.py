@@ -20,6 +20,8 @@ from components.storage import PrivateS3Bucket, PrivateS3BucketArgs
 from railyard import node_pools, pod_security
 
 ARGO_NAMESPACE = "argo"
+SERVER_ACCOUNT = "argo-server"
+"""argo-server's service account (chart value server.serviceAccount.name)."""
 CHART_REPO = "https://argoproj.github.io/argo-helm"
 CRD_URL = (
     "https://raw.githubusercontent.com/argoproj/argo-workflows/{version}/manifests/base/crds/"
@@ -138,6 +140,7 @@ def chart_values(args: ArgoWorkflowsArgs, artifact_bucket: pulumi.Input[str]) ->
         "server": {
             "image": image_values(args.server_image),
             "authModes": ["client"],  # a user's own Kubernetes token; never `server`
+            "serviceAccount": {"name": SERVER_ACCOUNT},
             # the chart mounts an emptyDir at /tmp, where the server writes
             "podSecurityContext": restricted_pod,
             "securityContext": pod_security.container_security_context(),

@@ -76,6 +76,7 @@ class ReleasePipeline(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
     alibaba_role_arn: pulumi.Output[str]
     template_names: list[str]
+    templates: list[pulumi.Resource]
 
     def __init__(
         self, name: str, args: ReleasePipelineArgs, opts: pulumi.ResourceOptions | None = None
@@ -100,11 +101,12 @@ class ReleasePipeline(pulumi.ComponentResource):
         # rendered once the steps image's digest is known (an output of the image build)
         names = [d["metadata"]["name"] for d in render_all(s)]
         self.template_names = names
+        self.templates = []
         bodies = pulumi.Output.from_input(args.steps_image).apply(
             lambda ref: render_all(dataclasses.replace(s, steps_image=ref))
         )
         for i, template_name in enumerate(names):
-            k8s.apiextensions.CustomResource(
+            template = k8s.apiextensions.CustomResource(
                 f"template-{template_name}",
                 api_version="argoproj.io/v1alpha1",
                 kind="WorkflowTemplate",
@@ -112,6 +114,7 @@ class ReleasePipeline(pulumi.ComponentResource):
                 spec=bodies.apply(lambda b, i=i: b[i]["spec"]),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.crds, account]),
             )
+            self.templates.append(template)
         self.role_arn = role.arn
         self.alibaba_role_arn = alibaba_role
         self.register_outputs({"roleArn": role.arn, "alibabaRoleArn": alibaba_role})

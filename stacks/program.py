@@ -16,7 +16,12 @@ from pulumi.runtime import config as runtime_config
 
 import railyard_runtime
 from components.alibaba_network import AlibabaNetwork, AlibabaNetworkArgs
-from components.argo_workflows import ArgoWorkflows, ArgoWorkflowsArgs
+from components.argo_workflows import (
+    ARGO_NAMESPACE,
+    SERVER_ACCOUNT,
+    ArgoWorkflows,
+    ArgoWorkflowsArgs,
+)
 from components.aws_network import AwsNetwork, AwsNetworkArgs
 from components.build_farm import AndroidBuildFarm, AndroidBuildFarmArgs
 from components.container_registry import ContainerRegistry, ContainerRegistryArgs
@@ -27,11 +32,13 @@ from components.kanban_feed import KanbanFeed, KanbanFeedArgs
 from components.pwa_aws import PwaAwsSite, PwaAwsSiteArgs
 from components.pwa_china import PwaChinaSite, PwaChinaSiteArgs
 from components.release_pipeline import ReleasePipeline, ReleasePipelineArgs, ReleaseTargets
+from components.release_triggers import ReleaseTriggers, ReleaseTriggersArgs
 from components.steps_image import StepsImage, StepsImageArgs
 from railyard import cache_rules
 from railyard import config as stack_config
 from railyard.config import StackConfig, provider_keys, release_checks
 from railyard.release_templates.common import ReleaseSettings
+from railyard.release_templates.triggers import TriggerSettings
 from railyard_runtime.kanban.board_config import (
     BoardConfig,
     GitHubProjectsConfig,
@@ -352,6 +359,20 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
             providers=[c.aws_provider, c.alibaba_provider, cluster.provider]
         ),
     )
+    hooks = ReleaseTriggers(
+        f"{c.prefix}-triggers",
+        ReleaseTriggersArgs(
+            settings=settings,
+            triggers=trigger_settings(cfg),
+            workflows_namespace=argo.namespace,
+            server_account=(ARGO_NAMESPACE, SERVER_ACCOUNT),
+            templates=release.templates,
+            crds=argo.crds,
+        ),
+        opts=pulumi.ResourceOptions(providers=[cluster.provider]),
+    )
+    pulumi.export("githubWebhookPath", hooks.webhook_path)
+    pulumi.export("githubWebhookSecret", hooks.webhook_secret)
     pulumi.export("eksClusterName", cluster.name)
     pulumi.export("argoNamespace", argo.namespace)
     pulumi.export("argoArtifactBucket", argo.artifact_bucket.name)
@@ -447,6 +468,16 @@ def release_settings(cfg: StackConfig) -> ReleaseSettings:
         requires_approval=cfg.release_requires_approval,
         pwa_hashed_paths=tuple(cfg.pwa_hashed_asset_paths),
         git_credentials_secret=cfg.release_git_credentials_secret,
+    )
+
+
+def trigger_settings(cfg: StackConfig) -> TriggerSettings:
+    """What a GitHub push must look like to start a release of this environment."""
+    return TriggerSettings(
+        branch=cfg.release_trigger_branch,
+        manifest=cfg.release_train_manifest or f"releases/{cfg.environment}.yaml",
+        app_repositories=tuple(cfg.release_trigger_repositories),
+        card_pattern=cfg.release_card_pattern,
     )
 
 

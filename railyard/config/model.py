@@ -553,6 +553,37 @@ class StackConfig(BaseModel):
         description="Repository (under releaseGitBaseUrl) holding releases/*.yaml.",
         examples=["infrastructure"],
     )
+    release_trigger_branch: str = Field(
+        default="main",
+        alias=full_key("releaseTriggerBranch"),
+        pattern=r"^[A-Za-z0-9._\-/]{1,200}$",
+        description="Branch whose GitHub pushes start releases (docs/triggers.md).",
+        examples=["main"],
+    )
+    release_train_manifest: str = Field(
+        default="",
+        alias=full_key("releaseTrainManifest"),
+        pattern=r"^$|^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*\.ya?ml$",
+        description="The environment's release-train manifest in releaseInfraRepo; a push "
+        "that adds or modifies it starts the train. Empty: releases/<environment>.yaml.",
+        examples=["releases/prod.yaml"],
+    )
+    release_trigger_repositories: StrList = Field(
+        default_factory=list,
+        alias=full_key("releaseTriggerRepositories"),
+        description="Application repositories (under releaseGitBaseUrl) whose pushes to "
+        "releaseTriggerBranch start the unified release. Empty: none does.",
+        examples=[["app"]],
+    )
+    release_card_pattern: str = Field(
+        default="[A-Z]+-[0-9]+",
+        alias=full_key("releaseCardPattern"),
+        min_length=1,
+        max_length=200,
+        description="Regular expression (RE2) of a Kanban card id: the first word of a pushed "
+        "head commit's message that matches it whole names the card the release moves.",
+        examples=["[A-Z]+-[0-9]+"],
+    )
     release_backend_repo: str = Field(
         alias=full_key("releaseBackendRepo"),
         pattern=r"^[A-Za-z0-9_.\-/]+$",

@@ -9,6 +9,7 @@ from pathlib import Path
 from railyard.config.errors import Problem, excerpt
 from railyard.config.model import StackConfig, full_key
 from railyard.release_templates import common as templates
+from railyard.release_templates.triggers import check_card_pattern
 from railyard_runtime.kanban.board_config import http_url
 from railyard_runtime.kanban.cards import DEFAULT_RULES, ColumnRules, load_rules
 from railyard_runtime.scans.images import SEVERITIES
@@ -161,7 +162,7 @@ def _check_images(c: StackConfig) -> list[Problem]:
 
 
 def _check_release(c: StackConfig, secret_keys: Collection[str]) -> list[Problem]:
-    problems = []
+    problems = _check_triggers(c)
     for i, repo in enumerate(c.release_scan_images):
         if repo not in c.ecr_repositories:
             problems.append(
@@ -270,4 +271,38 @@ def _check_kanban(c: StackConfig, secret_keys: Collection[str]) -> list[Problem]
                     "set it (docs/kanban.md: where to find it)",
                 )
             )
+    return problems
+
+
+REPOSITORY = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
+
+
+def _check_triggers(c: StackConfig) -> list[Problem]:
+    problems = []
+    why = check_card_pattern(c.release_card_pattern)
+    if why:
+        problems.append(
+            Problem(
+                full_key("releaseCardPattern"),
+                f"{excerpt(repr(c.release_card_pattern), 60)} {why}",
+                "a pattern of one card id, e.g. [A-Z]+-[0-9]+ (docs/triggers.md)",
+            )
+        )
+    for i, repo in enumerate(c.release_trigger_repositories):
+        if not REPOSITORY.match(repo) or ".." in repo.split("/"):
+            problems.append(
+                Problem(
+                    f"{full_key('releaseTriggerRepositories')}[{i}]",
+                    f"{excerpt(repr(repo), 60)} is not a repository name",
+                    "a name under releaseGitBaseUrl, e.g. app",
+                )
+            )
+    if ".." in c.release_train_manifest.split("/"):
+        problems.append(
+            Problem(
+                full_key("releaseTrainManifest"),
+                f"{excerpt(repr(c.release_train_manifest), 60)} leaves the repository",
+                "a path inside releaseInfraRepo, e.g. releases/prod.yaml",
+            )
+        )
     return problems

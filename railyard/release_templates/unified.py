@@ -286,6 +286,12 @@ def workflow_template(s: ReleaseSettings) -> m.WorkflowTemplate:
                     param("git-commit-sha", description="Commit to release (40 hex)."),
                     param("feature", description="Kanban card id the release moves."),
                     param("env", s.env, description="Environment; keys the release mutex."),
+                    param(
+                        "repository",
+                        "",
+                        description="Repository (owner/name) whose push started the release; "
+                        "empty when started by hand.",
+                    ),
                 ]
             ),
             synchronization=env_mutex("release"),

@@ -223,8 +223,13 @@ def test_argo_objects_dump_holds_templates_and_the_child_workflows_they_create()
     kinds = [o["kind"] for o in objects]
     assert kinds.count("WorkflowTemplate") == 7
     assert kinds.count("Workflow") == 1  # the deployer's chunk Workflow
+    assert kinds.count("WorkflowEventBinding") == 1  # no application repository in prod
     for o in objects:
-        model = m.WorkflowTemplate if o["kind"] == "WorkflowTemplate" else m.Workflow
+        model = {
+            "WorkflowTemplate": m.WorkflowTemplate,
+            "Workflow": m.Workflow,
+            "WorkflowEventBinding": m.WorkflowEventBinding,
+        }[o["kind"]]
         assert (
             model.model_validate(o).model_dump(by_alias=True, exclude_none=True, mode="json") == o
         )
