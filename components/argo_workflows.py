@@ -15,13 +15,18 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.owned_namespace import owned_namespace
+from components.owned_namespace import network_policy, owned_namespace
 from components.storage import PrivateS3Bucket, PrivateS3BucketArgs
 from railyard import node_pools, pod_security
 
 ARGO_NAMESPACE = "argo"
 SERVER_ACCOUNT = "argo-server"
 """argo-server's service account (chart value server.serviceAccount.name)."""
+SERVER_PORT = 2746
+SERVER_NODE_PORT = 32746
+"""argo-server's NodePort on the system nodes: the webhook load balancer's target."""
+SERVER_POD_LABELS = {"app.kubernetes.io/name": "argo-workflows-server"}
+"""What the chart labels argo-server's pods with (release name argo-workflows)."""
 CHART_REPO = "https://argoproj.github.io/argo-helm"
 CRD_URL = (
     "https://raw.githubusercontent.com/argoproj/argo-workflows/{version}/manifests/base/crds/"
@@ -58,6 +63,9 @@ class ArgoWorkflowsArgs:
     default_service_account: str
     region: str
     parallelism: int
+    events_cidrs: list[str]
+    """Where webhook traffic reaches argo-server from: the subnets of the load balancer and
+    the system nodes (NodePort hops between nodes)."""
 
 
 class ArgoWorkflows(pulumi.ComponentResource):
@@ -81,6 +89,12 @@ class ArgoWorkflows(pulumi.ComponentResource):
         )
         argo_ns = owned_namespace("argo", ARGO_NAMESPACE, child)
         workflows_ns = owned_namespace("workflows", args.workflows_namespace, child)
+        events = pod_security.allow_ingress(
+            "argo-server-events", ARGO_NAMESPACE, SERVER_POD_LABELS, SERVER_PORT, args.events_cidrs
+        )
+        network_policy(
+            "argo-server-events", events, pulumi.ResourceOptions(parent=self, depends_on=[argo_ns])
+        )
         self.crds = [
             k8s.yaml.v2.ConfigFile(
                 f"argo-crd-{kind}",
@@ -141,6 +155,11 @@ def chart_values(args: ArgoWorkflowsArgs, artifact_bucket: pulumi.Input[str]) ->
             "image": image_values(args.server_image),
             "authModes": ["client"],  # a user's own Kubernetes token; never `server`
             "serviceAccount": {"name": SERVER_ACCOUNT},
+            # webhooks arrive through an internal NLB on the system nodes' NodePort; upstream
+            # asks for two replicas or more when the events API is used
+            "serviceType": "NodePort",
+            "serviceNodePort": SERVER_NODE_PORT,
+            "replicas": 2,
             # the chart mounts an emptyDir at /tmp, where the server writes
             "podSecurityContext": restricted_pod,
             "securityContext": pod_security.container_security_context(),

@@ -169,6 +169,9 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[system]),
         )
         self.cluster_security_group_id = cluster.cluster_security_group_id
+        self.system_autoscaling_group = system.resources.apply(
+            lambda r: r[0].autoscaling_groups[0].name
+        )
         self._api_clients(args.api_client_cidrs)
         self.name = pulumi.Output.from_input(name)
         self.oidc_provider_arn = cluster.oidc_provider_arn

@@ -81,9 +81,7 @@ class ReleaseTriggers(pulumi.ComponentResource):
                 ),
             )
         self.webhook_secret = pulumi.Output.secret(hmac.result)
-        self.webhook_path = pulumi.Output.concat(
-            "/api/v1/events/", args.workflows_namespace, "/", triggers.DISCRIMINATOR
-        )
+        self.webhook_path = pulumi.Output.from_input(triggers.events_path(args.settings.namespace))
         self.register_outputs({"webhookPath": self.webhook_path})
 
     def _client_account(self, args: ReleaseTriggersArgs) -> k8s.core.v1.ServiceAccount:

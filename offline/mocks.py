@@ -163,6 +163,20 @@ _FABRICATORS: dict[str, Callable[[FabricatingMocks, mocks.MockResourceArgs, str]
         "url": f"https://sqs.{m.region}.amazonaws.com/{FAKE_ACCOUNT}/{a.inputs['name']}",
         "arn": f"arn:aws:sqs:{m.region}:{FAKE_ACCOUNT}:{a.inputs['name']}",
     },
+    "aws:eks/nodeGroup:NodeGroup": lambda m, a, rid: {
+        "resources": [{"autoscalingGroups": [{"name": f"eks-{a.name}-{rid}"}]}]
+    },
+    "aws:lb/loadBalancer:LoadBalancer": lambda m, a, rid: {
+        "dnsName": f"{a.name}-{rid[:8]}.elb.{m.region}.amazonaws.com"
+    },
+    "aws:apigateway/restApi:RestApi": lambda m, a, rid: {
+        "rootResourceId": f"root{rid[:6]}",
+        "executionArn": f"arn:aws:execute-api:{m.region}:{FAKE_ACCOUNT}:{rid}",
+    },
+    "aws:apigateway/stage:Stage": lambda m, a, rid: {
+        "invokeUrl": f"https://{a.inputs['restApi']}.execute-api.{m.region}.amazonaws.com/"
+        f"{a.inputs['stageName']}"
+    },
     # pulumi_eks is a provider-side component: the mocks answer for its outputs
     "eks:index:Cluster": lambda m, a, rid: {
         "kubeconfigJson": json.dumps({"apiVersion": "v1", "kind": "Config", "clusters": []}),

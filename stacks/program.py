@@ -19,6 +19,7 @@ from components.alibaba_network import AlibabaNetwork, AlibabaNetworkArgs
 from components.argo_workflows import (
     ARGO_NAMESPACE,
     SERVER_ACCOUNT,
+    SERVER_NODE_PORT,
     ArgoWorkflows,
     ArgoWorkflowsArgs,
 )
@@ -34,11 +35,12 @@ from components.pwa_china import PwaChinaSite, PwaChinaSiteArgs
 from components.release_pipeline import ReleasePipeline, ReleasePipelineArgs, ReleaseTargets
 from components.release_triggers import ReleaseTriggers, ReleaseTriggersArgs
 from components.steps_image import StepsImage, StepsImageArgs
+from components.webhook_gateway import WebhookGateway, WebhookGatewayArgs
 from railyard import cache_rules
 from railyard import config as stack_config
 from railyard.config import StackConfig, provider_keys, release_checks
 from railyard.release_templates.common import ReleaseSettings
-from railyard.release_templates.triggers import TriggerSettings
+from railyard.release_templates.triggers import TriggerSettings, events_path
 from railyard_runtime.kanban.board_config import (
     BoardConfig,
     GitHubProjectsConfig,
@@ -319,6 +321,7 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
             default_service_account=settings.service_account,
             region=cfg.aws_region,
             parallelism=cfg.argo_parallelism,
+            events_cidrs=[str(n) for n in cfg.aws_private_subnet_cidrs],
         ),
         opts=pulumi.ResourceOptions(providers=[c.aws_provider, cluster.provider]),
     )
@@ -371,6 +374,22 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
         ),
         opts=pulumi.ResourceOptions(providers=[cluster.provider]),
     )
+    gateway = WebhookGateway(
+        f"{c.prefix}-webhooks",
+        WebhookGatewayArgs(
+            events_path=events_path(settings.namespace),
+            source_ranges=[str(n) for n in cfg.github_webhook_source_ranges],
+            vpc_id=aws_net.vpc_id,
+            private_subnet_ids=aws_net.private_subnet_ids,
+            private_subnet_cidrs=[str(n) for n in cfg.aws_private_subnet_cidrs],
+            node_port=SERVER_NODE_PORT,
+            node_security_group_id=cluster.cluster_security_group_id,
+            system_autoscaling_group=cluster.system_autoscaling_group,
+            tags=c.tags,
+        ),
+        opts=c.on_aws,
+    )
+    pulumi.export("githubWebhookUrl", gateway.url)
     pulumi.export("githubWebhookPath", hooks.webhook_path)
     pulumi.export("githubWebhookSecret", hooks.webhook_secret)
     pulumi.export("eksClusterName", cluster.name)

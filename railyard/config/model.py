@@ -584,6 +584,19 @@ class StackConfig(BaseModel):
         "head commit's message that matches it whole names the card the release moves.",
         examples=["[A-Z]+-[0-9]+"],
     )
+    github_webhook_source_ranges: CidrList = Field(
+        # the `hooks` list of https://api.github.com/meta (IPv4; GitHub sends no webhook over
+        # IPv6), read 2026-12-02; refresh: curl -s https://api.github.com/meta | jq -c .hooks
+        default_factory=lambda: [
+            IPv4Network(n)
+            for n in ("192.30.252.0/22", "185.199.108.0/22", "140.82.112.0/20", "143.55.64.0/20")
+        ],
+        alias=full_key("githubWebhookSourceRanges"),
+        min_length=1,
+        description="The only addresses allowed to post to the webhook endpoint: GitHub's "
+        "webhook source ranges (`hooks` of https://api.github.com/meta; docs/triggers.md).",
+        examples=[["192.30.252.0/22", "185.199.108.0/22", "140.82.112.0/20", "143.55.64.0/20"]],
+    )
     release_backend_repo: str = Field(
         alias=full_key("releaseBackendRepo"),
         pattern=r"^[A-Za-z0-9_.\-/]+$",

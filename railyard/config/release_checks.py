@@ -278,7 +278,15 @@ REPOSITORY = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
 
 
 def _check_triggers(c: StackConfig) -> list[Problem]:
-    problems = []
+    problems = [
+        Problem(
+            f"{full_key('githubWebhookSourceRanges')}[{i}]",
+            f"{net} admits every address",
+            "GitHub's `hooks` ranges only: curl -s https://api.github.com/meta | jq -c .hooks",
+        )
+        for i, net in enumerate(c.github_webhook_source_ranges)
+        if net.prefixlen == 0
+    ]
     why = check_card_pattern(c.release_card_pattern)
     if why:
         problems.append(

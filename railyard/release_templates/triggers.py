@@ -54,6 +54,11 @@ class TriggerSettings:
     matches it entirely names the card."""
 
 
+def events_path(namespace: str) -> str:
+    """The path of argo-server's events API that GitHub posts to."""
+    return f"/api/v1/events/{namespace}/{DISCRIMINATOR}"
+
+
 def literal(value: str) -> str:
     """An expr-lang string literal (JSON's escaping is a subset expr-lang reads)."""
     return json.dumps(value)

@@ -60,14 +60,35 @@ def test_policies_are_created_after_their_namespace(stack_plan):
         assert namespaces[policy.inputs["metadata"]["namespace"]] in policy.dependencies
 
 
-def test_only_the_bridge_metrics_port_is_admitted_and_only_from_the_vpc(stack_plan):
+def test_only_the_bridge_metrics_and_argo_server_events_are_admitted(stack_plan):
     vpc = stack_plan.one("aws:ec2/vpc:Vpc").inputs["cidrBlock"]
-    admitting = [
+    private = sorted(
+        s.inputs["cidrBlock"]
+        for s in stack_plan.of_type("aws:ec2/subnet:Subnet")
+        if "-private-" in s.name
+    )
+    admitting = sorted(
         (o["metadata"]["namespace"], o["metadata"]["name"], o["spec"])
         for o in objects_of(stack_plan, "NetworkPolicy")
         if o["spec"].get("ingress")
-    ]
+    )
+    for _, _, spec in admitting:
+        spec["ingress"][0]["from"].sort(key=lambda f: f["ipBlock"]["cidr"])
     assert admitting == [
+        (
+            "argo",
+            "argo-server-events",
+            {
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "argo-workflows-server"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [{"ipBlock": {"cidr": c}} for c in private],
+                        "ports": [{"protocol": "TCP", "port": 2746}],
+                    }
+                ],
+            },
+        ),
         (
             "kanban",
             "railyard-bridge-metrics",
@@ -81,7 +102,7 @@ def test_only_the_bridge_metrics_port_is_admitted_and_only_from_the_vpc(stack_pl
                     }
                 ],
             },
-        )
+        ),
     ]
     (bridge,) = objects_of(stack_plan, "Deployment")
     (port,) = bridge["spec"]["template"]["spec"]["containers"][0]["ports"]
