@@ -12,6 +12,7 @@ from pathlib import Path
 import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_aws as aws
+import pulumi_github as github
 from pulumi.runtime import config as runtime_config
 
 import railyard_runtime
@@ -28,6 +29,7 @@ from components.build_farm import AndroidBuildFarm, AndroidBuildFarmArgs
 from components.container_registry import ContainerRegistry, ContainerRegistryArgs
 from components.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.eks_cluster import EksCluster, EksClusterArgs, system_pool, workflow_pool
+from components.github_webhooks import GithubWebhooks, GithubWebhooksArgs
 from components.hybrid_vpn import HybridVpn, HybridVpnArgs
 from components.kanban_feed import KanbanFeed, KanbanFeedArgs
 from components.pwa_aws import PwaAwsSite, PwaAwsSiteArgs
@@ -389,6 +391,22 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
         ),
         opts=c.on_aws,
     )
+    if cfg.github_webhook_token is not None:
+        owner = release_checks.github_owner(cfg)
+        provider = github.Provider(
+            f"{c.prefix}-github",
+            owner=owner,
+            token=pulumi.Output.secret(cfg.github_webhook_token.get_secret_value()),
+        )
+        GithubWebhooks(
+            f"{c.prefix}-webhooks",
+            GithubWebhooksArgs(
+                repositories=[cfg.release_infra_repo, *cfg.release_trigger_repositories],
+                url=gateway.url,
+                secret=hooks.webhook_secret,
+            ),
+            opts=pulumi.ResourceOptions(providers=[provider]),
+        )
     pulumi.export("githubWebhookUrl", gateway.url)
     pulumi.export("githubWebhookPath", hooks.webhook_path)
     pulumi.export("githubWebhookSecret", hooks.webhook_secret)

@@ -659,6 +659,15 @@ class StackConfig(BaseModel):
         "Empty: public repositories.",
         examples=["railyard-git"],
     )
+    github_webhook_token: SecretStr | None = Field(
+        default=None,
+        alias=full_key("githubWebhookToken"),
+        description="GitHub token allowed to manage repository webhooks (admin:repo_hook, or a "
+        "fine-grained token with Webhooks write): the stack then creates the push webhooks "
+        "itself. Unset: paste githubWebhookUrl and githubWebhookSecret (docs/triggers.md). "
+        "Set with `pulumi config set --secret githubWebhookToken`.",
+        json_schema_extra={"secret": True},
+    )
     github_token: SecretStr | None = Field(
         default=None,
         alias=full_key("githubToken"),

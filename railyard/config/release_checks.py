@@ -179,12 +179,48 @@ def _check_release(c: StackConfig, secret_keys: Collection[str]) -> list[Problem
                 full_key("releaseBlockSeverities"), f"unknown {bad}", f"use {', '.join(SEVERITIES)}"
             )
         )
-    key = full_key("githubToken")
-    if c.github_token is not None and key not in secret_keys:
-        problems.append(
-            Problem(key, "is stored in plaintext", "pulumi config set --secret githubToken <token>")
-        )
+    for name, value in (
+        ("githubToken", c.github_token),
+        ("githubWebhookToken", c.github_webhook_token),
+    ):
+        key = full_key(name)
+        if value is not None and key not in secret_keys:
+            problems.append(
+                Problem(key, "is stored in plaintext", f"pulumi config set --secret {name} <token>")
+            )
+    if c.github_webhook_token is not None:
+        problems += _check_webhook_repositories(c)
     return problems
+
+
+def github_owner(c: StackConfig) -> str | None:
+    """The GitHub account of releaseGitBaseUrl (https://github.com/<owner>/), else None."""
+    found = re.fullmatch(
+        r"https://github\.com/([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/", c.release_git_base_url
+    )
+    return found.group(1) if found else None
+
+
+def _check_webhook_repositories(c: StackConfig) -> list[Problem]:
+    """The stack creates webhooks on GitHub: every repository must be one there."""
+    if github_owner(c) is None:
+        return [
+            Problem(
+                full_key("githubWebhookToken"),
+                f"is set, but releaseGitBaseUrl {c.release_git_base_url!r} is not "
+                "https://github.com/<owner>/",
+                "unset githubWebhookToken and add the webhooks by hand (docs/triggers.md)",
+            )
+        ]
+    return [
+        Problem(
+            f"{full_key('releaseTriggerRepositories')}[{i}]",
+            f"{repo!r} is not a GitHub repository name (owner comes from releaseGitBaseUrl)",
+            "the bare name, e.g. app",
+        )
+        for i, repo in enumerate(c.release_trigger_repositories)
+        if "/" in repo
+    ]
 
 
 def board_targets(c: StackConfig) -> dict[str, str]:

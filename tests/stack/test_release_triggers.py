@@ -187,3 +187,64 @@ def test_dev_plan_registers_the_triggers_once():
     components = [r for r in plan.resources if r.type == "railyard:release:ReleaseTriggers"]
     assert len(components) == 1
     assert len(plan.of_type(TEMPLATE)) >= 2
+
+
+SECRET_TOKEN = {"secure": "v1:ciphertext"}
+
+
+def test_with_a_webhook_token_the_stack_creates_the_push_webhooks():
+    plan = run_offline(
+        "prod",
+        {
+            "railyard:githubWebhookToken": SECRET_TOKEN,
+            "railyard:releaseTriggerRepositories": ["app"],
+        },
+    )
+    (provider,) = plan.of_type("pulumi:providers:github")
+    assert provider.inputs["owner"] == "acme"
+    assert provider.is_secret("token")
+    hooks = plan.of_type("github:index/repositoryWebhook:RepositoryWebhook")
+    assert sorted(h.inputs["repository"] for h in hooks) == ["app", "infrastructure"]
+    url = plan.outputs["githubWebhookUrl"]
+    for hook in hooks:
+        assert hook.provider.startswith(provider.urn)
+        assert hook.inputs["events"] == ["push"] and hook.inputs["active"] is True
+        config = hook.inputs["configuration"]
+        assert (config["url"], config["contentType"], config["insecureSsl"]) == (url, "json", False)
+        assert hook.is_secret("configuration.secret")
+        clients = named(plan, ":Secret", CLIENTS_SECRET)
+        assert config["secret"] in clients.inputs["stringData"][CLIENT_ACCOUNT]
+
+
+def test_without_a_token_no_webhook_is_created(stack_plan):
+    assert not stack_plan.of_type("github:index/repositoryWebhook:RepositoryWebhook")
+    assert not stack_plan.of_type("pulumi:providers:github")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"railyard:githubWebhookToken": "ghp_plain"},
+            "githubWebhookToken: is stored in plaintext",
+        ),
+        (
+            {
+                "railyard:githubWebhookToken": SECRET_TOKEN,
+                "railyard:releaseGitBaseUrl": "https://gitlab.example.com/acme/",
+            },
+            "is not https://github.com/<owner>/",
+        ),
+        (
+            {
+                "railyard:githubWebhookToken": SECRET_TOKEN,
+                "railyard:releaseTriggerRepositories": ["web/pwa"],
+            },
+            "'web/pwa' is not a GitHub repository name",
+        ),
+    ],
+)
+def test_webhook_config_that_cannot_work_names_the_key(overrides, message):
+    with pytest.raises(ConfigError) as raised:
+        run_offline("dev", overrides)
+    assert message in str(raised.value)
