@@ -10,6 +10,7 @@ Argo depends on them. The chart has no ``image.digest``, so each image is pinned
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pulumi
@@ -17,6 +18,7 @@ import pulumi_kubernetes as k8s
 
 from components.owned_namespace import network_policy, owned_namespace
 from components.storage import PrivateS3Bucket, PrivateS3BucketArgs
+from components.workflow_archive import WorkflowArchive, WorkflowArchiveArgs
 from railyard import node_pools, pod_security
 
 ARGO_NAMESPACE = "argo"
@@ -66,6 +68,8 @@ class ArgoWorkflowsArgs:
     events_cidrs: list[str]
     """Where webhook traffic reaches argo-server from: the subnets of the load balancer and
     the system nodes (NodePort hops between nodes)."""
+    archive: WorkflowArchiveArgs | None = None
+    """The workflow archive's database; None: Workflows are gone after their TTL."""
 
 
 class ArgoWorkflows(pulumi.ComponentResource):
@@ -103,7 +107,19 @@ class ArgoWorkflows(pulumi.ComponentResource):
             )
             for kind in CRD_KINDS
         ]
-        values = chart_values(args, self.artifact_bucket.name)
+        archive = (
+            WorkflowArchive(
+                f"{name}-archive",
+                # through its name, the credentials Secret alone waits for the namespace
+                dataclasses.replace(args.archive, namespace=argo_ns.metadata.name),
+                opts=child,
+            )
+            if args.archive
+            else None
+        )
+        values = chart_values(
+            args, self.artifact_bucket.name, archive.persistence if archive else None
+        )
         k8s.helm.v3.Release(
             "argo-workflows",
             chart="argo-workflows",
@@ -113,7 +129,14 @@ class ArgoWorkflows(pulumi.ComponentResource):
             values=values,
             atomic=True,
             timeout=600,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.crds, workflows_ns]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[
+                    *self.crds,
+                    workflows_ns,
+                    *([archive.credentials, archive.database] if archive else []),
+                ],
+            ),
         )
         self.namespace = workflows_ns.metadata.name
         self.register_outputs(
@@ -121,7 +144,9 @@ class ArgoWorkflows(pulumi.ComponentResource):
         )
 
 
-def chart_values(args: ArgoWorkflowsArgs, artifact_bucket: pulumi.Input[str]) -> dict:
+def chart_values(
+    args: ArgoWorkflowsArgs, artifact_bucket: pulumi.Input[str], persistence: dict | None = None
+) -> dict:
     """The argo-helm values: pinned images, restricted pods, IRSA, the S3 artifact repository.
 
     Argo's pods comply with Pod Security `restricted`: the controller and server through their
@@ -150,6 +175,7 @@ def chart_values(args: ArgoWorkflowsArgs, artifact_bucket: pulumi.Input[str]) ->
             "securityContext": pod_security.container_security_context(),
             "resources": _resources("100m", "256Mi", cpu_limit="1", memory_limit="1Gi"),
             "nodeSelector": node_pools.SYSTEM_NODE_LABEL,
+            **({"persistence": persistence} if persistence else {}),
         },
         "server": {
             "image": image_values(args.server_image),

@@ -169,6 +169,10 @@ _FABRICATORS: dict[str, Callable[[FabricatingMocks, mocks.MockResourceArgs, str]
     "aws:lb/loadBalancer:LoadBalancer": lambda m, a, rid: {
         "dnsName": f"{a.name}-{rid[:8]}.elb.{m.region}.amazonaws.com"
     },
+    "aws:rds/subnetGroup:SubnetGroup": lambda m, a, rid: {"name": f"{a.name}-{rid[:7]}"},
+    "aws:rds/instance:Instance": lambda m, a, rid: {
+        "address": f"{a.name}.{rid[:12]}.{m.region}.rds.amazonaws.com"
+    },
     "aws:apigateway/restApi:RestApi": lambda m, a, rid: {
         "rootResourceId": f"root{rid[:6]}",
         "executionArn": f"arn:aws:execute-api:{m.region}:{FAKE_ACCOUNT}:{rid}",

@@ -38,6 +38,7 @@ from components.release_pipeline import ReleasePipeline, ReleasePipelineArgs, Re
 from components.release_triggers import ReleaseTriggers, ReleaseTriggersArgs
 from components.steps_image import StepsImage, StepsImageArgs
 from components.webhook_gateway import WebhookGateway, WebhookGatewayArgs
+from components.workflow_archive import WorkflowArchiveArgs
 from railyard import cache_rules
 from railyard import config as stack_config
 from railyard.config import StackConfig, provider_keys, release_checks
@@ -324,6 +325,7 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
             region=cfg.aws_region,
             parallelism=cfg.argo_parallelism,
             events_cidrs=[str(n) for n in cfg.aws_private_subnet_cidrs],
+            archive=_archive(c, aws_net, cluster),
         ),
         opts=pulumi.ResourceOptions(providers=[c.aws_provider, cluster.provider]),
     )
@@ -505,6 +507,25 @@ def release_settings(cfg: StackConfig) -> ReleaseSettings:
         requires_approval=cfg.release_requires_approval,
         pwa_hashed_paths=tuple(cfg.pwa_hashed_asset_paths),
         git_credentials_secret=cfg.release_git_credentials_secret,
+    )
+
+
+def _archive(c: Context, aws_net: AwsNetwork, cluster: EksCluster) -> WorkflowArchiveArgs | None:
+    """The workflow archive's database, when the environment keeps one (prod by default)."""
+    cfg = c.cfg
+    wanted = cfg.is_production if cfg.argo_archive == "auto" else cfg.argo_archive == "on"
+    if not wanted:
+        return None
+    return WorkflowArchiveArgs(
+        namespace=ARGO_NAMESPACE,
+        vpc_id=aws_net.vpc_id,
+        private_subnet_ids=aws_net.private_subnet_ids,
+        cluster_security_group_id=cluster.cluster_security_group_id,
+        instance_class=cfg.argo_archive_instance_class,
+        storage_gib=cfg.argo_archive_storage_gib,
+        ttl=cfg.argo_archive_ttl,
+        production=cfg.is_production,
+        tags=c.tags,
     )
 
 

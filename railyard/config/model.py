@@ -531,6 +531,35 @@ class StackConfig(BaseModel):
         description="kubectl image of the backend lane, pinned by digest.",
         examples=[ARGO_IMAGES["kubectl"]],
     )
+    argo_archive: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        alias=full_key("argoArchive"),
+        description="Keep finished Workflows in a PostgreSQL archive on RDS (the UI shows them "
+        "after their TTL): on, off, or auto (on in prod, off elsewhere).",
+        examples=["on"],
+    )
+    argo_archive_ttl: str = Field(
+        default="90d",
+        alias=full_key("argoArchiveTtl"),
+        pattern=r"^[1-9][0-9]{0,4}[dhm]$",
+        description="How long archived Workflows are kept, in days (d), hours (h) or minutes (m).",
+        examples=["90d"],
+    )
+    argo_archive_instance_class: str = Field(
+        default="db.t4g.micro",
+        alias=full_key("argoArchiveInstanceClass"),
+        pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$",
+        description="RDS instance class of the archive's PostgreSQL.",
+        examples=["db.t4g.small"],
+    )
+    argo_archive_storage_gib: int = Field(
+        default=20,
+        alias=full_key("argoArchiveStorageGib"),
+        ge=20,
+        le=65536,
+        description="Archive storage in GiB (gp3: 20 to 65536).",
+        examples=[20],
+    )
     argo_parallelism: int = Field(
         default=20,
         alias=full_key("argoParallelism"),

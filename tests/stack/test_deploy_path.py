@@ -43,8 +43,12 @@ def test_the_cluster_security_group_admits_the_runner_on_443(stack_plan):
     (group,) = stack_plan.of_type(
         "aws:ec2/securityGroup:SecurityGroup", under="railyard:cicd:DeployRunner"
     )
-    (rule,) = [r for r in stack_plan.of_type(INGRESS) if "referencedSecurityGroupId" in r.inputs]
-    assert rule.inputs["securityGroupId"] == cluster.outputs["clusterSecurityGroupId"]
+    (rule,) = [
+        r
+        for r in stack_plan.of_type(INGRESS)
+        if "referencedSecurityGroupId" in r.inputs
+        and r.inputs["securityGroupId"] == cluster.outputs["clusterSecurityGroupId"]
+    ]
     assert rule.inputs["referencedSecurityGroupId"] == group.id
     assert (rule.inputs["ipProtocol"], rule.inputs["fromPort"], rule.inputs["toPort"]) == (
         "tcp",
