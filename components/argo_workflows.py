@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.argo_sso import ArgoSso, ArgoSsoArgs
+from components.argo_sso import server_values as sso_server_values
 from components.owned_namespace import network_policy, owned_namespace
 from components.storage import PrivateS3Bucket, PrivateS3BucketArgs
 from components.workflow_archive import WorkflowArchive, WorkflowArchiveArgs
@@ -70,6 +72,8 @@ class ArgoWorkflowsArgs:
     the system nodes (NodePort hops between nodes)."""
     archive: WorkflowArchiveArgs | None = None
     """The workflow archive's database; None: Workflows are gone after their TTL."""
+    sso: ArgoSsoArgs | None = None
+    """Single sign-on to the UI (its namespaces are filled in here); None: tokens only."""
 
 
 class ArgoWorkflows(pulumi.ComponentResource):
@@ -117,6 +121,19 @@ class ArgoWorkflows(pulumi.ComponentResource):
             if args.archive
             else None
         )
+        sso = (
+            ArgoSso(
+                f"{name}-sso",
+                dataclasses.replace(
+                    args.sso,
+                    server_namespace=argo_ns.metadata.name,
+                    workflows_namespace=workflows_ns.metadata.name,
+                ),
+                opts=child,
+            )
+            if args.sso
+            else None
+        )
         values = chart_values(
             args, self.artifact_bucket.name, archive.persistence if archive else None
         )
@@ -135,6 +152,7 @@ class ArgoWorkflows(pulumi.ComponentResource):
                     *self.crds,
                     workflows_ns,
                     *([archive.credentials, archive.database] if archive else []),
+                    *([sso.client_secret] if sso else []),
                 ],
             ),
         )
@@ -156,7 +174,7 @@ def chart_values(
     for resource templates, pending argo-workflows#10787.
     """
     restricted_pod = pod_security.pod_security_context()
-    return {
+    values = {
         "crds": {"install": False},
         "singleNamespace": False,
         "controller": {
@@ -211,6 +229,9 @@ def chart_values(
         },
         "workflow": {"serviceAccount": {"create": False}, "rbac": {"create": False}},
     }
+    if args.sso:
+        values["server"] |= sso_server_values(args.sso)
+    return values
 
 
 def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict:

@@ -17,6 +17,7 @@ from pulumi.runtime import config as runtime_config
 
 import railyard_runtime
 from components.alibaba_network import AlibabaNetwork, AlibabaNetworkArgs
+from components.argo_sso import ArgoSsoArgs
 from components.argo_workflows import (
     ARGO_NAMESPACE,
     SERVER_ACCOUNT,
@@ -326,6 +327,7 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
             parallelism=cfg.argo_parallelism,
             events_cidrs=[str(n) for n in cfg.aws_private_subnet_cidrs],
             archive=_archive(c, aws_net, cluster),
+            sso=_sso(cfg),
         ),
         opts=pulumi.ResourceOptions(providers=[c.aws_provider, cluster.provider]),
     )
@@ -526,6 +528,23 @@ def _archive(c: Context, aws_net: AwsNetwork, cluster: EksCluster) -> WorkflowAr
         ttl=cfg.argo_archive_ttl,
         production=cfg.is_production,
         tags=c.tags,
+    )
+
+
+def _sso(cfg: StackConfig) -> ArgoSsoArgs | None:
+    """Single sign-on to the Argo UI, when an issuer is configured (always in prod)."""
+    if not cfg.argo_sso_issuer or cfg.argo_sso_client_secret is None:
+        return None
+    return ArgoSsoArgs(
+        issuer=cfg.argo_sso_issuer,
+        client_id=cfg.argo_sso_client_id,
+        client_secret=pulumi.Output.secret(cfg.argo_sso_client_secret.get_secret_value()),
+        redirect_url=cfg.argo_sso_redirect_url,
+        read_only_groups=cfg.argo_sso_read_only_groups,
+        release_manager_groups=cfg.argo_sso_release_manager_groups,
+        # ArgoWorkflows puts in its namespaces' outputs (the Secret and accounts wait for them)
+        server_namespace=ARGO_NAMESPACE,
+        workflows_namespace=WORKFLOWS_NAMESPACE,
     )
 
 

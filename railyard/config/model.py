@@ -531,6 +531,49 @@ class StackConfig(BaseModel):
         description="kubectl image of the backend lane, pinned by digest.",
         examples=[ARGO_IMAGES["kubectl"]],
     )
+    argo_sso_issuer: str = Field(
+        default="",
+        alias=full_key("argoSsoIssuer"),
+        pattern=r"^$|^https://\S+$",
+        description="OIDC issuer people log in to the Argo UI with (single sign-on; required "
+        "in prod). Empty: tokens only (`argo auth token`).",
+        examples=["https://login.microsoftonline.com/<tenant>/v2.0"],
+    )
+    argo_sso_client_id: str = Field(
+        default="",
+        alias=full_key("argoSsoClientId"),
+        pattern=r"^$|^\S{1,256}$",
+        description="The OIDC client id registered for argo-server.",
+        examples=["argo-workflows"],
+    )
+    argo_sso_client_secret: SecretStr | None = Field(
+        default=None,
+        alias=full_key("argoSsoClientSecret"),
+        description="That client's secret. Set with "
+        "`pulumi config set --secret argoSsoClientSecret`.",
+        json_schema_extra={"secret": True},
+    )
+    argo_sso_redirect_url: str = Field(
+        default="http://localhost:2746/oauth2/callback",
+        alias=full_key("argoSsoRedirectUrl"),
+        pattern=r"^(https://\S+|http://localhost(:[0-9]{1,5})?)/oauth2/callback$",
+        description="Where the provider sends people back: argo-server's /oauth2/callback as "
+        "the browser reaches it (default: through kubectl port-forward). Register it with the "
+        "provider.",
+        examples=["http://localhost:2746/oauth2/callback"],
+    )
+    argo_sso_read_only_groups: StrList = Field(
+        default_factory=list,
+        alias=full_key("argoSsoReadOnlyGroups"),
+        description="Groups (the `groups` claim) that may read workflows, templates and logs.",
+        examples=[["engineering"]],
+    )
+    argo_sso_release_manager_groups: StrList = Field(
+        default_factory=list,
+        alias=full_key("argoSsoReleaseManagerGroups"),
+        description="Groups that may also submit, retry, stop, approve and delete workflows.",
+        examples=[["release-managers"]],
+    )
     argo_archive: Literal["auto", "on", "off"] = Field(
         default="auto",
         alias=full_key("argoArchive"),

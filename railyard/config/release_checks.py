@@ -29,10 +29,63 @@ def check(c: StackConfig, secret_keys: Collection[str]) -> list[Problem]:
         *_check_images(c),
         *_check_release(c, secret_keys),
         *_check_kanban(c, secret_keys),
+        *_check_sso(c, secret_keys),
     ]
 
 
 FINGERPRINT = re.compile(r"^[0-9A-Fa-f]{40}$")
+
+
+def _check_sso(c: StackConfig, secret_keys: Collection[str]) -> list[Problem]:
+    if not c.argo_sso_issuer:
+        if c.is_production:
+            return [
+                Problem(
+                    full_key("argoSsoIssuer"),
+                    "prod's Argo UI needs single sign-on",
+                    "set your OIDC issuer, argoSsoClientId and the secret argoSsoClientSecret "
+                    "(docs/release.md#single-sign-on)",
+                )
+            ]
+        return []
+    problems = []
+    if not c.argo_sso_client_id:
+        problems.append(
+            Problem(
+                full_key("argoSsoClientId"), "is required with argoSsoIssuer", "set the client id"
+            )
+        )
+    key = full_key("argoSsoClientSecret")
+    if c.argo_sso_client_secret is None or key not in secret_keys:
+        problems.append(
+            Problem(
+                key,
+                "must be set as a secret with argoSsoIssuer",
+                "pulumi config set --secret argoSsoClientSecret <secret>",
+            )
+        )
+    if not (c.argo_sso_read_only_groups or c.argo_sso_release_manager_groups):
+        problems.append(
+            Problem(
+                full_key("argoSsoReleaseManagerGroups"),
+                "no group may use the UI: every login would be refused",
+                "name the groups of argoSsoReleaseManagerGroups and/or argoSsoReadOnlyGroups",
+            )
+        )
+    for key_name, groups in (
+        ("argoSsoReadOnlyGroups", c.argo_sso_read_only_groups),
+        ("argoSsoReleaseManagerGroups", c.argo_sso_release_manager_groups),
+    ):
+        for i, group in enumerate(groups):
+            if not group.strip() or len(group) > 256:
+                problems.append(
+                    Problem(
+                        f"{full_key(key_name)}[{i}]",
+                        "is not a group name",
+                        "a group of the `groups` claim",
+                    )
+                )
+    return problems
 
 
 def _check_cluster(c: StackConfig) -> list[Problem]:

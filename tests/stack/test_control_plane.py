@@ -81,7 +81,8 @@ def test_argo_chart_pins_every_image_by_digest_executor_included(stack):
     for part in ("controller", "server", "executor"):
         assert PINNED.search(values[part]["image"]["tag"]), part
     assert values["executor"]["image"]["repository"] == "argoproj/argoexec"
-    assert values["server"]["authModes"] == ["client"]
+    # never `server` (the server's own account for every user); prod adds single sign-on
+    assert values["server"]["authModes"] == (["sso", "client"] if stack == "prod" else ["client"])
     assert values["useStaticCredentials"] is False
     # removed from the chart in 0.26.0: a key the chart ignores is a setting that does nothing
     assert "useDefaultArtifactRepo" not in values
