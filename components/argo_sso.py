@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.service_accounts import grant, token_account
+
 CLIENT_SECRET = "argo-server-sso"
 """Secret (keys client-id, client-secret) in Argo's namespace; the chart's default name."""
 READ_ONLY = "argo-ui-read-only"
@@ -110,44 +112,13 @@ class ArgoSso(pulumi.ComponentResource):
         self.register_outputs({})
 
     def _account(self, args: ArgoSsoArgs, account: str, groups, precedence: int, rules) -> None:
-        child = pulumi.ResourceOptions(parent=self)
-        token = f"{account}.service-account-token"
-        sa = k8s.core.v1.ServiceAccount(
+        token_account(
             account,
-            metadata={
-                "name": account,
-                "namespace": args.server_namespace,
-                "annotations": {
-                    "workflows.argoproj.io/rbac-rule": group_rule(groups),
-                    "workflows.argoproj.io/rbac-rule-precedence": str(precedence),
-                    "workflows.argoproj.io/service-account-token.name": token,
-                },
+            args.server_namespace,
+            self,
+            annotations={
+                "workflows.argoproj.io/rbac-rule": group_rule(groups),
+                "workflows.argoproj.io/rbac-rule-precedence": str(precedence),
             },
-            automount_service_account_token=False,
-            opts=child,
         )
-        k8s.core.v1.Secret(
-            f"{account}-token",
-            metadata={
-                "name": token,
-                "namespace": args.server_namespace,
-                "annotations": {"kubernetes.io/service-account.name": account},
-            },
-            type="kubernetes.io/service-account-token",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[sa]),
-        )
-        role = k8s.rbac.v1.Role(
-            account,
-            metadata={"name": account, "namespace": args.workflows_namespace},
-            rules=rules,
-            opts=child,
-        )
-        k8s.rbac.v1.RoleBinding(
-            account,
-            metadata={"name": account, "namespace": args.workflows_namespace},
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": account},
-            subjects=[
-                {"kind": "ServiceAccount", "name": account, "namespace": args.server_namespace}
-            ],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
-        )
+        grant(account, args.workflows_namespace, rules, (args.server_namespace, account), self)

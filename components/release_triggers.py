@@ -19,6 +19,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.service_accounts import grant, token_account
 from railyard.release_templates import common, triggers
 
 CLIENTS_SECRET = "argo-workflows-webhook-clients"
@@ -85,30 +86,10 @@ class ReleaseTriggers(pulumi.ComponentResource):
         self.register_outputs({"webhookPath": self.webhook_path})
 
     def _client_account(self, args: ReleaseTriggersArgs) -> k8s.core.v1.ServiceAccount:
-        """The account argo-server submits matched events as, and its token."""
+        """The account argo-server submits matched events as: exactly what a match needs."""
         ns = args.workflows_namespace
-        child = pulumi.ResourceOptions(parent=self)
-        account = k8s.core.v1.ServiceAccount(
-            "webhook-client",
-            metadata={
-                "name": CLIENT_ACCOUNT,
-                "namespace": ns,
-                "annotations": {"workflows.argoproj.io/service-account-token.name": TOKEN_SECRET},
-            },
-            automount_service_account_token=False,
-            opts=child,
-        )
-        k8s.core.v1.Secret(
-            "webhook-client-token",
-            metadata={
-                "name": TOKEN_SECRET,
-                "namespace": ns,
-                "annotations": {"kubernetes.io/service-account.name": CLIENT_ACCOUNT},
-            },
-            type="kubernetes.io/service-account-token",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[account]),
-        )
-        self._role(
+        account = token_account(CLIENT_ACCOUNT, ns, self)
+        grant(
             "webhook-client",
             ns,
             [
@@ -120,14 +101,14 @@ class ReleaseTriggers(pulumi.ComponentResource):
                 {"apiGroups": [ARGO_GROUP], "resources": ["workflowtemplates"], "verbs": ["get"]},
                 {"apiGroups": [ARGO_GROUP], "resources": ["workflows"], "verbs": ["create"]},
             ],
-            {"kind": "ServiceAccount", "name": CLIENT_ACCOUNT, "namespace": ns},
+            (ns, CLIENT_ACCOUNT),
+            self,
         )
         return account
 
     def _server_access(self, args: ReleaseTriggersArgs) -> None:
         """argo-server reads the client Secret, the token and the account, by name only."""
-        server_ns, server_name = args.server_account
-        self._role(
+        grant(
             "argo-server-webhooks",
             args.workflows_namespace,
             [
@@ -144,20 +125,6 @@ class ReleaseTriggers(pulumi.ComponentResource):
                     "verbs": ["get"],
                 },
             ],
-            {"kind": "ServiceAccount", "name": server_name, "namespace": server_ns},
-        )
-
-    def _role(self, name: str, namespace, rules: list[dict], subject: dict) -> None:
-        role = k8s.rbac.v1.Role(
-            name,
-            metadata={"name": name, "namespace": namespace},
-            rules=rules,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        k8s.rbac.v1.RoleBinding(
-            name,
-            metadata={"name": name, "namespace": namespace},
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-            subjects=[subject],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+            args.server_account,
+            self,
         )
