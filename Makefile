@@ -36,10 +36,11 @@ bench: $(VENV)/.installed  ## runtime and Kanban bridge on loopback, release cri
 	$(PY) bench/plan_bench.py
 
 VALIDATE_ARGO ?= ../shared/tools/validate-argo
-validate-argo: $(VENV)/.installed  ## every Argo object of dev and prod against the upstream CRDs
+validate-argo: $(VENV)/.installed  ## every Argo object of dev and prod, and the Rollout examples, against the upstream CRDs
 	$(PY) -m offline.argo_objects dev rendered/dev-argo.yaml
 	$(PY) -m offline.argo_objects prod rendered/prod-argo.yaml
-	$(PY) $(VALIDATE_ARGO) rendered/dev-argo.yaml rendered/prod-argo.yaml
+	$(PY) $(VALIDATE_ARGO) rendered/dev-argo.yaml rendered/prod-argo.yaml \
+		docs/examples/rollout.yaml docs/examples/analysis-template.yaml
 
 ARGO_EXPR ?= ../shared/tools/argo-expr
 trigger-check: $(VENV)/.installed  ## the release triggers on sample GitHub pushes, judged by argo-server's expression engine

@@ -17,6 +17,7 @@ from pulumi.runtime import config as runtime_config
 
 import railyard_runtime
 from components.alibaba_network import AlibabaNetwork, AlibabaNetworkArgs
+from components.argo_rollouts import ArgoRollouts, ArgoRolloutsArgs
 from components.argo_sso import ArgoSsoArgs
 from components.argo_workflows import (
     ARGO_NAMESPACE,
@@ -331,6 +332,17 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
         ),
         opts=pulumi.ResourceOptions(providers=[c.aws_provider, cluster.provider]),
     )
+    rollouts = (
+        [
+            ArgoRollouts(
+                f"{c.prefix}-rollouts",
+                ArgoRolloutsArgs(cfg.argo_rollouts_chart_version, cfg.argo_rollouts_image),
+                opts=pulumi.ResourceOptions(providers=[cluster.provider]),
+            ).release
+        ]
+        if cfg.release_backend_workload.startswith("rollout/")
+        else []
+    )
     feed = _kanban_feed(c, cluster, d.steps.image_ref)
     release = ReleasePipeline(
         f"{c.prefix}-release",
@@ -358,7 +370,7 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
             oidc_provider_arn=cluster.oidc_provider_arn,
             oidc_issuer=cluster.oidc_issuer,
             workflows_namespace=argo.namespace,
-            crds=argo.crds,
+            crds=[*argo.crds, *rollouts],
             events_queue_url=feed.queue_url,
             events_queue_arn=feed.queue_arn,
             github_token=cfg.github_token.get_secret_value() if cfg.github_token else None,

@@ -62,6 +62,9 @@ ARGO_IMAGES = {
     "server": "quay.io/argoproj/argocli:v4.0.8@sha256:83e93aa9149a51da998c1df4abea7ae2c504e0b0a5892052dc092740f68323e8",  # noqa: E501
     "executor": "quay.io/argoproj/argoexec:v4.0.8@sha256:86a965d7eea176959351156e24f3a2fa8d8e342e477ef425009af95a12e3fe87",  # noqa: E501
     "kubectl": "registry.k8s.io/kubectl:v1.36.2@sha256:b0d792e0d8dfb9bb1b922b78b23137e2a34bb6f9667640353a9d2aadd1fd7761",  # noqa: E501
+    # pinned for v1.9.1 by three unrelated public repositories; re-verify it as the multi-arch
+    # index before a first real deploy
+    "rollouts": "quay.io/argoproj/argo-rollouts:v1.9.1@sha256:15c0d41f2c69a382d4399bcb28ed4f03ee9f58b56cfc9e6cd55bcbf0f311c06d",  # noqa: E501
 }
 RFC1918 = tuple(IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
@@ -524,6 +527,20 @@ class StackConfig(BaseModel):
         alias=full_key("argoExecutorImage"),
         description="argoexec image (every workflow pod runs it), pinned by digest.",
         examples=[ARGO_IMAGES["executor"]],
+    )
+    argo_rollouts_chart_version: str = Field(
+        default="2.41.1",
+        alias=full_key("argoRolloutsChartVersion"),
+        pattern=r"^\d+\.\d+\.\d+$",
+        description="argo-helm `argo-rollouts` chart version, installed when "
+        "releaseBackendWorkload is a rollout/<name>.",
+        examples=["2.41.1"],
+    )
+    argo_rollouts_image: str = Field(
+        default=ARGO_IMAGES["rollouts"],
+        alias=full_key("argoRolloutsImage"),
+        description="Argo Rollouts controller image, pinned by digest.",
+        examples=[ARGO_IMAGES["rollouts"]],
     )
     kubectl_image: str = Field(
         default=ARGO_IMAGES["kubectl"],

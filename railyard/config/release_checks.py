@@ -190,6 +190,7 @@ def _check_images(c: StackConfig) -> list[Problem]:
         "argoServerImage": c.argo_server_image,
         "argoExecutorImage": c.argo_executor_image,
         "kubectlImage": c.kubectl_image,
+        "argoRolloutsImage": c.argo_rollouts_image,
     }
     for key, ref in images.items():
         match = PINNED.match(ref)

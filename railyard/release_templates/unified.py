@@ -126,7 +126,7 @@ def _backend_templates(s: ReleaseSettings) -> list[m.Template]:
     timeout = f"{s.rollout_timeout_seconds}s"
     ns = ["--namespace", s.backend_namespace]
     if kind == "rollout":  # Argo Rollouts canary: wait for Healthy, abort to roll back
-        wait = ["wait", f"rollout/{workload}", "--for=jsonpath={.status.phase}=Healthy"]
+        wait = None
         rollback = [
             "patch",
             f"rollout/{workload}",
@@ -156,6 +156,24 @@ def _backend_templates(s: ReleaseSettings) -> list[m.Template]:
             s,
             "backend-rollout",
             [*wait, f"--timeout={timeout}", *ns],
+            deadline=s.rollout_timeout_seconds + 60,
+        )
+        if wait
+        # the steps read the Rollout from the API: done only once the controller has seen
+        # this spec, and a Degraded canary fails at once (exit 1) instead of at the timeout
+        else _step(
+            s,
+            "backend-rollout",
+            [
+                "deploy",
+                "rollout",
+                "--name",
+                workload,
+                "--namespace",
+                s.backend_namespace,
+                "--timeout",
+                str(s.rollout_timeout_seconds),
+            ],
             deadline=s.rollout_timeout_seconds + 60,
         ),
         _kubectl(s, "backend-rollback", [*rollback, *ns], deadline=300),

@@ -11,7 +11,7 @@ SSO = "railyard:eks:ArgoSso"
 
 
 def server_values(plan):
-    (chart,) = plan.of_type("kubernetes:helm.sh/v3:Release")
+    (chart,) = plan.of_type("kubernetes:helm.sh/v3:Release", under="railyard:eks:ArgoWorkflows")
     return chart, chart.inputs["values"]["server"]
 
 

@@ -75,7 +75,7 @@ def test_the_system_pool_is_a_fixed_node_group_requiring_imdsv2(stack):
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_argo_chart_pins_every_image_by_digest_executor_included(stack):
-    release = plan_for(stack).one(RELEASE)
+    release = plan_for(stack).one(RELEASE, under="railyard:eks:ArgoWorkflows")
     values = release.inputs["values"]
     assert values["crds"] == {"install": False}
     for part in ("controller", "server", "executor"):
@@ -96,7 +96,7 @@ def test_crds_come_before_the_chart_and_every_template(stack):
     assert all(
         "/v4.0.8/manifests/base/crds/full/" in r.inputs["file"] for r in plan.of_type(CRD_FILE)
     )
-    assert crds <= set(plan.one(RELEASE).dependencies)
+    assert crds <= set(plan.one(RELEASE, under="railyard:eks:ArgoWorkflows").dependencies)
     registered = plan.of_type(TEMPLATE)
     assert len(registered) == 7
     for template in registered:
@@ -161,7 +161,12 @@ def test_artifact_bucket_is_private_and_only_the_workflow_role_reaches_it(stack)
         if b.inputs["bucket"] == bucket.id
     ]
     assert blocks and all(blocks[0].inputs[k] for k in ("blockPublicAcls", "restrictPublicBuckets"))
-    assert plan.one(RELEASE).inputs["values"]["artifactRepository"]["s3"]["bucket"] == bucket.id
+    assert (
+        plan.one(RELEASE, under="railyard:eks:ArgoWorkflows").inputs["values"][
+            "artifactRepository"
+        ]["s3"]["bucket"]
+        == bucket.id
+    )
     (policy,) = plan.of_type(
         "aws:iam/rolePolicy:RolePolicy", under="railyard:release:ReleasePipeline"
     )

@@ -25,7 +25,11 @@ DOCKERFILE = Path(__file__).resolve().parents[2] / "runtime" / "Dockerfile"
 
 
 def chart_values(plan) -> dict:
-    return api_values(plan.one("kubernetes:helm.sh/v3:Release").inputs["values"])
+    return api_values(
+        plan.one("kubernetes:helm.sh/v3:Release", under="railyard:eks:ArgoWorkflows").inputs[
+            "values"
+        ]
+    )
 
 
 def objects_of(plan, kind: str) -> list[dict]:
@@ -43,7 +47,9 @@ def policies_in(plan, namespace: str) -> dict[str, dict]:
 # --- Namespaces ------------------------------------------------------------------------------
 def test_every_owned_namespace_enforces_restricted_and_denies_ingress(stack_plan):
     names = [o["metadata"]["name"] for o in objects_of(stack_plan, "Namespace")]
-    assert sorted(names) == ["argo", "backend", "kanban", "workflows"]
+    # prod's backend is an Argo Rollouts canary: the controller gets its own namespace
+    rollouts = ["argo-rollouts"] if stack_plan.stack == "prod" else []
+    assert sorted(names) == sorted(["argo", "backend", "kanban", "workflows", *rollouts])
     for ns in objects_of(stack_plan, "Namespace"):
         labels = ns["metadata"]["labels"]
         for mode in ("enforce", "audit", "warn"):

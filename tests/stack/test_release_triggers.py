@@ -135,7 +135,9 @@ def test_argo_server_reads_the_client_by_name_only(stack_plan):
     assert binding.inputs["subjects"] == [
         {"kind": "ServiceAccount", "name": SERVER_ACCOUNT, "namespace": ARGO_NAMESPACE}
     ]
-    (chart,) = stack_plan.of_type("kubernetes:helm.sh/v3:Release")
+    (chart,) = stack_plan.of_type(
+        "kubernetes:helm.sh/v3:Release", under="railyard:eks:ArgoWorkflows"
+    )
     assert chart.inputs["namespace"] == ARGO_NAMESPACE
     assert chart.inputs["values"]["server"]["serviceAccount"] == {"name": SERVER_ACCOUNT}
 

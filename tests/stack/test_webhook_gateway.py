@@ -83,7 +83,9 @@ def test_only_the_load_balancers_subnets_reach_the_node_port(stack_plan):
             SERVER_NODE_PORT,
             SERVER_NODE_PORT,
         )
-    (chart,) = stack_plan.of_type("kubernetes:helm.sh/v3:Release")
+    (chart,) = stack_plan.of_type(
+        "kubernetes:helm.sh/v3:Release", under="railyard:eks:ArgoWorkflows"
+    )
     server = chart.inputs["values"]["server"]
     assert (server["serviceType"], server["serviceNodePort"], server["replicas"]) == (
         "NodePort",

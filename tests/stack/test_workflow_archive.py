@@ -12,7 +12,7 @@ DB = "aws:rds/instance:Instance"
 
 
 def chart_persistence(plan):
-    (chart,) = plan.of_type("kubernetes:helm.sh/v3:Release")
+    (chart,) = plan.of_type("kubernetes:helm.sh/v3:Release", under="railyard:eks:ArgoWorkflows")
     return chart, chart.inputs["values"]["controller"].get("persistence")
 
 

@@ -141,8 +141,19 @@ def test_every_image_is_pinned_by_digest():
 
 def test_argo_rollouts_services_are_waited_for_and_aborted():
     templates = {t["name"]: t for t in rendered()[0]["spec"]["templates"]}  # prod: rollout/api
+    # the steps read the Rollout through the API (generation seen, Healthy or Degraded)
     wait = templates["backend-rollout"]["container"]["args"]
-    assert wait[:3] == ["wait", "rollout/api", "--for=jsonpath={.status.phase}=Healthy"]
+    assert wait[wait.index("deploy") :] == [
+        "deploy",
+        "rollout",
+        "--name",
+        "api",
+        "--namespace",
+        "backend",
+        "--timeout",
+        "900",
+    ]
+    assert templates["backend-rollout"]["container"]["image"].startswith("123456789012.dkr.ecr")
     assert "--subresource=status" in templates["backend-rollback"]["container"]["args"]
     dev = {t["name"]: t for t in rendered(release_settings("dev"))[0]["spec"]["templates"]}
     assert dev["backend-rollout"]["container"]["args"][:3] == [

@@ -40,6 +40,8 @@ class StepsEnv(StrEnum):
     """The build agents' bearer token itself (outside the cluster; pods mount a file)."""
     AGENT_TOKEN_FILE = "RAILYARD_AGENT_TOKEN_FILE"
     """File holding the build agents' bearer token."""
+    KUBE_API_URL = "RAILYARD_KUBE_API_URL"
+    """The Kubernetes API; unset: the pod's own (KUBERNETES_SERVICE_HOST, its token and CA)."""
     EVENTS_QUEUE_URL = "RAILYARD_EVENTS_QUEUE_URL"
     """SQS FIFO queue the pipeline events go to."""
     CARDS_TABLE = "RAILYARD_CARDS_TABLE"

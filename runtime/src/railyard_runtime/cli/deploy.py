@@ -78,3 +78,26 @@ def apigw_command(
     client = clouds.aws_client("apigateway")
     outcome = deploy.deploy_apigw(client, rest_api_id, stage, source, description, checkout)
     _report(ctx, outcome)
+
+
+@app.command("rollout")
+@step
+def rollout_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option(help="The Rollout (rollout/<name> of the backend).")],
+    namespace: Annotated[str, typer.Option(help="Its namespace.")],
+    timeout: Annotated[
+        float, typer.Option(min=1, max=86400, help="Seconds to wait for Healthy.")
+    ] = 900,
+    interval: Annotated[float, typer.Option(min=0.1, max=60, help="Seconds between reads.")] = 5,
+) -> None:
+    """Wait until the Rollout is Healthy (exit 0) or Degraded (exit 1, its message printed)."""
+    from railyard_runtime import rollout
+
+    message = rollout.wait(
+        rollout.ClusterApi.from_environment(), namespace, name, timeout, interval
+    )
+    current(ctx).result(
+        {"rollout": name, "namespace": namespace, "phase": rollout.HEALTHY, "message": message},
+        lambda console: console.print(f"rollout/{name} is Healthy: {message}"),
+    )
