@@ -1,5 +1,7 @@
 """Argo Workflows on the cluster: full CRDs, the argo-helm chart with digest-pinned images,
-an S3 artifact repository.
+an S3 artifact repository, and where configured the workflow archive (``workflow_archive``)
+and single sign-on (``argo_sso``). argo-server is a NodePort on the system nodes, two
+replicas: the webhook load balancer's target (``webhook_gateway``).
 
 CRDs: the chart (1.0.x) installs the *full* CRDs only through a Helm hook; we set
 ``crds.install: false`` and apply upstream's full CRDs of the pinned app version with

@@ -81,7 +81,10 @@ class WebhookGateway(pulumi.ComponentResource):
             f"{name}-deployment",
             rest_api=api.id,
             # a changed route, backend or policy needs a new deployment to take effect
-            triggers={"route": json.dumps([args.events_path, args.source_ranges, args.node_port])},
+            triggers={
+                "route": json.dumps([args.events_path, args.source_ranges, args.node_port]),
+                "backend": nlb.dns_name,
+            },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[method, integration, policy]),
         )
         stage = aws.apigateway.Stage(

@@ -380,6 +380,26 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
             providers=[c.aws_provider, c.alibaba_provider, cluster.provider]
         ),
     )
+    _merge_trigger(c, aws_net, cluster, argo, release)
+    pulumi.export("eksClusterName", cluster.name)
+    pulumi.export("argoNamespace", argo.namespace)
+    pulumi.export("argoArtifactBucket", argo.artifact_bucket.name)
+    pulumi.export("eventsQueueUrl", feed.queue_url)
+    pulumi.export("kanbanCardsTable", feed.table_name)
+    pulumi.export("releaseTemplates", release.template_names)
+
+
+def _merge_trigger(
+    c: Context,
+    aws_net: AwsNetwork,
+    cluster: EksCluster,
+    argo: ArgoWorkflows,
+    release: ReleasePipeline,
+) -> None:
+    """GitHub pushes start releases: the bindings and webhook client, the one way in for
+    GitHub (API Gateway), and, given a token, the webhooks on GitHub itself."""
+    cfg = c.cfg
+    settings = release_settings(cfg)
     hooks = ReleaseTriggers(
         f"{c.prefix}-triggers",
         ReleaseTriggersArgs(
@@ -426,12 +446,6 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
     pulumi.export("githubWebhookUrl", gateway.url)
     pulumi.export("githubWebhookPath", hooks.webhook_path)
     pulumi.export("githubWebhookSecret", hooks.webhook_secret)
-    pulumi.export("eksClusterName", cluster.name)
-    pulumi.export("argoNamespace", argo.namespace)
-    pulumi.export("argoArtifactBucket", argo.artifact_bucket.name)
-    pulumi.export("eventsQueueUrl", feed.queue_url)
-    pulumi.export("kanbanCardsTable", feed.table_name)
-    pulumi.export("releaseTemplates", release.template_names)
 
 
 def _deploy_runner(c: Context, aws_net: AwsNetwork, cluster: EksCluster) -> None:

@@ -112,6 +112,10 @@ def test_github_ranges_alone_may_invoke_and_the_stage_throttles(stack_plan):
     settings = one(stack_plan, "aws:apigateway/methodSettings:MethodSettings").inputs["settings"]
     assert settings["throttlingRateLimit"] == 10 and settings["throttlingBurstLimit"] == 40
     deployment = one(stack_plan, "aws:apigateway/deployment:Deployment")
+    nlb = one(stack_plan, "aws:lb/loadBalancer:LoadBalancer")
+    # a new policy, route or load balancer is served only after a new deployment
+    assert deployment.inputs["triggers"]["backend"] == nlb.outputs["dnsName"]
+    assert "143.55.64.0/20" in deployment.inputs["triggers"]["route"]
     for needed in ("method:Method", "integration:Integration", "restApiPolicy:RestApiPolicy"):
         assert any(needed in d for d in deployment.dependencies), needed
     stage = one(stack_plan, "aws:apigateway/stage:Stage")
