@@ -99,7 +99,7 @@ def _check_cluster(c: StackConfig) -> list[Problem]:
             )
         )
     for i, fingerprint in enumerate(c.alibaba_oidc_fingerprints):
-        if not FINGERPRINT.match(fingerprint.replace(":", "")):
+        if not FINGERPRINT.fullmatch(fingerprint.replace(":", "")):
             problems.append(
                 Problem(
                     f"{full_key('alibabaOidcFingerprints')}[{i}]",
@@ -193,7 +193,7 @@ def _check_images(c: StackConfig) -> list[Problem]:
         "argoRolloutsImage": c.argo_rollouts_image,
     }
     for key, ref in images.items():
-        match = PINNED.match(ref)
+        match = PINNED.fullmatch(ref)
         if not match:
             problems.append(
                 Problem(
@@ -387,7 +387,7 @@ def _check_triggers(c: StackConfig) -> list[Problem]:
             )
         )
     for i, repo in enumerate(c.release_trigger_repositories):
-        if not REPOSITORY.match(repo) or ".." in repo.split("/"):
+        if not REPOSITORY.fullmatch(repo) or ".." in repo.split("/"):
             problems.append(
                 Problem(
                     f"{full_key('releaseTriggerRepositories')}[{i}]",

@@ -143,3 +143,19 @@ def test_outside_a_pod_without_an_api_url_says_how(monkeypatch):
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     result = wait("--timeout", "5")
     assert result.exit_code == 2 and StepsEnv.KUBE_API_URL in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--name", "", "--namespace", "backend"], "--name"),
+        (["--name", "../api", "--namespace", "backend"], "--name"),
+        (["--name", "api", "--namespace", "Backend"], "--namespace"),
+        (["--name", "api\n", "--namespace", "backend"], "--name"),
+    ],
+)
+def test_names_that_cannot_be_a_rollout_are_refused_before_any_request(api, args, field):
+    server = api((200, rollout()))
+    result = invoke(["deploy", "rollout", *args, "--timeout", "5"])
+    assert result.exit_code == 2 and field in result.output
+    assert server.paths == []

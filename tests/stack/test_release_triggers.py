@@ -162,6 +162,7 @@ def test_the_train_manifest_and_branch_come_from_config():
         ("releaseCardPattern", "(?=X)[A-Z]+-[0-9]+", "lookaround or backreferences"),
         ("releaseCardPattern", "([A-Z]+-[0-9]+", "not a regular expression"),
         ("releaseTriggerRepositories", ["app", "../etc"], "is not a repository name"),
+        ("releaseTriggerRepositories", ["app\n"], "is not a repository name"),
         ("releaseTrainManifest", "releases/../../x.yaml", "leaves the repository"),
         ("releaseTrainManifest", "releases/prod.json", "releaseTrainManifest"),
         ("releaseTriggerBranch", "main branch", "releaseTriggerBranch"),

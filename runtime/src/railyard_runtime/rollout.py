@@ -10,6 +10,7 @@ Kubernetes API with the pod's own service-account token.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ from railyard_runtime.environment import StepsEnv
 from railyard_runtime.errors import BadInput, DeadlineExceeded, StepError, Unreachable
 
 HEALTHY, DEGRADED, PROGRESSING = "Healthy", "Degraded", "Progressing"
+# a Kubernetes object name (RFC 1123 subdomain) and a namespace (RFC 1123 label)
+NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 MAX_BODY = 4 * 1024 * 1024
 
@@ -115,6 +119,10 @@ def wait(
     Unanswered requests are retried until the deadline (then Unreachable, exit 3); a Rollout
     still progressing at the deadline is DeadlineExceeded (exit 4).
     """
+    if not NAME.fullmatch(name):
+        raise BadInput(f"--name {name[:80]!r} is not a Kubernetes object name (e.g. api)")
+    if not NAMESPACE.fullmatch(namespace):
+        raise BadInput(f"--namespace {namespace[:80]!r} is not a namespace name (e.g. backend)")
     deadline = clock() + timeout
     last_error: str | None = None
     with httpx.Client(
