@@ -58,6 +58,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_ports(count: int) -> tuple[int, ...]:
+    """``count`` distinct free ports: each socket stays open until all are picked, so the
+    kernel cannot hand the same port out twice."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return tuple(s.getsockname()[1] for s in sockets)
+    finally:
+        for s in sockets:
+            s.close()
+
+
 class Agent:
     def __init__(
         self, root: Path, moto: str, name: str = "agent", nofile: int | None = None, **env: str
@@ -65,7 +78,7 @@ class Agent:
         """``nofile``: the agent's open-file limit (soft and hard), as a unit's LimitNOFILE."""
         self.root = root / name
         self.root.mkdir(parents=True, exist_ok=True)
-        self.port, self.health_port = free_port(), free_port()
+        self.port, self.health_port = free_ports(2)
         self.url = f"http://127.0.0.1:{self.port}"
         self.health_url = f"http://127.0.0.1:{self.health_port}/healthz"
         self.nofile = nofile
