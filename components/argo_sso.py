@@ -19,13 +19,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.service_accounts import grant, token_account
+from components.service_accounts import ARGO_GROUP, grant, token_account
 
 CLIENT_SECRET = "argo-server-sso"
 """Secret (keys client-id, client-secret) in Argo's namespace; the chart's default name."""
 READ_ONLY = "argo-ui-read-only"
 RELEASE_MANAGER = "argo-ui-release-manager"
-ARGO_GROUP = "argoproj.io"
 READ_VERBS = ["get", "list", "watch"]
 READ_RULES = [
     {

@@ -19,14 +19,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.service_accounts import grant, token_account
+from components.service_accounts import ARGO_GROUP, grant, token_account
 from railyard.release_templates import common, triggers
 
 CLIENTS_SECRET = "argo-workflows-webhook-clients"
 """The Secret argo-server reads webhook clients from, in the namespace events are posted to."""
 CLIENT_ACCOUNT = "github-webhook"
 TOKEN_SECRET = f"{CLIENT_ACCOUNT}.service-account-token"
-ARGO_GROUP = "argoproj.io"
 
 
 @dataclass

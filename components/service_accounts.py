@@ -13,6 +13,9 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
+ARGO_GROUP = "argoproj.io"
+"""The API group of Argo's kinds (Workflows, templates, bindings), for rules over them."""
+
 
 def token_account(
     name: str,

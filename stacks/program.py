@@ -380,7 +380,7 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
             providers=[c.aws_provider, c.alibaba_provider, cluster.provider]
         ),
     )
-    _merge_trigger(c, aws_net, cluster, argo, release)
+    _merge_trigger(c, aws_net, cluster, argo, release, settings)
     pulumi.export("eksClusterName", cluster.name)
     pulumi.export("argoNamespace", argo.namespace)
     pulumi.export("argoArtifactBucket", argo.artifact_bucket.name)
@@ -395,11 +395,11 @@ def _merge_trigger(
     cluster: EksCluster,
     argo: ArgoWorkflows,
     release: ReleasePipeline,
+    settings: ReleaseSettings,
 ) -> None:
     """GitHub pushes start releases: the bindings and webhook client, the one way in for
     GitHub (API Gateway), and, given a token, the webhooks on GitHub itself."""
     cfg = c.cfg
-    settings = release_settings(cfg)
     hooks = ReleaseTriggers(
         f"{c.prefix}-triggers",
         ReleaseTriggersArgs(

@@ -60,26 +60,19 @@ class ClusterApi:
 
     @classmethod
     def from_environment(cls) -> ClusterApi:
+        token_file = SERVICE_ACCOUNT / "token"
+        token = token_file.read_text().strip() if token_file.is_file() else ""
         url = os.environ.get(StepsEnv.KUBE_API_URL)
         if url:
-            token_file = SERVICE_ACCOUNT / "token"
-            token = token_file.read_text().strip() if token_file.is_file() else ""
             return cls(url.rstrip("/"), token)
-        host, port = (
-            os.environ.get("KUBERNETES_SERVICE_HOST"),
-            os.environ.get("KUBERNETES_SERVICE_PORT", "443"),
-        )
-        token_file = SERVICE_ACCOUNT / "token"
-        if not host or not token_file.is_file():
+        host = os.environ.get("KUBERNETES_SERVICE_HOST")
+        if not host or not token:
             raise BadInput(
                 f"not in a pod with a service account: set {StepsEnv.KUBE_API_URL} "
                 "or run this in the cluster"
             )
-        return cls(
-            f"https://{host}:{port}",
-            token_file.read_text().strip(),
-            str(SERVICE_ACCOUNT / "ca.crt"),
-        )
+        port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+        return cls(f"https://{host}:{port}", token, str(SERVICE_ACCOUNT / "ca.crt"))
 
     def rollout(self, client: httpx.Client, namespace: str, name: str) -> object:
         path = (
