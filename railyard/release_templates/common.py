@@ -7,6 +7,7 @@ tested directly and the stack installs the dicts as CustomResources.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 from hera.workflows import models as m
 
@@ -194,16 +195,54 @@ def git_source(s: ReleaseSettings, repo: str, revision: str) -> m.Artifact:
     )
 
 
+def repository_path(s: ReleaseSettings, repo: str) -> str:
+    """``repo`` as its host names it: ``acme/app`` for https://github.com/acme/ and ``app``."""
+    return f"{urlparse(s.git_base_url).path.strip('/')}/{repo}".lstrip("/")
+
+
 def param(name: str, value: str | None = None, description: str | None = None) -> m.Parameter:
     return m.Parameter(name=name, value=value, description=description)
 
 
 NOTIFY = "notify"
 ON_EXIT = "on-exit"
+GITHUB_VOLUME = "github"
+COMMIT_TIME = "commit-time"
+"""The parameter that carries the commit's time from the push that started a run."""
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What every event of a run says about it: the template and the change it delivers
+    (Argo expressions or literals), so the delivery report can tie a run to its commit."""
+
+    template: str
+    commit: str
+    repository: str
+    commit_time: str = f"{{{{workflow.parameters.{COMMIT_TIME}}}}}"
+
+
+def commit_time_param() -> m.Parameter:
+    return param(
+        COMMIT_TIME,
+        "",
+        description="When the commit was made (ISO 8601, from the push); empty: looked up "
+        "from the git host at the end of the run.",
+    )
 
 
 def _publish(
-    s: ReleaseSettings, name: str, lane: str, task: str, phase: str, **extra
+    s: ReleaseSettings,
+    name: str,
+    run: RunIdentity,
+    lane: str,
+    task: str,
+    phase: str,
+    rolled_back: str = "false",
+    times: tuple[str, ...] = (),
+    extra_args: tuple[str, ...] = (),
+    container: dict | None = None,
+    **extra,
 ) -> m.Template:
     """``events publish`` of one phase to the Kanban feed's queue (docs/design.md: event feed)."""
     return m.Template(
@@ -225,7 +264,20 @@ def _publish(
                 phase,
                 "--workflow-uid",
                 "{{workflow.uid}}",
+                "--template",
+                run.template,
+                "--commit",
+                run.commit,
+                "--commit-time",
+                run.commit_time,
+                "--repository",
+                run.repository,
+                "--rolled-back",
+                rolled_back,
+                *times,
+                *extra_args,
             ],
+            **(container or {}),
         ),
         retry_strategy=m.RetryStrategy(
             limit=5, retry_policy="Always", backoff=m.Backoff(duration="5s", factor=2)
@@ -236,33 +288,66 @@ def _publish(
     )
 
 
-def notify_templates(s: ReleaseSettings, lane: str) -> list[m.Template]:
-    """The per-task exit hook's template and the workflow's ``onExit`` template."""
-    inputs = m.Inputs(parameters=[param("lane"), param("task"), param("phase")])
+def notify_templates(s: ReleaseSettings, lane: str, run: RunIdentity) -> list[m.Template]:
+    """The per-task exit hook's template and the workflow's ``onExit`` template.
+
+    The run's own event looks its commit time up on the git host when no push gave one
+    (the token is optional: without it the event goes without).
+    """
+    inputs = m.Inputs(
+        parameters=[
+            *(param(name) for name in ("lane", "task", "phase", "started", "finished")),
+            param("rolled-back", "false"),
+        ]
+    )
     per_task = _publish(
         s,
         NOTIFY,
+        run,
         "{{inputs.parameters.lane}}",
         "{{inputs.parameters.task}}",
         "{{inputs.parameters.phase}}",
+        rolled_back="{{inputs.parameters.rolled-back}}",
+        times=(
+            "--started",
+            "{{inputs.parameters.started}}",
+            "--finished",
+            "{{inputs.parameters.finished}}",
+        ),
         inputs=inputs,
     )
-    return [per_task, _publish(s, ON_EXIT, lane, "workflow", "{{workflow.status}}")]
+    on_exit = _publish(
+        s,
+        ON_EXIT,
+        run,
+        lane,
+        "workflow",
+        "{{workflow.status}}",
+        times=("--started", "{{workflow.creationTimestamp}}"),
+        extra_args=("--github-token-file", f"{SECRETS_PATH}/{GITHUB_VOLUME}/token"),
+        container={"volume_mounts": [secret_mount(GITHUB_VOLUME)]},
+        volumes=[secret_volume(GITHUB_VOLUME, GITHUB_TOKEN_SECRET, optional=True)],
+    )
+    return [per_task, on_exit]
 
 
-def exit_hook(lane: str, task: str, phase: str) -> dict[str, m.LifecycleHook]:
-    return {
-        "exit": m.LifecycleHook(
-            template=NOTIFY,
-            arguments=m.Arguments(
-                parameters=[param("lane", lane), param("task", task), param("phase", phase)]
-            ),
-        )
-    }
+def task_exit_hook(lane: str, task: str, rolled_back: bool = False) -> dict[str, m.LifecycleHook]:
+    """The task's final phase and its times, for the board and the delivery report;
+    ``rolled_back``: the task undoes its lane's release, so its success is a failed change."""
+    parameters = [
+        param("lane", lane),
+        param("task", task),
+        param("phase", f"{{{{tasks.{task}.status}}}}"),
+        param("started", f"{{{{tasks.{task}.startedAt}}}}"),
+        param("finished", f"{{{{tasks.{task}.finishedAt}}}}"),
+    ]
+    if rolled_back:
+        parameters.append(param("rolled-back", "true"))
+    return {"exit": m.LifecycleHook(template=NOTIFY, arguments=m.Arguments(parameters=parameters))}
 
 
-def task_exit_hook(lane: str, task: str) -> dict[str, m.LifecycleHook]:
-    return exit_hook(lane, task, f"{{{{tasks.{task}.status}}}}")
+def secret_mount(volume: str) -> m.VolumeMount:
+    return m.VolumeMount(name=volume, mount_path=f"{SECRETS_PATH}/{volume}", read_only=True)
 
 
 def env_mutex(kind: str) -> m.Synchronization:

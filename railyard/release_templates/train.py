@@ -16,10 +16,13 @@ from hera.workflows import models as m
 
 from railyard import pod_security
 from railyard.release_templates.common import (
+    COMMIT_TIME,
     ON_EXIT,
     PLAN_DIR,
     SOURCE_PATH,
     ReleaseSettings,
+    RunIdentity,
+    commit_time_param,
     env_mutex,
     git_source,
     metadata,
@@ -27,12 +30,14 @@ from railyard.release_templates.common import (
     on_workflow_nodes,
     param,
     pod_spec_fields,
+    repository_path,
     retry,
     steps_container,
     task_exit_hook,
 )
+from railyard_runtime import events
 
-DEPLOYER = "release-train"
+DEPLOYER = events.RELEASE_TRAIN
 CHUNK = "release-train-chunk"
 JOB_KINDS = {  # plan output (release plan --chunk) -> job WorkflowTemplate
     "lambda": "lambda-job",
@@ -49,19 +54,21 @@ def _arguments() -> list[m.Parameter]:
         param("manifest", description="Path of the manifest in the infra repo: releases/x.yaml."),
         param("revision", description="Infra repo commit the manifest is read at."),
         param("feature", "release-train", description="Kanban card id the release moves."),
+        commit_time_param(),
     ]
 
 
 def _spec(
-    s: ReleaseSettings, entrypoint: str, templates: list[m.Template], **extra
+    s: ReleaseSettings, name: str, entrypoint: str, templates: list[m.Template], **extra
 ) -> m.WorkflowSpec:
+    run = RunIdentity(template=name, commit=REVISION, repository=repository_path(s, s.infra_repo))
     return m.WorkflowSpec(
         entrypoint=entrypoint,
         **pod_spec_fields(s),
         arguments=m.Arguments(parameters=[*_arguments(), param("env", s.env)]),
         on_exit=ON_EXIT,
         pod_gc=m.PodGC(strategy="OnPodSuccess"),
-        templates=[*templates, *notify_templates(s, "release")],
+        templates=[*templates, *notify_templates(s, "release", run)],
         **extra,
     )
 
@@ -116,6 +123,7 @@ def child_workflow_manifest(s: ReleaseSettings) -> str:
                     {"name": "revision", "value": REVISION},
                     {"name": "feature", "value": "{{workflow.parameters.feature}}"},
                     {"name": "env", "value": "{{workflow.parameters.env}}"},
+                    {"name": COMMIT_TIME, "value": f"{{{{workflow.parameters.{COMMIT_TIME}}}}}"},
                     {"name": "chunk", "value": "{{inputs.parameters.chunk}}"},
                 ]
             },
@@ -172,7 +180,7 @@ def deployer(s: ReleaseSettings) -> m.WorkflowTemplate:
         api_version="argoproj.io/v1alpha1",
         kind="WorkflowTemplate",
         metadata=metadata(DEPLOYER, s),
-        spec=_spec(s, "deploy", templates, synchronization=env_mutex("release-train")),
+        spec=_spec(s, DEPLOYER, "deploy", templates, synchronization=env_mutex("release-train")),
     )
 
 
@@ -192,6 +200,7 @@ def chunk_runner(s: ReleaseSettings) -> m.WorkflowTemplate:
     plan = _plan(s, "plan", ["--chunk", "{{workflow.parameters.chunk}}"], list(JOB_KINDS))
     spec = _spec(
         s,
+        CHUNK,
         "run",
         [m.Template(name="run", dag=m.DAGTemplate(tasks=tasks)), plan],
         parallelism=s.job_parallelism,

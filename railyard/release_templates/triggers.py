@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from hera.workflows import models as m
 
 from railyard.release_templates import train, unified
-from railyard.release_templates.common import ReleaseSettings
+from railyard.release_templates.common import COMMIT_TIME, ReleaseSettings
 
 DISCRIMINATOR = "github"
 """Last path segment of the events URL GitHub posts to: /api/v1/events/<namespace>/github."""
@@ -138,6 +138,10 @@ def _binding(
     )
 
 
+# the pushed head's own time (ISO 8601 with its offset): where the change's lead time starts
+HEAD_TIME = 'payload.head_commit?.timestamp ?? ""'
+
+
 def repository_url(s: ReleaseSettings, repository: str) -> str:
     """The ``html_url`` GitHub sends for a repository under ``git_base_url``."""
     return s.git_base_url + repository
@@ -148,7 +152,7 @@ def train_binding(s: ReleaseSettings, t: TriggerSettings) -> m.WorkflowEventBind
         s,
         train.DEPLOYER,
         push_selector([repository_url(s, s.infra_repo)], t.branch, changed=t.manifest),
-        {"manifest": literal(t.manifest), "revision": "payload.after"},
+        {"manifest": literal(t.manifest), "revision": "payload.after", COMMIT_TIME: HEAD_TIME},
     )
 
 
@@ -161,6 +165,7 @@ def unified_binding(s: ReleaseSettings, t: TriggerSettings) -> m.WorkflowEventBi
             "git-commit-sha": "payload.after",
             "repository": 'payload.repository?.full_name ?? ""',
             "feature": card_expression(t.card_pattern),
+            COMMIT_TIME: HEAD_TIME,
         },
     )
 

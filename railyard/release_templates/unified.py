@@ -17,7 +17,9 @@ from railyard.release_templates.common import (
     SECRETS_PATH,
     SOURCE_PATH,
     ReleaseSettings,
+    RunIdentity,
     alibaba_federation,
+    commit_time_param,
     env_mutex,
     git_source,
     metadata,
@@ -25,20 +27,25 @@ from railyard.release_templates.common import (
     on_workflow_nodes,
     param,
     pod_spec_fields,
+    repository_path,
     restricted_container,
     retry,
+    secret_mount,
     secret_volume,
     steps_container,
     task_exit_hook,
 )
+from railyard_runtime import events
 
-NAME = "unified-release"
+NAME = events.UNIFIED_RELEASE
 KUBECTL_RESOURCES = m.ResourceRequirements(
     requests={"cpu": m.Quantity("50m"), "memory": m.Quantity("64Mi")},
     limits={"cpu": m.Quantity("500m"), "memory": m.Quantity("256Mi")},
 )
 SHA = "{{workflow.parameters.git-commit-sha}}"
+REPOSITORY = "{{workflow.parameters.repository}}"
 GATES = ("scan-images", "static-analysis")
+ROLLBACK = "backend-rollback"
 # task -> Kanban lane it reports on
 LANES = {
     "scan-images": "release",
@@ -85,7 +92,7 @@ def dag_tasks(s: ReleaseSettings) -> list[m.DAGTask]:
                 template=name,
                 depends=depends,
                 arguments=arguments,
-                hooks=task_exit_hook(LANES[name], name),
+                hooks=task_exit_hook(LANES[name], name, rolled_back=name == ROLLBACK),
             )
         )
     return tasks
@@ -180,10 +187,6 @@ def _backend_templates(s: ReleaseSettings) -> list[m.Template]:
     ]
 
 
-def _secret_mount(volume: str) -> m.VolumeMount:
-    return m.VolumeMount(name=volume, mount_path=f"{SECRETS_PATH}/{volume}", read_only=True)
-
-
 def templates(s: ReleaseSettings) -> list[m.Template]:
     images = [a for repo in s.scan_images for a in ("--image", f"{repo}:{SHA}")]
     block = ",".join(s.block_severities)
@@ -210,7 +213,7 @@ def templates(s: ReleaseSettings) -> list[m.Template]:
                 f"{SECRETS_PATH}/github/token",
             ],
             deadline=300,
-            container={"volume_mounts": [_secret_mount("github")]},
+            container={"volume_mounts": [secret_mount("github")]},
             # optional: without the Secret the step says which config key is missing
             volumes=[secret_volume("github", GITHUB_TOKEN_SECRET, optional=True)],
         ),
@@ -259,7 +262,7 @@ def templates(s: ReleaseSettings) -> list[m.Template]:
             ],
             deadline=3600,
             retry_strategy=retry(limit=2),  # the step already resubmits across hosts
-            container={"volume_mounts": [_secret_mount("agent")]},
+            container={"volume_mounts": [secret_mount("agent")]},
             volumes=[secret_volume("agent", AGENT_TOKEN_SECRET)],
             outputs=m.Outputs(
                 parameters=[m.Parameter(name="apk", value_from=m.ValueFrom(path="/tmp/apk"))]
@@ -284,11 +287,15 @@ def templates(s: ReleaseSettings) -> list[m.Template]:
             **alibaba_federation(),
             inputs=m.Inputs(parameters=[param("apk")]),
         ),
-        *notify_templates(s, "release"),
+        *notify_templates(s, "release", run_identity()),
     ]
     if s.requires_approval:
         out.append(m.Template(name="approval", suspend=m.SuspendTemplate()))
     return out
+
+
+def run_identity() -> RunIdentity:
+    return RunIdentity(template=NAME, commit=SHA, repository=REPOSITORY)
 
 
 def workflow_template(s: ReleaseSettings) -> m.WorkflowTemplate:
@@ -306,10 +313,11 @@ def workflow_template(s: ReleaseSettings) -> m.WorkflowTemplate:
                     param("env", s.env, description="Environment; keys the release mutex."),
                     param(
                         "repository",
-                        "",
-                        description="Repository (owner/name) whose push started the release; "
-                        "empty when started by hand.",
+                        repository_path(s, s.backend_repo),
+                        description="Repository (owner/name) of the commit: the one whose push "
+                        "started the release; by hand, the backend's.",
                     ),
+                    commit_time_param(),
                 ]
             ),
             synchronization=env_mutex("release"),

@@ -46,6 +46,8 @@ class StepsEnv(StrEnum):
     """SQS FIFO queue the pipeline events go to."""
     CARDS_TABLE = "RAILYARD_CARDS_TABLE"
     """DynamoDB table of the bridge's cards (``events card`` reads it)."""
+    EVENTS_TABLE = "RAILYARD_EVENTS_TABLE"
+    """DynamoDB table of every pipeline event, kept by the bridge (``report`` reads it)."""
     GITHUB_TOKEN_FILE = "RAILYARD_GITHUB_TOKEN_FILE"
     """File holding the GitHub token of the code-scanning gate."""
 
@@ -75,6 +77,8 @@ class BridgeEnv(StrEnum):
     """Dead-letter queue poison messages are sent to, with the reason."""
     CARDS_TABLE = "RAILYARD_CARDS_TABLE"
     """DynamoDB table of cards, one per feature."""
+    EVENTS_TABLE = "RAILYARD_EVENTS_TABLE"
+    """DynamoDB table every applied event is kept in for reports; unset: none kept."""
     BOARD = "RAILYARD_BOARD"
     """Kind of board: webhook, github-projects or jira."""
     BOARD_CONFIG = "RAILYARD_BOARD_CONFIG"

@@ -2,6 +2,11 @@
 
 Messages of one feature share a group (the board sees them in order); the deduplication id
 ``<workflow uid>/<task>/<phase>`` makes a retried exit hook a no-op within SQS's window.
+
+Besides what the board needs, an event says which run it belongs to (``template``), which
+change that run delivers (``commit``, ``commitTime``, ``repository``) and whether a lane was
+rolled back: what the delivery report (docs/metrics.md) computes the four keys from. Events
+sent before these fields existed still parse; they simply count for less.
 """
 
 from __future__ import annotations
@@ -33,6 +38,22 @@ class Phase(StrEnum):
     OMITTED = "Omitted"
 
 
+# Workflows that are a release of their own: the train's chunk Workflows report too, but a
+# chunk is a part of its deployer's run, not a deployment
+UNIFIED_RELEASE = "unified-release"
+RELEASE_TRAIN = "release-train"
+RELEASE_TEMPLATES = (UNIFIED_RELEASE, RELEASE_TRAIN)
+LANE_DELIVERY_TASKS = {
+    Lane.BACKEND: "backend-rollout",
+    Lane.PWA: "pwa-verify",
+    Lane.ANDROID: "android-publish",
+}
+"""The unified release's task whose success means the lane's change is out (and checked)."""
+RUN_TASK = "workflow"
+"""The ``task`` of a run's own exit event (the workflow's ``onExit``)."""
+TERMINAL = frozenset({"Succeeded", "Failed", "Error", "Skipped", "Omitted"})
+
+
 class PipelineEvent(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
     # SQS group and deduplication ids take printable ASCII without spaces
@@ -44,6 +65,25 @@ class PipelineEvent(BaseModel):
     task: str = Field(min_length=1, max_length=256, pattern=r"^[!-~]+$")
     # with its zone: a zone-less time cannot be ordered against the lane's other events
     time: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    started: AwareDatetime | None = None
+    """When the task started (its last attempt, if retried); for a run's own event, when the
+    run was created."""
+    template: str | None = Field(default=None, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    """The WorkflowTemplate the run was submitted from."""
+    commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{7,64}$")
+    """The commit the run delivers."""
+    commit_time: AwareDatetime | None = None
+    """When that commit was made (its committer time): where lead time starts."""
+    repository: str | None = Field(
+        default=None, max_length=256, pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"
+    )
+    """The commit's repository as its host names it: ``owner/name`` on GitHub."""
+    rolled_back: bool = False
+    """The lane's release was undone (the rollback task succeeded): a failed change."""
+
+    @property
+    def terminal(self) -> bool:
+        return self.phase.value in TERMINAL
 
     @property
     def deduplication_id(self) -> str:
@@ -57,7 +97,7 @@ class PipelineEvent(BaseModel):
 def publish(sqs, queue_url: str, event: PipelineEvent) -> str:
     result = sqs.send_message(
         QueueUrl=queue_url,
-        MessageBody=event.model_dump_json(by_alias=True),
+        MessageBody=event.model_dump_json(by_alias=True, exclude_none=True),
         MessageGroupId=event.feature,
         MessageDeduplicationId=event.deduplication_id,
     )

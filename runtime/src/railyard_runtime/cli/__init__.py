@@ -7,11 +7,12 @@ from typing import Annotated
 import typer
 
 from railyard_runtime import __version__
-from railyard_runtime.cli import android, deploy, events, images, pwa, release, scan
+from railyard_runtime.cli import android, deploy, events, images, pwa, release, report, scan
 from railyard_runtime.cli.output import Output
 
 app = typer.Typer(
-    help="railyard pipeline steps: PWA, Android, images, releases, deploys, scans, events.",
+    help="railyard pipeline steps: PWA, Android, images, releases, deploys, scans, events, "
+    "reports.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # never print tokens held in local variables
 )
@@ -22,6 +23,7 @@ app.add_typer(events.app, name="events")
 app.add_typer(release.app, name="release")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(scan.app, name="scan")
+app.add_typer(report.app, name="report")
 
 
 def _version(value: bool) -> None:
