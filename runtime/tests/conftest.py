@@ -298,3 +298,23 @@ def feed(aws, feed_clients, monkeypatch: pytest.MonkeyPatch):
         BillingMode="PAY_PER_REQUEST",
     )
     return sqs, ddb, queue["QueueUrl"], dlq["QueueUrl"]
+
+
+@pytest.fixture
+def events_table(aws, feed_clients) -> str:
+    """The bridge's events table (moto), keyed as the stack creates it."""
+    from railyard_runtime.history import HASH_KEY, RANGE_KEY
+
+    feed_clients[1].create_table(
+        TableName="events",
+        KeySchema=[
+            {"AttributeName": HASH_KEY, "KeyType": "HASH"},
+            {"AttributeName": RANGE_KEY, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": HASH_KEY, "AttributeType": "S"},
+            {"AttributeName": RANGE_KEY, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return "events"

@@ -104,9 +104,7 @@ def test_duplicates_and_reordering_change_nothing():
 
 def test_the_start_a_task_reports_wins_over_any_inference():
     events = [
-        ev(Lane.BACKEND, "backend-apply", Phase.SUCCEEDED, 5).model_copy(
-            update={"started": at(4)}
-        ),
+        ev(Lane.BACKEND, "backend-apply", Phase.SUCCEEDED, 5).model_copy(update={"started": at(4)}),
         ev(Lane.BACKEND, "backend-rollout", Phase.SUCCEEDED, 9).model_copy(
             update={"started": at(5.5)}
         ),

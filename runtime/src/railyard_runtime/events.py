@@ -15,7 +15,7 @@ import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -80,6 +80,14 @@ class PipelineEvent(BaseModel):
     """The commit's repository as its host names it: ``owner/name`` on GitHub."""
     rolled_back: bool = False
     """The lane's release was undone (the rollback task succeeded): a failed change."""
+
+    @field_validator("repository")
+    @classmethod
+    def _no_dot_segments(cls, value: str | None) -> str | None:
+        # it becomes a path on the git host's API: ../ must not climb out of /repos
+        if value is not None and {".", ".."} & set(value.split("/")):
+            raise ValueError("a repository name has no . or .. segments")
+        return value
 
     @property
     def terminal(self) -> bool:

@@ -19,6 +19,8 @@ from pydantic import ValidationError
 from railyard_runtime.events import PipelineEvent
 from railyard_runtime.files import FileRefused, read_regular
 
+HASH_KEY, RANGE_KEY, EXPIRES = "env", "at", "expires"
+"""The table's key attributes (both strings) and its TTL attribute: the stack creates it so."""
 RETENTION = timedelta(days=400)  # a year of history, and a window that reaches back a month
 MAX_FILE_BYTES = 64 << 20
 MAX_LINE_BYTES = 64 << 10
@@ -49,10 +51,10 @@ class EventHistory:
         self.client.put_item(
             TableName=self.table,
             Item={
-                "env": {"S": event.env},
-                "at": {"S": sort_key(event)},
+                HASH_KEY: {"S": event.env},
+                RANGE_KEY: {"S": sort_key(event)},
                 "event": {"S": event.model_dump_json(by_alias=True, exclude_none=True)},
-                "expires": {"N": str(expires)},
+                EXPIRES: {"N": str(expires)},
             },
         )
 
@@ -65,15 +67,16 @@ class EventHistory:
             try:
                 found.append(PipelineEvent.model_validate_json(item["event"]["S"]))
             except (KeyError, ValidationError):
-                at = item.get("at", {}).get("S", "?")
+                at = item.get(RANGE_KEY, {}).get("S", "?")
                 raise HistoryError(f"{self.table} item {at!r}: not a pipeline event") from None
         return found
 
     def _items(self, env: str, since: datetime, until: datetime) -> Iterator[dict]:
         query = {
             "TableName": self.table,
-            "KeyConditionExpression": "env = :env AND #at BETWEEN :since AND :until",
-            "ExpressionAttributeNames": {"#at": "at"},  # AT is a DynamoDB reserved word
+            # both names as placeholders: AT is one of DynamoDB's reserved words
+            "KeyConditionExpression": "#env = :env AND #at BETWEEN :since AND :until",
+            "ExpressionAttributeNames": {"#env": HASH_KEY, "#at": RANGE_KEY},
             "ExpressionAttributeValues": {
                 ":env": {"S": env},
                 ":since": {"S": _stamp(since)},

@@ -139,9 +139,10 @@ def dora_command(
     lane: Annotated[str, typer.Option(help="all, backend, pwa or android.")] = dora.ALL_LANES,
 ) -> None:
     """The four keys for one environment (and lane) over a window; docs/metrics.md."""
+    lane = _lane(lane)
     start, end = window(since, until)
     found = load(events, table, env, start, end)
-    report = dora.report(found, env, start, end, _lane(lane))
+    report = dora.report(found, env, start, end, lane)
     current(ctx).result(report.as_json(), _print(report))
 
 

@@ -1,7 +1,8 @@
 """The bridge: SQS FIFO → card store → board, each message deleted only once both agree.
 
 Per message: parse (a message that is not an event, or whose card id the board does not take,
-goes to the DLQ with the reason); apply it to the card with a conditional write (a lost race
+goes to the DLQ with the reason); keep it in the events table for reports (a put on its own
+key: a repeat lands on the same item); apply it to the card with a conditional write (a lost race
 re-reads and re-decides, so two consumers never both apply one event); if the card's column
 differs from what the board shows, move the board, then record the column. The batch's
 finished messages are then deleted in one call. A board or card store that is down leaves the
@@ -18,16 +19,20 @@ import logging
 import re
 import threading
 import time
+from collections import Counter as Tally
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import ValidationError
 
 from railyard_runtime.events import PipelineEvent
+from railyard_runtime.history import EventHistory
 from railyard_runtime.kanban import cards
 from railyard_runtime.kanban.boards import Board, BoardRejected, BoardUnavailable
 from railyard_runtime.kanban.store import CardStore
+from railyard_runtime.report import metrics as delivery_metrics
 
 log = logging.getLogger("railyard.bridge")
 MAX_WRITE_RACES = 20
@@ -106,8 +111,14 @@ class Bridge:
         rules: cards.ColumnRules,
         settings: BridgeSettings,
         metrics: Metrics | None = None,
+        history: EventHistory | None = None,
+        cloudwatch=None,
     ):
         self.sqs = sqs
+        self.history = history
+        self.cloudwatch = cloudwatch
+        """Where error counts go (the release dashboard); None: Prometheus only."""
+        self._errors: Tally[str] = Tally()
         self.store = store
         self.board = board
         self.rules = rules
@@ -168,34 +179,66 @@ class Bridge:
         try:
             event = PipelineEvent.model_validate_json(message["Body"])
         except ValidationError as e:
-            self.metrics.events.labels("poison").inc()
+            self._count_error("poison")
             self._dead_letter(message, f"not a pipeline event: {_problems(e)}")
             return True
         try:
+            if self.history is not None:  # before the board: reports count every run
+                self.history.record(event)
             self.board.check_card(event.feature)
             card, outcome = self.apply(event)
             self.metrics.events.labels(outcome.value).inc()
             self.sync_board(card)
         except BoardUnavailable as e:
             self.metrics.board_errors.labels("unavailable").inc()
+            self._count_error("board-unavailable")
             delay = self._retry_later(message)
             log.warning("board unavailable (%s); %s again in %ss", e, event.feature, delay)
             return False
         except (BotoCoreError, ClientError, Contended) as e:
+            self._count_error("store")
             delay = self._retry_later(message)
             log.warning("card store unavailable (%s); %s again in %ss", e, event.feature, delay)
             return False
         except BoardRejected as e:
             self.metrics.board_errors.labels("rejected").inc()
+            self._count_error("board-rejected")
             self._dead_letter(message, f"board refused: {e}")
         except Exception as e:
             log.exception("cannot apply %s", message.get("MessageId"))
-            self.metrics.events.labels("poison").inc()
+            self._count_error("poison")
             problem = " ".join(str(e).split())  # one line, whatever the exception made of it
             self._dead_letter(
                 message, f"cannot apply to card {event.feature}: {type(e).__name__}: {problem}"
             )
         return True
+
+    def _count_error(self, kind: str) -> None:
+        if kind == "poison":
+            self.metrics.events.labels("poison").inc()
+        self._errors[kind] += 1
+
+    def flush_errors(self) -> None:
+        """The batch's error counts to CloudWatch, one call; a failed put is only logged (the
+        counts stay in Prometheus) and never holds up the queue."""
+        if self.cloudwatch is None or not self._errors:
+            return
+        now = datetime.now(UTC)
+        data = [
+            {
+                "MetricName": delivery_metrics.BRIDGE_ERRORS,
+                "Dimensions": [{"Name": "Kind", "Value": kind}],
+                "Timestamp": now,
+                "Value": float(count),
+                "Unit": "Count",
+            }
+            for kind, count in sorted(self._errors.items())
+        ]
+        self._errors.clear()
+        try:
+            delivery_metrics.put(self.cloudwatch, data)
+        except (BotoCoreError, ClientError) as e:
+            log.warning("cannot put error counts to CloudWatch: %s", e)
 
     def _retry_later(self, message: dict) -> int:
         """Hide the message for an exponential backoff (by its receive count); SQS's redrive
@@ -282,6 +325,7 @@ class Bridge:
         finally:  # what is finished is deleted even if a later message failed
             self._written.clear()
             self._delete(finished)
+            self.flush_errors()
         return len(messages)
 
     def run(self) -> None:

@@ -21,6 +21,10 @@ setting stops the bridge with exit 2 and the setting named.
 - ``RAILYARD_EVENTS_VISIBILITY_SECONDS``: the queue's visibility timeout, default 60
 - ``RAILYARD_EVENTS_WAIT_SECONDS``: how long one receive waits for messages (1-20), default 20;
   a SIGTERM waits for the receive in hand
+- ``RAILYARD_EVENTS_TABLE``: optional DynamoDB table every event is kept in for the delivery
+  reports (``railyard-steps report``)
+- ``RAILYARD_CLOUDWATCH_METRICS``: ``on`` puts error counts to CloudWatch each batch (the
+  release dashboard); default ``off``
 """
 
 from __future__ import annotations
@@ -219,17 +223,32 @@ def build_bridge() -> tuple[Bridge, int]:
     port = _int_env(BridgeEnv.PORT, 9102, 1, 65535, problems)
     visibility = _int_env(BridgeEnv.EVENTS_VISIBILITY_SECONDS, 60, 10, 43200, problems)
     wait = _int_env(BridgeEnv.EVENTS_WAIT_SECONDS, 20, 1, 20, problems)
+    events_table = os.environ.get(BridgeEnv.EVENTS_TABLE, "").strip()
+    error_metrics = os.environ.get(BridgeEnv.CLOUDWATCH_METRICS, "off").strip() or "off"
+    if error_metrics not in ("on", "off"):
+        problems.append(f"{BridgeEnv.CLOUDWATCH_METRICS}: {error_metrics!r} is not on or off")
     if problems or board is None:
         raise BadInput("bridge settings:\n  " + "\n  ".join(problems))
     from railyard_runtime import clouds
+    from railyard_runtime.history import EventHistory
     from railyard_runtime.kanban.bridge import Bridge, BridgeSettings
     from railyard_runtime.kanban.store import CardStore
 
-    store = CardStore(clouds.aws_client("dynamodb"), table)
+    dynamodb = clouds.aws_client("dynamodb")
+    store = CardStore(dynamodb, table)
     settings = BridgeSettings(
         queue_url=queue, dlq_url=dlq, wait_seconds=wait, visibility_seconds=visibility
     )
-    return Bridge(clouds.aws_client("sqs"), store, board, rules, settings), port
+    bridge = Bridge(
+        clouds.aws_client("sqs"),
+        store,
+        board,
+        rules,
+        settings,
+        history=EventHistory(dynamodb, events_table) if events_table else None,
+        cloudwatch=clouds.aws_client("cloudwatch") if error_metrics == "on" else None,
+    )
+    return bridge, port
 
 
 def serve_metrics(bridge: Bridge, port: int) -> ThreadingHTTPServer:
