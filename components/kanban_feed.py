@@ -4,10 +4,12 @@
   time) with a dead-letter queue after ``max_receives``; SQS-managed encryption.
 - DynamoDB table of cards (key ``feature``): on-demand, encrypted, point-in-time recovery —
   the bridge needs one conditional write per key and nothing else.
+- DynamoDB table of every event (key environment + time), expiring after 400 days: the
+  history the delivery reports (``railyard-steps report``) read.
 - The bridge (``railyard-bridge`` in the steps image, by digest) with its own IRSA role:
   receive/delete/retry on the queue, send to the DLQ (poison messages, with the reason),
-  get/put on the table; probes, limits, a PodDisruptionBudget, board credentials from a
-  Secret made from a Pulumi secret.
+  get/put on the cards, put on the history, its error counts to CloudWatch; probes, limits,
+  a PodDisruptionBudget, board credentials from a Secret made from a Pulumi secret.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pulumi_random as random
 from components import irsa
 from components.owned_namespace import network_policy, owned_namespace
 from railyard import node_pools, pod_security
+from railyard_runtime import history
 from railyard_runtime.environment import (
     BOARD_CONFIG_FILE,
     BOARD_FILES_DIR,
@@ -32,6 +35,7 @@ from railyard_runtime.environment import (
     BridgeEnv,
 )
 from railyard_runtime.kanban.board_config import BOARD_CONFIGS, BoardConfig
+from railyard_runtime.report import metrics
 
 NAMESPACE = "kanban"
 SERVICE_ACCOUNT = "railyard-bridge"
@@ -67,7 +71,11 @@ class KanbanFeed(pulumi.ComponentResource):
 
     queue_url: pulumi.Output[str]
     queue_arn: pulumi.Output[str]
+    queue_name: pulumi.Output[str]
+    dlq_name: pulumi.Output[str]
     table_name: pulumi.Output[str]
+    events_table_name: pulumi.Output[str]
+    events_table_arn: pulumi.Output[str]
     board_secret: pulumi.Output[str]
     """Secret; the webhook receiver verifies signatures with it."""
 
@@ -117,6 +125,7 @@ class KanbanFeed(pulumi.ComponentResource):
             deletion_protection_enabled=args.deletion_protection,
             opts=child,
         )
+        events = self._history(name, args)
         role = aws.iam.Role(
             f"{name}-bridge",
             assume_role_policy=irsa.trust_policy(
@@ -127,18 +136,47 @@ class KanbanFeed(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-bridge",
             role=role.id,
-            policy=pulumi.Output.all(queue.arn, dlq.arn, table.arn).apply(
+            policy=pulumi.Output.all(queue.arn, dlq.arn, table.arn, events.arn).apply(
                 lambda v: _bridge_policy(*v)
             ),
             opts=child,
         )
-        self._bridge(args, role, queue, dlq, table)
+        self._bridge(args, role, queue, dlq, table, events)
         self.queue_url = queue.url
         self.queue_arn = queue.arn
+        self.queue_name = queue.name
+        self.dlq_name = dlq.name
         self.table_name = table.name
-        self.register_outputs({"queueUrl": queue.url, "dlqUrl": dlq.url, "table": table.name})
+        self.events_table_name = events.name
+        self.events_table_arn = events.arn
+        self.register_outputs(
+            {
+                "queueUrl": queue.url,
+                "dlqUrl": dlq.url,
+                "table": table.name,
+                "eventsTable": events.name,
+            }
+        )
 
-    def _bridge(self, args: KanbanFeedArgs, role, queue, dlq, table) -> None:
+    def _history(self, name: str, args: KanbanFeedArgs) -> aws.dynamodb.Table:
+        """Every event, by environment and time, for the delivery reports."""
+        return aws.dynamodb.Table(
+            f"{name}-events",
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=history.HASH_KEY,
+            range_key=history.RANGE_KEY,
+            attributes=[
+                aws.dynamodb.TableAttributeArgs(name=history.HASH_KEY, type="S"),
+                aws.dynamodb.TableAttributeArgs(name=history.RANGE_KEY, type="S"),
+            ],
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name=history.EXPIRES, enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            deletion_protection_enabled=args.deletion_protection,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _bridge(self, args: KanbanFeedArgs, role, queue, dlq, table, events) -> None:
         child = pulumi.ResourceOptions(parent=self)
         namespace = owned_namespace("kanban", NAMESPACE, child)
         ns = namespace.metadata.name
@@ -174,6 +212,8 @@ class KanbanFeed(pulumi.ComponentResource):
             BridgeEnv.EVENTS_QUEUE_URL: queue.url,
             BridgeEnv.EVENTS_DLQ_URL: dlq.url,
             BridgeEnv.CARDS_TABLE: table.name,
+            BridgeEnv.EVENTS_TABLE: events.name,
+            BridgeEnv.CLOUDWATCH_METRICS: "on",
             BridgeEnv.BOARD: args.board,
             BridgeEnv.BOARD_CONFIG: str(BOARD_CONFIG_FILE),
             BridgeEnv.BOARD_SECRET_FILE: str(BOARD_SECRET_FILE),
@@ -284,7 +324,7 @@ def _digest(files: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
 
 
-def _bridge_policy(queue_arn: str, dlq_arn: str, table_arn: str) -> str:
+def _bridge_policy(queue_arn: str, dlq_arn: str, table_arn: str, events_arn: str) -> str:
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -303,6 +343,13 @@ def _bridge_policy(queue_arn: str, dlq_arn: str, table_arn: str) -> str:
                     "Effect": "Allow",
                     "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
                     "Resource": table_arn,
+                },
+                {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": events_arn},
+                {
+                    "Effect": "Allow",
+                    "Action": "cloudwatch:PutMetricData",
+                    "Resource": "*",  # PutMetricData has no resource; the namespace is the limit
+                    "Condition": {"StringEquals": {"cloudwatch:namespace": metrics.NAMESPACE}},
                 },
             ],
         }

@@ -7,7 +7,8 @@
   and APK buckets and refreshing the China CDN domain);
 - a ConfigMap with the stack outputs the steps read, Secrets for the agent token and, when
   configured, the GitHub token of the static-analysis gate;
-- the unified release and release-train WorkflowTemplates, after the CRDs.
+- the unified release and release-train WorkflowTemplates, and the CronWorkflows of the
+  delivery metrics and the drift check, after the CRDs.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import pulumi_kubernetes as k8s
 from components import irsa
 from components.owned_namespace import owned_namespace
 from railyard import ram_policies
-from railyard.release_templates import common, render_all
+from railyard.release_templates import common, render_all, render_schedules
 from railyard_runtime.environment import FederationEnv, StepsEnv
+from railyard_runtime.report import metrics
 
 
 @dataclass
@@ -40,6 +42,8 @@ class ReleaseTargets:
     alibaba_cdn_domain: str
     """The China CDN domain release pods may refresh; empty: none."""
     apk_bucket: pulumi.Input[str]
+    ecr_registry_url: pulumi.Input[str]
+    """<account>.dkr.ecr.<region>.amazonaws.com: the drift check compares image digests there."""
     agent_endpoint: pulumi.Input[str]
     agent_token: pulumi.Input[str]
     agent_networks: list[str]
@@ -64,6 +68,12 @@ class ReleasePipelineArgs:
     events_queue_url: pulumi.Input[str]
     events_queue_arn: pulumi.Input[str]
     """The Kanban feed's queue: the workflow pods may only send to it."""
+    events_table_name: pulumi.Input[str]
+    events_table_arn: pulumi.Input[str]
+    """The bridge's events history: the reports read it (Query only)."""
+    canary_name: pulumi.Input[str]
+    canary_arn: pulumi.Input[str]
+    """The PWA canary the post-deploy gate waits on (GetCanaryRuns only)."""
     github_token: pulumi.Input[str] | None
     alibaba_oidc_fingerprints: list[str]
     """SHA-1 fingerprints of the issuer's CA certificate for RAM; empty: none pinned."""
@@ -115,9 +125,28 @@ class ReleasePipeline(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.crds, account]),
             )
             self.templates.append(template)
+        self._schedules(s, args, account)
         self.role_arn = role.arn
         self.alibaba_role_arn = alibaba_role
         self.register_outputs({"roleArn": role.arn, "alibabaRoleArn": alibaba_role})
+
+    def _schedules(self, s: common.ReleaseSettings, args: ReleasePipelineArgs, account) -> None:
+        """The delivery-metrics and drift-check CronWorkflows (steps image by digest)."""
+        names = [d["metadata"]["name"] for d in render_schedules(s)]
+        bodies = pulumi.Output.from_input(args.steps_image).apply(
+            lambda ref: render_schedules(dataclasses.replace(s, steps_image=ref))
+        )
+        for i, cron_name in enumerate(names):
+            k8s.apiextensions.CustomResource(
+                f"cron-{cron_name}",
+                api_version="argoproj.io/v1alpha1",
+                kind="CronWorkflow",
+                metadata=bodies.apply(lambda b, i=i: b[i]["metadata"]),
+                spec=bodies.apply(lambda b, i=i: b[i]["spec"]),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[*args.crds, account, *self.templates]
+                ),
+            )
 
     def _irsa_role(self, name, args: ReleasePipelineArgs) -> aws.iam.Role:
         """The workflow service account's AWS role (IRSA) and what release steps may do on AWS."""
@@ -128,7 +157,12 @@ class ReleasePipeline(pulumi.ComponentResource):
         )
         role = aws.iam.Role(f"{name}-workflows", assume_role_policy=trust, opts=child)
         policy = pulumi.Output.all(
-            t.artifact_bucket, t.pwa_bucket, t.ecr_registry_id, args.events_queue_arn
+            t.artifact_bucket,
+            t.pwa_bucket,
+            t.ecr_registry_id,
+            args.events_queue_arn,
+            args.events_table_arn,
+            args.canary_arn,
         ).apply(lambda v: _workflow_policy(args.aws_region, *v, t.ecr_repositories))
         aws.iam.RolePolicy(f"{name}-workflows", role=role.id, policy=policy, opts=child)
         return role
@@ -208,6 +242,14 @@ class ReleasePipeline(pulumi.ComponentResource):
                 StepsEnv.AGENT_URL: pulumi.Output.concat("http://", t.agent_endpoint),
                 StepsEnv.AGENT_NETWORK: ",".join(t.agent_networks),
                 StepsEnv.EVENTS_QUEUE_URL: args.events_queue_url,
+                StepsEnv.EVENTS_TABLE: args.events_table_name,
+                StepsEnv.PWA_CANARY: args.canary_name,
+                # what the drift check compares with the last release
+                StepsEnv.APK_BUCKET: t.apk_bucket,
+                StepsEnv.ECR_REGISTRY: t.ecr_registry_url,
+                StepsEnv.SCAN_IMAGES: ",".join(args.settings.scan_images),
+                StepsEnv.BACKEND_NAMESPACE: args.settings.backend_namespace,
+                StepsEnv.BACKEND_WORKLOAD: args.settings.backend_workload,
                 # OIDC federation; the templates mount the token these go with
                 FederationEnv.ROLE_ARN: alibaba_role,
                 FederationEnv.OIDC_PROVIDER_ARN: alibaba_idp,
@@ -279,7 +321,9 @@ class ReleasePipeline(pulumi.ComponentResource):
         return role.arn, idp.arn
 
 
-def _workflow_policy(region, artifacts, pwa, registry, queue_arn, repositories) -> str:
+def _workflow_policy(
+    region, artifacts, pwa, registry, queue_arn, events_table_arn, canary_arn, repositories
+) -> str:
     ecr = [f"arn:aws:ecr:{region}:{registry}:repository/{r}" for r in repositories]
     return json.dumps(
         {
@@ -308,6 +352,16 @@ def _workflow_policy(region, artifacts, pwa, registry, queue_arn, repositories) 
                     "Resource": ecr,
                 },
                 {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn},
+                # the delivery reports: read the bridge's history, put the figures
+                {"Effect": "Allow", "Action": "dynamodb:Query", "Resource": events_table_arn},
+                {
+                    "Effect": "Allow",
+                    "Action": "cloudwatch:PutMetricData",
+                    "Resource": "*",  # PutMetricData has no resource; the namespace is the limit
+                    "Condition": {"StringEquals": {"cloudwatch:namespace": metrics.NAMESPACE}},
+                },
+                # the post-deploy gate waits on the PWA canary's runs
+                {"Effect": "Allow", "Action": "synthetics:GetCanaryRuns", "Resource": canary_arn},
                 # release-train jobs: code of existing functions and APIs, nothing else
                 {
                     "Effect": "Allow",

@@ -34,8 +34,10 @@ from components.eks_cluster import EksCluster, EksClusterArgs, system_pool, work
 from components.github_webhooks import GithubWebhooks, GithubWebhooksArgs
 from components.hybrid_vpn import HybridVpn, HybridVpnArgs
 from components.kanban_feed import KanbanFeed, KanbanFeedArgs
+from components.pwa_canary import PwaCanary, PwaCanaryArgs
 from components.pwa_aws import PwaAwsSite, PwaAwsSiteArgs
 from components.pwa_china import PwaChinaSite, PwaChinaSiteArgs
+from components.release_dashboard import ReleaseDashboard, ReleaseDashboardArgs
 from components.release_pipeline import ReleasePipeline, ReleasePipelineArgs, ReleaseTargets
 from components.release_triggers import ReleaseTriggers, ReleaseTriggersArgs
 from components.steps_image import StepsImage, StepsImageArgs
@@ -344,6 +346,7 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
         else []
     )
     feed = _kanban_feed(c, cluster, d.steps.image_ref)
+    canary = _delivery_checks(c, d, feed)
     release = ReleasePipeline(
         f"{c.prefix}-release",
         ReleasePipelineArgs(
@@ -357,6 +360,9 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
                 alibaba_cdn_url=f"https://{cfg.pwa_china_domain}" if cfg.pwa_china_domain else "",
                 alibaba_cdn_domain=cfg.pwa_china_domain,
                 apk_bucket=farm.apk_bucket,
+                ecr_registry_url=d.registry.registry_id.apply(
+                    lambda account: f"{account}.dkr.ecr.{cfg.aws_region}.amazonaws.com"
+                ),
                 agent_endpoint=farm.agent_endpoint,
                 agent_token=farm.agent_token,
                 # the farm's vSwitches: a job host elsewhere never gets the token
@@ -373,6 +379,10 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
             crds=[*argo.crds, *rollouts],
             events_queue_url=feed.queue_url,
             events_queue_arn=feed.queue_arn,
+            events_table_name=feed.events_table_name,
+            events_table_arn=feed.events_table_arn,
+            canary_name=canary.name,
+            canary_arn=canary.arn,
             github_token=cfg.github_token.get_secret_value() if cfg.github_token else None,
             alibaba_oidc_fingerprints=cfg.alibaba_oidc_fingerprints,
         ),
@@ -386,7 +396,38 @@ def _control_plane(c: Context, aws_net: AwsNetwork, d: Delivery, farm: AndroidBu
     pulumi.export("argoArtifactBucket", argo.artifact_bucket.name)
     pulumi.export("eventsQueueUrl", feed.queue_url)
     pulumi.export("kanbanCardsTable", feed.table_name)
+    pulumi.export("eventsTable", feed.events_table_name)
     pulumi.export("releaseTemplates", release.template_names)
+
+
+def _delivery_checks(c: Context, d: Delivery, feed: KanbanFeed) -> PwaCanary:
+    """The PWA canary (the release's post-deploy gate) and the release dashboard."""
+    cfg = c.cfg
+    canary = PwaCanary(
+        c.prefix,
+        PwaCanaryArgs(
+            url=d.pwa.url,
+            env=cfg.environment,
+            max_lcp_ms=cfg.pwa_canary_max_lcp_ms,
+            max_cls=cfg.pwa_canary_max_cls,
+            max_load_ms=cfg.pwa_canary_max_load_ms,
+        ),
+        opts=c.on_aws,
+    )
+    dashboard = ReleaseDashboard(
+        f"{c.prefix}-delivery",
+        ReleaseDashboardArgs(
+            env=cfg.environment,
+            region=cfg.aws_region,
+            queue_name=feed.queue_name,
+            dlq_name=feed.dlq_name,
+            canary_name=canary.name,
+        ),
+        opts=c.on_aws,
+    )
+    pulumi.export("pwaCanary", canary.name)
+    pulumi.export("releaseDashboardUrl", dashboard.url)
+    return canary
 
 
 def _merge_trigger(

@@ -322,6 +322,32 @@ class StackConfig(BaseModel):
         description="Alibaba Certificate Service (CAS) certificate id; set: HTTPS only.",
         examples=["12345678"],
     )
+    pwa_canary_max_lcp_ms: int = Field(
+        default=2500,
+        alias=full_key("pwaCanaryMaxLcpMs"),
+        ge=100,
+        le=60000,
+        description="Largest Contentful Paint (ms) above which the PWA canary fails, and with "
+        "it the release's PWA lane (web.dev's 'good' is 2500).",
+        examples=[2500],
+    )
+    pwa_canary_max_cls: str = Field(
+        default="0.1",
+        alias=full_key("pwaCanaryMaxCls"),
+        # a string: Pulumi's project config has no decimal type
+        pattern=r"^[0-9](\.[0-9]{1,3})?$",
+        description="Cumulative Layout Shift above which the PWA canary fails ('good': 0.1); "
+        "a decimal from 0 to 9.999.",
+        examples=["0.1"],
+    )
+    pwa_canary_max_load_ms: int = Field(
+        default=8000,
+        alias=full_key("pwaCanaryMaxLoadMs"),
+        ge=100,
+        le=60000,
+        description="Time to the page's load event (ms) above which the PWA canary fails.",
+        examples=[8000],
+    )
 
     # --- Android build farm ---
     build_farm_image_id: str = Field(

@@ -363,6 +363,6 @@ def metadata(name: str, s: ReleaseSettings) -> m.ObjectMeta:
     )
 
 
-def render(template: m.WorkflowTemplate) -> dict:
+def render(template: m.WorkflowTemplate | m.CronWorkflow) -> dict:
     """The dict the API server gets: camelCase keys, no nulls."""
     return template.model_dump(by_alias=True, exclude_none=True, mode="json")

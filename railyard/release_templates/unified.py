@@ -46,6 +46,8 @@ SHA = "{{workflow.parameters.git-commit-sha}}"
 REPOSITORY = "{{workflow.parameters.repository}}"
 GATES = ("scan-images", "static-analysis")
 ROLLBACK = "backend-rollback"
+CANARY_WAIT_SECONDS = 900
+"""How long the PWA gate waits for a canary run after the publish (runs come every 5 min)."""
 # task -> Kanban lane it reports on
 LANES = {
     "scan-images": "release",
@@ -56,6 +58,7 @@ LANES = {
     "backend-rollback": "backend",
     "pwa-publish": "pwa",
     "pwa-verify": "pwa",
+    "pwa-canary": "pwa",
     "android-build": "android",
     "android-publish": "android",
 }
@@ -77,8 +80,10 @@ def dag_tasks(s: ReleaseSettings) -> list[m.DAGTask]:
         ("backend-rollback", "backend-rollout.Failed || backend-rollout.Errored"),
         ("pwa-publish", start),
         ("pwa-verify", "pwa-publish.Succeeded"),
+        # the post-deploy gate: the canary's first run after the verified publish
+        ("pwa-canary", "pwa-verify.Succeeded"),
         ("android-build", start),  # speculative: beside the backend rollout, not after it
-        ("android-publish", _all_succeeded("android-build", "backend-rollout", "pwa-verify")),
+        ("android-publish", _all_succeeded("android-build", "backend-rollout", "pwa-canary")),
     ]
     tasks = []
     for name, depends in spec:
@@ -86,6 +91,9 @@ def dag_tasks(s: ReleaseSettings) -> list[m.DAGTask]:
         if name == "android-publish":
             apk = "{{tasks.android-build.outputs.parameters.apk}}"
             arguments = m.Arguments(parameters=[param("apk", apk)])
+        if name == "pwa-canary":  # a run that starts after this saw the verified release
+            verified = "{{tasks.pwa-verify.finishedAt}}"
+            arguments = m.Arguments(parameters=[param("verified", verified)])
         tasks.append(
             m.DAGTask(
                 name=name,
@@ -244,6 +252,21 @@ def templates(s: ReleaseSettings) -> list[m.Template]:
             ["pwa", "verify", "--release", SHA],
             deadline=900,
             **alibaba_federation(),
+        ),
+        _step(
+            s,
+            "pwa-canary",
+            [
+                "pwa",
+                "canary",
+                "--after",
+                "{{inputs.parameters.verified}}",
+                "--deadline",
+                str(CANARY_WAIT_SECONDS),
+            ],
+            deadline=CANARY_WAIT_SECONDS + 120,
+            retry_strategy=retry(exit_codes=(3,)),
+            inputs=m.Inputs(parameters=[param("verified")]),
         ),
         _step(
             s,

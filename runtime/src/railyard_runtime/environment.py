@@ -50,6 +50,36 @@ class StepsEnv(StrEnum):
     """DynamoDB table of every pipeline event, kept by the bridge (``report`` reads it)."""
     GITHUB_TOKEN_FILE = "RAILYARD_GITHUB_TOKEN_FILE"
     """File holding the GitHub token of the code-scanning gate."""
+    PWA_CANARY = "RAILYARD_PWA_CANARY"
+    """Name of the CloudWatch Synthetics canary that checks the live PWA (the post-deploy gate)."""
+    APK_BUCKET = "RAILYARD_APK_BUCKET"
+    """OSS bucket of the published APKs (releases/<env>/latest.json)."""
+    BACKEND_NAMESPACE = "RAILYARD_BACKEND_NAMESPACE"
+    """Namespace of the backend workload the unified release deploys."""
+    BACKEND_WORKLOAD = "RAILYARD_BACKEND_WORKLOAD"
+    """deployment/<name> or rollout/<name>: the backend workload."""
+    ECR_REGISTRY = "RAILYARD_ECR_REGISTRY"
+    """<account>.dkr.ecr.<region>.amazonaws.com: where the released images are."""
+    SCAN_IMAGES = "RAILYARD_SCAN_IMAGES"
+    """ECR repositories (comma-separated) whose image tagged with the commit is released."""
+
+
+class CanaryEnv(StrEnum):
+    """Read by the PWA canary's script (CloudWatch Synthetics, Node.js); the stack sets them on
+    the canary's run config."""
+
+    URL = "RAILYARD_PWA_URL"
+    """The production URL the canary loads."""
+    ENV = "RAILYARD_ENV"
+    """The environment, the ``Env`` dimension of the metrics it puts."""
+    MAX_LCP_MS = "RAILYARD_MAX_LCP_MS"
+    """Largest Contentful Paint above this fails the run."""
+    MAX_CLS = "RAILYARD_MAX_CLS"
+    """Cumulative Layout Shift above this fails the run."""
+    MAX_LOAD_MS = "RAILYARD_MAX_LOAD_MS"
+    """The load event later than this fails the run."""
+    METRICS_NAMESPACE = "RAILYARD_METRICS_NAMESPACE"
+    """Where the timings go (the release dashboard's namespace)."""
 
 
 class FederationEnv(StrEnum):

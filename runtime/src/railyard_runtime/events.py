@@ -45,10 +45,11 @@ RELEASE_TRAIN = "release-train"
 RELEASE_TEMPLATES = (UNIFIED_RELEASE, RELEASE_TRAIN)
 LANE_DELIVERY_TASKS = {
     Lane.BACKEND: "backend-rollout",
-    Lane.PWA: "pwa-verify",
+    Lane.PWA: "pwa-canary",
     Lane.ANDROID: "android-publish",
 }
-"""The unified release's task whose success means the lane's change is out (and checked)."""
+"""The unified release's task whose success means the lane's change is out and checked (the
+PWA's: the canary after the publish)."""
 RUN_TASK = "workflow"
 """The ``task`` of a run's own exit event (the workflow's ``onExit``)."""
 TERMINAL = frozenset({"Succeeded", "Failed", "Error", "Skipped", "Omitted"})

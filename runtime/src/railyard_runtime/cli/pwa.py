@@ -1,8 +1,9 @@
-"""``railyard-steps pwa``: publish, verify, roll back, kill switch."""
+"""``railyard-steps pwa``: publish, verify, roll back, kill switch, the canary gate."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from railyard_runtime import cache_rules, clouds
 from railyard_runtime.cli.output import current, step
 from railyard_runtime.environment import StepsEnv
 from railyard_runtime.errors import BadInput
-from railyard_runtime.pwa import build, prune, publish, verify
+from railyard_runtime.pwa import build, canary, prune, publish, verify
 from railyard_runtime.pwa.cdn import AlibabaCdn, CloudFront
 from railyard_runtime.pwa.store import Bucket
 
@@ -258,3 +259,66 @@ def verify_command(
         console.print(table)
 
     out.result(checks, show)
+
+
+def _after(value: str) -> datetime:
+    example = "e.g. 2026-11-01T12:00:00Z"
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise BadInput(f"--after {value[:80]!r}: not a time; use ISO 8601, {example}") from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise BadInput(f"--after {value[:80]!r}: needs a time zone, {example}")
+    return parsed
+
+
+@app.command("canary")
+@step
+def canary_command(
+    ctx: typer.Context,
+    after: Annotated[
+        str,
+        typer.Option(help="Only runs started after this time count: ISO 8601 with a zone."),
+    ],
+    name: Annotated[
+        str,
+        typer.Option(envvar=StepsEnv.PWA_CANARY, help="The Synthetics canary (release ConfigMap)."),
+    ] = "",
+    deadline: Annotated[
+        int, typer.Option(min=60, max=3600, help="Seconds to wait for a finished run.")
+    ] = 900,
+    poll: Annotated[int, typer.Option(min=1, max=120, help="Seconds between looks.")] = 15,
+) -> None:
+    """Wait for the PWA canary's first run after --after; fail if it failed (the post-deploy gate)."""  # noqa: E501
+    if not name.strip():
+        raise BadInput(
+            f"--name: no canary; the stack sets {StepsEnv.PWA_CANARY} in the release ConfigMap"
+        )
+    since = _after(after)
+    out = current(ctx)
+    with out.progress() as bars:
+        task = bars.add_task(f"waiting for a run of {name} after {since.isoformat()}", total=None)
+        run = canary.wait_for_run(
+            clouds.aws_client("synthetics"),
+            name,
+            since,
+            deadline,
+            poll,
+            report=lambda what: bars.update(task, description=f"canary {name}: {what}"),
+        )
+    result = {
+        "canary": name,
+        "runId": run.id,
+        "state": run.state,
+        "started": run.started.isoformat(),
+        "completed": run.completed.isoformat() if run.completed else None,
+    }
+    out.result(
+        result,
+        lambda console: console.print(
+            f"canary {name}: run {run.id} {run.state} (started {result['started']}, "
+            f"completed {result['completed'] or '-'})",
+            highlight=False,
+            markup=False,
+        ),
+    )

@@ -33,6 +33,7 @@ from railyard_runtime.kanban import cards
 from railyard_runtime.kanban.boards import Board, BoardRejected, BoardUnavailable
 from railyard_runtime.kanban.store import CardStore
 from railyard_runtime.report import metrics as delivery_metrics
+from railyard_runtime.report.metrics import BridgeError
 
 log = logging.getLogger("railyard.bridge")
 MAX_WRITE_RACES = 20
@@ -118,7 +119,7 @@ class Bridge:
         self.history = history
         self.cloudwatch = cloudwatch
         """Where error counts go (the release dashboard); None: Prometheus only."""
-        self._errors: Tally[str] = Tally()
+        self._errors: Tally[BridgeError] = Tally()
         self.store = store
         self.board = board
         self.rules = rules
@@ -179,7 +180,7 @@ class Bridge:
         try:
             event = PipelineEvent.model_validate_json(message["Body"])
         except ValidationError as e:
-            self._count_error("poison")
+            self._count_error(BridgeError.POISON)
             self._dead_letter(message, f"not a pipeline event: {_problems(e)}")
             return True
         try:
@@ -191,30 +192,30 @@ class Bridge:
             self.sync_board(card)
         except BoardUnavailable as e:
             self.metrics.board_errors.labels("unavailable").inc()
-            self._count_error("board-unavailable")
+            self._count_error(BridgeError.BOARD_UNAVAILABLE)
             delay = self._retry_later(message)
             log.warning("board unavailable (%s); %s again in %ss", e, event.feature, delay)
             return False
         except (BotoCoreError, ClientError, Contended) as e:
-            self._count_error("store")
+            self._count_error(BridgeError.STORE)
             delay = self._retry_later(message)
             log.warning("card store unavailable (%s); %s again in %ss", e, event.feature, delay)
             return False
         except BoardRejected as e:
             self.metrics.board_errors.labels("rejected").inc()
-            self._count_error("board-rejected")
+            self._count_error(BridgeError.BOARD_REJECTED)
             self._dead_letter(message, f"board refused: {e}")
         except Exception as e:
             log.exception("cannot apply %s", message.get("MessageId"))
-            self._count_error("poison")
+            self._count_error(BridgeError.POISON)
             problem = " ".join(str(e).split())  # one line, whatever the exception made of it
             self._dead_letter(
                 message, f"cannot apply to card {event.feature}: {type(e).__name__}: {problem}"
             )
         return True
 
-    def _count_error(self, kind: str) -> None:
-        if kind == "poison":
+    def _count_error(self, kind: BridgeError) -> None:
+        if kind is BridgeError.POISON:
             self.metrics.events.labels("poison").inc()
         self._errors[kind] += 1
 
@@ -227,7 +228,7 @@ class Bridge:
         data = [
             {
                 "MetricName": delivery_metrics.BRIDGE_ERRORS,
-                "Dimensions": [{"Name": "Kind", "Value": kind}],
+                "Dimensions": [{"Name": "Kind", "Value": kind.value}],
                 "Timestamp": now,
                 "Value": float(count),
                 "Unit": "Count",

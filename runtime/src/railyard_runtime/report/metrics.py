@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from enum import StrEnum
 
 from railyard_runtime.report.dora import Report
 
@@ -28,9 +29,22 @@ KEYS: dict[str, tuple[str, str]] = {
     "InProgress": ("Count", "in_progress"),
 }
 BRIDGE_ERRORS = "BridgeErrors"
-"""Put by the bridge, dimension ``Kind``: poison, board-unavailable, board-rejected, store."""
+"""Put by the bridge, dimension ``Kind``: a ``BridgeError``."""
+
+
+class BridgeError(StrEnum):
+    POISON = "poison"
+    """Not an event, or could not be applied: dead-lettered."""
+    BOARD_UNAVAILABLE = "board-unavailable"
+    BOARD_REJECTED = "board-rejected"
+    STORE = "store"
+    """The card store or the history did not answer: retried."""
+
+PWA_TIMINGS = ("PwaLcpMs", "PwaCls", "PwaLoadMs")
+"""Put by the PWA canary each run, dimension ``Env``: what its gate judged."""
 DRIFT = "Drift"
 """Put by the drift check, dimensions ``Env`` and ``Target``: 1 differs, 0 matches."""
+DRIFT_TARGETS = ("backend", "pwa", "android")
 BATCH = 150  # PutMetricData takes up to 1,000 values a call; a few calls keep each one small
 
 

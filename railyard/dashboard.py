@@ -1,0 +1,128 @@
+"""The release dashboard's body: CloudWatch widgets over the delivery metrics (pure).
+
+Top to bottom: the four keys of the environment (last value of the hourly report), the same
+per lane over time, release durations per lane, the event feed's health (queue lag, DLQ
+depth, bridge errors), and the live PWA (canary success, its timings) with drift per target.
+Every metric name and dimension comes from ``railyard_runtime.report.metrics``: the names the
+reports and the bridge put are the names drawn here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from railyard_runtime.events import LANE_DELIVERY_TASKS
+from railyard_runtime.report import metrics as m
+from railyard_runtime.report.dora import ALL_LANES
+
+LANES = (ALL_LANES, *(lane.value for lane in LANE_DELIVERY_TASKS))
+HOUR, FIVE_MINUTES = 3600, 300
+WIDTH = 24  # CloudWatch's grid
+
+
+@dataclass(frozen=True)
+class DashboardTargets:
+    env: str
+    region: str
+    queue_name: str
+    dlq_name: str
+    canary_name: str
+
+
+def _metric(t: DashboardTargets, title: str, rows: list[list], y: int, x: int, **props) -> dict:
+    width = props.pop("width", 8)
+    height = props.pop("height", 6)
+    return {
+        "type": "metric",
+        "x": x,
+        "y": y,
+        "width": width,
+        "height": height,
+        "properties": {
+            "title": title,
+            "region": t.region,
+            "metrics": rows,
+            "view": props.pop("view", "timeSeries"),
+            "stat": props.pop("stat", "Average"),
+            "period": props.pop("period", HOUR),
+            **props,
+        },
+    }
+
+
+def _key(t: DashboardTargets, name: str, lane: str, label: str) -> list:
+    return [m.NAMESPACE, name, "Env", t.env, "Lane", lane, {"label": label}]
+
+
+def dashboard_body(t: DashboardTargets) -> dict:
+    keys = (
+        ("DeploymentsPerDay", "Deployments per day"),
+        ("LeadTimeP50", "Lead time p50 (s)"),
+        ("ChangeFailureRate", "Change failure rate"),
+        ("TimeToRestoreP50", "Time to restore p50 (s)"),
+    )
+    widgets: list[dict] = [
+        {
+            "type": "text",
+            "x": 0,
+            "y": 0,
+            "width": WIDTH,
+            "height": 2,
+            "properties": {
+                "markdown": f"## Delivery of {t.env}\n"
+                "The four keys over the last 30 days, recomputed hourly from the pipeline's "
+                "own events by the `delivery-metrics` CronWorkflow; the feed's health; the live "
+                "PWA as the canary sees it; drift from the last release."
+            },
+        },
+    ]
+    for i, (name, label) in enumerate(keys):
+        rows = [_key(t, name, ALL_LANES, label)]
+        single = {"width": 6, "height": 4, "view": "singleValue", "stat": "Maximum"}
+        widgets.append(_metric(t, label, rows, y=2, x=6 * i, **single))
+    per_lane = (
+        ("LeadTimeP50", "Lead time p50 by lane (s)"),
+        ("ChangeFailureRate", "Change failure rate by lane"),
+        ("DeploymentsPerDay", "Deployments per day by lane"),
+        ("DurationP50", "Release duration p50 by lane (s)"),
+    )
+    for i, (name, title) in enumerate(per_lane):
+        rows = [_key(t, name, lane, lane) for lane in LANES]
+        widgets.append(_metric(t, title, rows, y=6 + 6 * (i // 2), x=12 * (i % 2), width=12))
+    y = 18
+    widgets += [
+        _metric(
+            t, "Event queue: age of the oldest message (s)",
+            [["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", t.queue_name]],
+            y=y, x=0, stat="Maximum", period=FIVE_MINUTES,
+        ),
+        _metric(
+            t, "Dead-letter queue depth",
+            [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", t.dlq_name]],
+            y=y, x=8, stat="Maximum", period=FIVE_MINUTES,
+        ),
+        _metric(
+            t, "Bridge errors",
+            [[m.NAMESPACE, m.BRIDGE_ERRORS, "Kind", kind.value] for kind in m.BridgeError],
+            y=y, x=16, stat="Sum", period=FIVE_MINUTES,
+        ),
+        _metric(
+            t, "PWA canary: runs passed (%)",
+            [["CloudWatchSynthetics", "SuccessPercent", "CanaryName", t.canary_name]],
+            y=y + 6, x=0, period=FIVE_MINUTES,
+        ),
+        _metric(
+            t, "PWA timings (ms; CLS on the right)",
+            [
+                [m.NAMESPACE, name, "Env", t.env, *([{"yAxis": "right"}] if "Cls" in name else [])]
+                for name in m.PWA_TIMINGS
+            ],
+            y=y + 6, x=8, period=FIVE_MINUTES,
+        ),
+        _metric(
+            t, "Drift from the last release (1: differs)",
+            [[m.NAMESPACE, m.DRIFT, "Env", t.env, "Target", target] for target in m.DRIFT_TARGETS],
+            y=y + 6, x=16, stat="Maximum", period=1800,
+        ),
+    ]  # fmt: skip
+    return {"start": "-P7D", "periodOverride": "inherit", "widgets": widgets}
