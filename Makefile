@@ -5,7 +5,7 @@ STACK ?= dev
 
 SCAN_VENV ?= .venv-scan
 
-.PHONY: plan test lint format diagram diagram-check config-files bench validate-argo trigger-check scan clean
+.PHONY: plan test lint format diagram diagram-check config-files bench validate-argo trigger-check canary-check scan clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt runtime/requirements.txt runtime/pyproject.toml
 	python3 -m venv $(VENV)
@@ -45,6 +45,9 @@ validate-argo: $(VENV)/.installed  ## every Argo object of dev and prod, and the
 ARGO_EXPR ?= ../shared/tools/argo-expr
 trigger-check: $(VENV)/.installed  ## the release triggers on sample GitHub pushes, judged by argo-server's expression engine
 	$(PY) -m offline.trigger_check --argo-expr $(ARGO_EXPR)
+
+canary-check:  ## the PWA canary's script in Node.js, against a stand-in browser and CloudWatch
+	node tests/canary/check.js
 
 $(SCAN_VENV)/.installed: requirements-scan.txt
 	python3 -m venv $(SCAN_VENV)

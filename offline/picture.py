@@ -2,7 +2,9 @@
 nodes, dependencies as edges, the VPN crossing between the clouds drawn bold.
 
 To stay readable for a real stack (over 100 resources), resources of one type inside one
-top-level component are one node ("ec2 Subnet x6"), and edges join those nodes. Mermaid text
+top-level component are one node ("ec2 Subnet x6"), a building block nested in a component
+(a private bucket with its access block, encryption, versioning, ...) is one node of its
+kind ("storage PrivateS3Bucket"), and edges join those nodes. Mermaid text
 needs nothing else; SVG/PNG go through Graphviz (the ``graphviz`` package and its ``dot``):
 ``python -m offline.picture prod rendered/stack-prod.svg`` renders and checks one (CI does).
 """
@@ -33,7 +35,8 @@ class Node:
     kind: str  # short resource type, e.g. "ec2 Subnet"
     cloud: str  # "aws" | "alicloud"
     group: str  # the id of the component group
-    count: int  # resources of that type in that group
+    count: int  # resources (or nested building blocks) of that type in that group
+    resources: int = 0  # the resources the node stands for
 
     @property
     def label(self) -> str:
@@ -97,13 +100,22 @@ def _short_type(type_token: str) -> str:
 def build_graph(plan: OfflinePlan) -> StackGraph:
     by_urn = {r.urn: r for r in plan.resources}
 
-    def top_component(r: RegisteredResource) -> RegisteredResource | None:
-        top, cursor = None, by_urn.get(r.parent)
+    def components(r: RegisteredResource) -> list[RegisteredResource]:
+        """The components above ``r``, nearest first."""
+        found, cursor = [], by_urn.get(r.parent)
         while cursor is not None:
             if not cursor.custom:
-                top = cursor
+                found.append(cursor)
             cursor = by_urn.get(cursor.parent)
-        return top
+        return found
+
+    def top_component(r: RegisteredResource) -> RegisteredResource | None:
+        return (components(r) or [None])[-1]
+
+    def shown_as(r: RegisteredResource) -> tuple[str, str]:
+        """(type drawn, what one of it is): a nested component's resources draw as it."""
+        above = components(r)
+        return (above[0].type, above[0].urn) if len(above) > 1 else (r.type, r.urn)
 
     drawn = [r for r in plan.resources if r.custom and not r.type.startswith("pulumi:providers:")]
     homes = {r.urn: top_component(r) for r in drawn}
@@ -117,6 +129,7 @@ def build_graph(plan: OfflinePlan) -> StackGraph:
 
     graph = StackGraph(plan.stack)
     members: dict[tuple[str, str, str], list[str]] = {}  # (cloud, group, type) -> URNs
+    instances: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for r in drawn:
         home = homes[r.urn]
         cloud = own_cloud[r.urn] or majority.get(home.urn if home else "", "aws")
@@ -124,11 +137,16 @@ def build_graph(plan: OfflinePlan) -> StackGraph:
         group_id = _slug(f"{cloud}_{home_name}")
         kind = home.type.split(":")[-1] if home else "resources"
         graph.groups[group_id] = f"{kind} {home_name}"
-        members.setdefault((cloud, group_id, r.type), []).append(r.urn)
+        drawn_type, instance = shown_as(r)
+        members.setdefault((cloud, group_id, drawn_type), []).append(r.urn)
+        instances[(cloud, group_id, drawn_type)].add(instance)
     node_of: dict[str, str] = {}
     # numbered in a fixed order: registration order varies with when outputs resolve
-    for i, ((cloud, group_id, type_token), urns) in enumerate(sorted(members.items()), start=1):
-        node = Node(f"n{i}", _short_type(type_token), cloud, group_id, len(urns))
+    for i, (key, urns) in enumerate(sorted(members.items()), start=1):
+        cloud, group_id, type_token = key
+        node = Node(
+            f"n{i}", _short_type(type_token), cloud, group_id, len(instances[key]), len(urns)
+        )
         graph.nodes[node.id] = node
         node_of |= dict.fromkeys(urns, node.id)
 

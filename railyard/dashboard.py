@@ -84,12 +84,16 @@ def dashboard_body(t: DashboardTargets) -> dict:
         ("LeadTimeP50", "Lead time p50 by lane (s)"),
         ("ChangeFailureRate", "Change failure rate by lane"),
         ("DeploymentsPerDay", "Deployments per day by lane"),
-        ("DurationP50", "Release duration p50 by lane (s)"),
+        ("TimeToRestoreP50", "Time to restore p50 by lane (s)"),
+        ("DurationP50", "Release duration p50 by lane: start to the lane's end (s)"),
     )
     for i, (name, title) in enumerate(per_lane):
         rows = [_key(t, name, lane, lane) for lane in LANES]
-        widgets.append(_metric(t, title, rows, y=6 + 6 * (i // 2), x=12 * (i % 2), width=12))
-    y = 18
+        wide = i == len(per_lane) - 1  # the last one alone on its row
+        widgets.append(
+            _metric(t, title, rows, y=6 + 6 * (i // 2), x=12 * (i % 2), width=WIDTH if wide else 12)
+        )
+    y = 24
     widgets += [
         _metric(
             t, "Event queue: age of the oldest message (s)",

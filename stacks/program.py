@@ -34,8 +34,8 @@ from components.eks_cluster import EksCluster, EksClusterArgs, system_pool, work
 from components.github_webhooks import GithubWebhooks, GithubWebhooksArgs
 from components.hybrid_vpn import HybridVpn, HybridVpnArgs
 from components.kanban_feed import KanbanFeed, KanbanFeedArgs
-from components.pwa_canary import PwaCanary, PwaCanaryArgs
 from components.pwa_aws import PwaAwsSite, PwaAwsSiteArgs
+from components.pwa_canary import PwaCanary, PwaCanaryArgs
 from components.pwa_china import PwaChinaSite, PwaChinaSiteArgs
 from components.release_dashboard import ReleaseDashboard, ReleaseDashboardArgs
 from components.release_pipeline import ReleasePipeline, ReleasePipelineArgs, ReleaseTargets

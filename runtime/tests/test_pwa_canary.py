@@ -278,7 +278,10 @@ def test_an_endpoint_nobody_listens_on_is_unreachable(synthetics):
 def test_an_unknown_canary_is_bad_input_at_once(synthetics):
     api = synthetics([])
     with pytest.raises(BadInput, match="--name pwa-other: no such canary") as bad:
-        canary.wait_for_run(client_of(api.url), "pwa-other", AFTER, 60, clock=Clock())
+        clock = Clock()
+        canary.wait_for_run(
+            client_of(api.url), "pwa-other", AFTER, 60, clock=clock, sleep=clock.sleep
+        )
     assert bad.value.exit_code == 2 and len(api.requests) == 1
 
 
@@ -301,7 +304,8 @@ def cli(*args: str):
 
 @pytest.fixture
 def fake_time(monkeypatch) -> Clock:
-    """The command's waits on a Clock: a 60 s deadline passes at once."""
+    """The command's waits on a Clock: a 60 s deadline passes at once (and a test whose
+    run is never decided fails fast instead of hanging)."""
     clock = Clock()
     real = canary.wait_for_run
     patched = functools.partial(real, clock=clock, sleep=clock.sleep)
@@ -310,7 +314,7 @@ def fake_time(monkeypatch) -> Clock:
 
 
 def test_cli_prints_the_passed_run_and_reads_the_canary_from_the_environment(
-    synthetics, monkeypatch
+    synthetics, monkeypatch, fake_time
 ):
     synthetics([run("r-old", "FAILED", -2, "old"), run("r-first", "PASSED", 1, took=0.5)])
     monkeypatch.setenv(StepsEnv.PWA_CANARY, CANARY)
@@ -328,9 +332,10 @@ def test_cli_prints_the_passed_run_and_reads_the_canary_from_the_environment(
     assert "canary pwa-canary: run r-first PASSED (started 2026-11-01T12:01:00+00:00" in (
         human.stdout
     )
+    assert fake_time.sleeps == []
 
 
-def test_cli_a_failed_run_exits_1_with_its_reason(synthetics):
+def test_cli_a_failed_run_exits_1_with_its_reason(synthetics, fake_time):
     synthetics([run("r-bad", "FAILED", 1, "Service worker not registered")])
     result, answer = cli("--name", CANARY, "--after", "2026-11-01T12:00:00Z")
     assert result.exit_code == 1
@@ -352,7 +357,7 @@ def test_cli_no_run_by_the_deadline_exits_4(synthetics, fake_time):
     assert fake_time.sleeps == [1] * 60 and api.polls == 61
 
 
-def test_cli_unknown_canary_exits_2(synthetics):
+def test_cli_unknown_canary_exits_2(synthetics, fake_time):
     api = synthetics([])
     result, answer = cli("--name", "pwa-elsewhere", "--after", "2026-11-01T12:00:00Z")
     assert result.exit_code == 2

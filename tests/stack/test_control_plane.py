@@ -230,9 +230,11 @@ def test_argo_objects_dump_holds_templates_and_the_child_workflows_they_create()
     assert kinds.count("WorkflowTemplate") == 7
     assert kinds.count("Workflow") == 1  # the deployer's chunk Workflow
     assert kinds.count("WorkflowEventBinding") == 1  # no application repository in prod
+    assert kinds.count("CronWorkflow") == 2  # delivery metrics, drift
     for o in objects:
         model = {
             "WorkflowTemplate": m.WorkflowTemplate,
+            "CronWorkflow": m.CronWorkflow,
             "Workflow": m.Workflow,
             "WorkflowEventBinding": m.WorkflowEventBinding,
         }[o["kind"]]

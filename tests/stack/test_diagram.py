@@ -20,10 +20,9 @@ def test_resources_are_grouped_not_dumped(graph):
     plan = plan_for("prod")
     drawn = [r for r in plan.resources if r.custom and not r.type.startswith("pulumi:providers:")]
     assert len(graph.nodes) < len(drawn) * 0.65
-    counted = sum(
-        int(n.label.rsplit(" x", 1)[1]) if " x" in n.label else 1 for n in graph.nodes.values()
-    )
-    assert counted == len(drawn)
+    assert sum(n.resources for n in graph.nodes.values()) == len(drawn)  # each drawn once
+    buckets = [n for n in graph.nodes.values() if n.kind == "storage PrivateS3Bucket"]
+    assert sum(n.count for n in buckets) == len(plan.of_type("railyard:storage:PrivateS3Bucket"))
 
 
 def test_key_nodes_sit_in_their_cloud_and_component(graph):
@@ -47,7 +46,7 @@ def test_dependencies_are_edges_and_the_vpn_crosses_the_clouds(graph):
     n = graph.node_labelled
     assert graph.has_edge(n("ec2 Vpc"), n("ec2 VpnGateway"))
     assert graph.has_edge(n("ec2 VpnGateway"), n("ec2 VpnConnection"))
-    assert graph.has_edge(n("s3 Bucket", "PwaAwsSite"), n("cloudfront Distribution"))
+    assert graph.has_edge(n("storage PrivateS3Bucket", "PwaAwsSite"), n("cloudfront Distribution"))
     # AWS customer gateways are the Alibaba gateway's IPs, Alibaba's are the AWS tunnels'
     assert graph.has_edge(n("vpn Gateway"), n("ec2 CustomerGateway"))
     assert graph.has_edge(n("ec2 VpnConnection"), n("vpn CustomerGateway"))

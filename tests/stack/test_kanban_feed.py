@@ -19,6 +19,11 @@ FEED = "railyard:kanban:KanbanFeed"
 PINNED = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
+def cards_table(plan):
+    (table,) = [t for t in plan.of_type("aws:dynamodb/table:Table") if t.name.endswith("-cards")]
+    return table
+
+
 def policy_of(plan, role_suffix: str) -> list[dict]:
     (policy,) = [
         p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith(role_suffix)
@@ -32,7 +37,7 @@ def test_bridge_may_only_consume_the_queue_and_write_the_cards(stack):
     queues = {q.inputs["name"]: q for q in plan.of_type("aws:sqs/queue:Queue")}
     queue = queues[f"railyard-{stack}-kanban-events.fifo"]
     dlq = queues[f"railyard-{stack}-kanban-events-dlq.fifo"]
-    table = plan.one("aws:dynamodb/table:Table")
+    table = cards_table(plan)
     statements = policy_of(plan, "-kanban-bridge")
     by_resource = {
         s["Resource"]: set(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
@@ -78,7 +83,7 @@ def test_bridge_role_trusts_only_the_bridge_service_account(stack):
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_cards_table_is_encrypted_recoverable_and_protected_in_prod(stack):
-    table = plan_for(stack).one("aws:dynamodb/table:Table").inputs
+    table = cards_table(plan_for(stack)).inputs
     assert table["hashKey"] == "feature"
     assert table["billingMode"] == "PAY_PER_REQUEST"
     assert table["serverSideEncryption"]["enabled"] is True
@@ -104,7 +109,7 @@ def test_bridge_deployment_runs_the_steps_image_by_digest_with_probes_limits_and
         int(env["RAILYARD_EVENTS_VISIBILITY_SECONDS"]) == queue.inputs["visibilityTimeoutSeconds"]
     )
     assert env["RAILYARD_EVENTS_QUEUE_URL"].endswith(f"railyard-{stack}-kanban-events.fifo")
-    assert env["RAILYARD_CARDS_TABLE"] == plan.one("aws:dynamodb/table:Table").id
+    assert env["RAILYARD_CARDS_TABLE"] == cards_table(plan).id
     assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["resources"]["limits"]["memory"]

@@ -44,7 +44,11 @@ def test_the_train_binding_submits_its_installed_template_after_it(stack_plan):
     assert f"{{# == {manifest}}}" in selector and 'payload.ref == "refs/heads/main"' in selector
     assert 'payload.repository?.html_url in ["https://github.com/acme/infrastructure"]' in selector
     params = {p["name"]: p["valueFrom"]["event"] for p in spec["submit"]["arguments"]["parameters"]}
-    assert params == {"manifest": manifest, "revision": "payload.after"}
+    assert params == {
+        "manifest": manifest,
+        "revision": "payload.after",
+        "commit-time": 'payload.head_commit?.timestamp ?? ""',  # where lead time starts
+    }
     declared = {p["name"] for p in template.inputs["spec"]["arguments"]["parameters"]}
     assert set(params) <= declared
 
@@ -69,7 +73,7 @@ def test_application_repositories_get_the_unified_release(with_apps):
         '"https://github.com/acme/web/pwa"]' in unified["event"]["selector"]
     )
     params = {p["name"] for p in unified["submit"]["arguments"]["parameters"]}
-    assert params == {"git-commit-sha", "repository", "feature"}
+    assert params == {"git-commit-sha", "repository", "feature", "commit-time"}
     template = named(with_apps, ":WorkflowTemplate", "unified-release")
     declared = {p["name"] for p in template.inputs["spec"]["arguments"]["parameters"]}
     assert params <= declared

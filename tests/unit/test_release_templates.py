@@ -60,7 +60,7 @@ def test_android_builds_beside_the_backend_and_publishes_only_after_backend_and_
     assert tasks["android-build"]["depends"] == "approval.Succeeded"
     assert "backend" not in tasks["android-build"]["depends"]
     assert tasks["android-publish"]["depends"] == (
-        "android-build.Succeeded && backend-rollout.Succeeded && pwa-verify.Succeeded"
+        "android-build.Succeeded && backend-rollout.Succeeded && pwa-canary.Succeeded"
     )
     assert tasks["pwa-verify"]["depends"] == "pwa-publish.Succeeded"
     assert (

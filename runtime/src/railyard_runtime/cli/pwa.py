@@ -267,7 +267,7 @@ def _after(value: str) -> datetime:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise BadInput(f"--after {value[:80]!r}: not a time; use ISO 8601, {example}") from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
+    if parsed.utcoffset() is None:
         raise BadInput(f"--after {value[:80]!r}: needs a time zone, {example}")
     return parsed
 

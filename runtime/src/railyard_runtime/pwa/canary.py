@@ -91,7 +91,7 @@ def wait_for_run(
     FAILED is a StepError (exit 1); no finished run by the deadline is DeadlineExceeded
     (exit 4), or Unreachable (exit 3) when the API was failing until then.
     """
-    if after.tzinfo is None or after.utcoffset() is None:
+    if after.utcoffset() is None:
         raise ValueError("after must be timezone-aware")
     if not NAME.fullmatch(name):
         raise BadInput(
@@ -104,7 +104,7 @@ def wait_for_run(
         try:
             runs = runs_after(synthetics, name, after)
         except ClientError as e:
-            if e.response.get("Error", {}).get("Code") == "X":
+            if e.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                 raise BadInput(
                     f"--name {name}: no such canary in this account and region "
                     f"(set --name or {StepsEnv.PWA_CANARY})"

@@ -232,7 +232,9 @@ def _check_backend(
     if wrong:
         more = len(wrong) - MAX_NAMED
         detail = "; ".join(wrong[:MAX_NAMED]) + (f"; and {more} more" if more > 0 else "")
-        return Finding(target="backend", ok=False, expected=expected, found=found_text, detail=detail)
+        return Finding(
+            target="backend", ok=False, expected=expected, found=found_text, detail=detail
+        )
     return Finding(
         target="backend",
         ok=True,

@@ -40,6 +40,7 @@ class BridgeError(StrEnum):
     STORE = "store"
     """The card store or the history did not answer: retried."""
 
+
 PWA_TIMINGS = ("PwaLcpMs", "PwaCls", "PwaLoadMs")
 """Put by the PWA canary each run, dimension ``Env``: what its gate judged."""
 DRIFT = "Drift"
