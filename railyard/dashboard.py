@@ -50,6 +50,10 @@ def _metric(t: DashboardTargets, title: str, rows: list[list], y: int, x: int, *
     }
 
 
+def _sqs(queue: str, metric: str) -> list:
+    return ["AWS/SQS", metric, "QueueName", queue]
+
+
 def _key(t: DashboardTargets, name: str, lane: str, label: str) -> list:
     return [m.NAMESPACE, name, "Env", t.env, "Lane", lane, {"label": label}]
 
@@ -70,9 +74,8 @@ def dashboard_body(t: DashboardTargets) -> dict:
             "height": 2,
             "properties": {
                 "markdown": f"## Delivery of {t.env}\n"
-                "The four keys over the last 30 days, recomputed hourly from the pipeline's "
-                "own events by the `delivery-metrics` CronWorkflow; the feed's health; the live "
-                "PWA as the canary sees it; drift from the last release."
+                "The four keys over the last 30 days (hourly, from the pipeline's own events), "
+                "the event feed's health, the live PWA and drift from the last release."
             },
         },
     ]
@@ -97,35 +100,49 @@ def dashboard_body(t: DashboardTargets) -> dict:
     widgets += [
         _metric(
             t, "Event queue: age of the oldest message (s)",
-            [["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", t.queue_name]],
+            [[*_sqs(t.queue_name, "ApproximateAgeOfOldestMessage"), {"label": "events"}]],
             y=y, x=0, stat="Maximum", period=FIVE_MINUTES,
         ),
         _metric(
             t, "Dead-letter queue depth",
-            [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", t.dlq_name]],
+            [[*_sqs(t.dlq_name, "ApproximateNumberOfMessagesVisible"), {"label": "dead letters"}]],
             y=y, x=8, stat="Maximum", period=FIVE_MINUTES,
         ),
         _metric(
             t, "Bridge errors",
-            [[m.NAMESPACE, m.BRIDGE_ERRORS, "Kind", kind.value] for kind in m.BridgeError],
+            [
+                [m.NAMESPACE, m.BRIDGE_ERRORS, "Kind", kind.value, {"label": kind.value}]
+                for kind in m.BridgeError
+            ],
             y=y, x=16, stat="Sum", period=FIVE_MINUTES,
         ),
         _metric(
             t, "PWA canary: runs passed (%)",
-            [["CloudWatchSynthetics", "SuccessPercent", "CanaryName", t.canary_name]],
+            [
+                [
+                    "CloudWatchSynthetics", "SuccessPercent", "CanaryName", t.canary_name,
+                    {"label": "runs passed"},
+                ]
+            ],
             y=y + 6, x=0, period=FIVE_MINUTES,
         ),
         _metric(
             t, "PWA timings (ms; CLS on the right)",
             [
-                [m.NAMESPACE, name, "Env", t.env, *([{"yAxis": "right"}] if "Cls" in name else [])]
-                for name in m.PWA_TIMINGS
+                [m.NAMESPACE, name, "Env", t.env, {"label": label, **axis}]
+                for name, label, axis in zip(
+                    m.PWA_TIMINGS, ("LCP", "CLS", "load"), ({}, {"yAxis": "right"}, {}),
+                    strict=True,
+                )
             ],
             y=y + 6, x=8, period=FIVE_MINUTES,
         ),
         _metric(
             t, "Drift from the last release (1: differs)",
-            [[m.NAMESPACE, m.DRIFT, "Env", t.env, "Target", target] for target in m.DRIFT_TARGETS],
+            [
+                [m.NAMESPACE, m.DRIFT, "Env", t.env, "Target", target, {"label": target}]
+                for target in m.DRIFT_TARGETS
+            ],
             y=y + 6, x=16, stat="Maximum", period=1800,
         ),
     ]  # fmt: skip

@@ -15,22 +15,30 @@ from hera.workflows import models as m
 
 from railyard.release_templates.common import (
     ReleaseSettings,
+    env_mutex,
     metadata,
     on_workflow_nodes,
+    param,
     pod_spec_fields,
     retry,
     steps_container,
 )
+from railyard_runtime import events
 
 METRICS = "delivery-metrics"
-DRIFT = "drift-check"
+DRIFT = events.DRIFT_CHECK
 METRICS_SCHEDULE = "17 * * * *"
 DRIFT_SCHEDULE = "*/30 * * * *"
 METRICS_WINDOW = "30d"
 
 
 def _cron(
-    s: ReleaseSettings, name: str, schedule: str, args: list[str], deadline: int
+    s: ReleaseSettings,
+    name: str,
+    schedule: str,
+    args: list[str],
+    deadline: int,
+    synchronization: m.Synchronization | None = None,
 ) -> m.CronWorkflow:
     return m.CronWorkflow(
         api_version="argoproj.io/v1alpha1",
@@ -46,7 +54,10 @@ def _cron(
             workflow_spec=m.WorkflowSpec(
                 entrypoint="main",
                 **pod_spec_fields(s),
-                active_deadline_seconds=deadline + 60,
+                arguments=m.Arguments(parameters=[param("env", s.env)]),
+                synchronization=synchronization,
+                # waiting for the release's lock counts: up to a release's own four hours
+                active_deadline_seconds=deadline + (5 * 3600 if synchronization else 60),
                 pod_gc=m.PodGC(strategy="OnPodSuccess"),
                 templates=[
                     m.Template(
@@ -79,6 +90,9 @@ def drift_check(s: ReleaseSettings) -> m.CronWorkflow:
         DRIFT_SCHEDULE,
         ["report", "drift", "--env", s.env, "--workflow-uid", "{{workflow.uid}}"],
         deadline=600,
+        # never while a release is changing what it compares: it would see the new commit
+        # half-deployed and call that drift
+        synchronization=env_mutex("release"),
     )
 
 

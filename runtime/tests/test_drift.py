@@ -304,7 +304,9 @@ def test_no_drift_puts_a_zero_for_each_target_and_sends_nothing(world, monkeypat
         world.kube.workloads.clear()
         world.kube.workload("rollout")
         monkeypatch.setenv(StepsEnv.BACKEND_WORKLOAD, "rollout/api")
-        monkeypatch.setattr(drift, "POD_PAGE", 1)  # one pod a page: the continue token is followed
+        monkeypatch.setattr(
+            drift.kube, "POD_PAGE", 1
+        )  # one pod a page: the continue token is followed
 
     result, got = world.drift()
 
@@ -365,6 +367,7 @@ def test_a_pod_on_an_old_digest_is_backend_drift_on_the_card_and_the_metric(worl
         "workflowUid": CRON_UID,
         "task": "drift",
         "time": event["time"],
+        "template": "drift-check",  # marks the card, is no release the keys count
         "commit": SHA,
         "rolledBack": False,
         "group": FEATURE,

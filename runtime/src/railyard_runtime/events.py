@@ -43,6 +43,8 @@ class Phase(StrEnum):
 UNIFIED_RELEASE = "unified-release"
 RELEASE_TRAIN = "release-train"
 RELEASE_TEMPLATES = (UNIFIED_RELEASE, RELEASE_TRAIN)
+DRIFT_CHECK = "drift-check"
+"""The scheduled drift check: its events mark a card, they are no release of their own."""
 LANE_DELIVERY_TASKS = {
     Lane.BACKEND: "backend-rollout",
     Lane.PWA: "pwa-canary",

@@ -7,7 +7,17 @@ from typing import Annotated
 import typer
 
 from railyard_runtime import __version__
-from railyard_runtime.cli import android, deploy, events, images, pwa, release, report, scan
+from railyard_runtime.cli import (
+    android,
+    deploy,
+    events,
+    images,
+    pwa,
+    release,
+    report,
+    report_drift,  # noqa: F401  (registers report drift)
+    scan,
+)
 from railyard_runtime.cli.output import Output
 
 app = typer.Typer(
