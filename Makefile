@@ -5,7 +5,7 @@ STACK ?= dev
 
 SCAN_VENV ?= .venv-scan
 
-.PHONY: plan test lint format diagram diagram-check config-files bench validate-argo trigger-check canary-check scan clean
+.PHONY: plan test lint format diagram diagram-check config-files bench validate-argo trigger-check canary-check doc-pictures scan clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt runtime/requirements.txt runtime/pyproject.toml
 	python3 -m venv $(VENV)
@@ -24,6 +24,9 @@ diagram: $(VENV)/.installed  ## maintainers: the picture README embeds (needs Gr
 
 diagram-check: $(VENV)/.installed  ## CI: the picture renders through Graphviz with every node
 	$(PY) -m offline.picture prod rendered/stack-prod.svg
+
+doc-pictures: $(VENV)/.installed  ## docs/images: a release's timeline and the release dashboard, generated
+	$(PY) -m offline.doc_pictures
 
 config-files: $(VENV)/.installed  ## Pulumi.yaml's config block and docs/config.md's key table, from railyard/config/model.py
 	$(PY) -m offline.config_files

@@ -546,3 +546,13 @@ def test_last_release_is_the_latest_deployed_unified_release_with_a_commit():
     assert found is not None and (found.uid, found.commit) == ("r2", OLD)
     assert drift.feature_of(found) == FEATURE
     assert drift.last_release(going + train, ENV) is None
+
+
+def test_the_targets_are_the_metric_s_targets_and_each_has_its_lane():
+    from typing import get_args
+
+    from railyard_runtime.report import metrics
+    from railyard_runtime.report.drift.findings import TargetName
+
+    assert get_args(TargetName) == metrics.DRIFT_TARGETS == drift.TARGETS
+    assert {t: drift.LANES[t].value for t in drift.TARGETS} == {t: t for t in drift.TARGETS}

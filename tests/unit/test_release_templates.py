@@ -225,3 +225,69 @@ def test_every_deploy_job_confines_its_source_to_the_checkout(kind):
     ]
     assert args[args.index("--checkout") + 1] == common.SOURCE_PATH
     assert args[args.index("--source") + 1].startswith(common.SOURCE_PATH + "/")
+
+
+def test_every_exit_hook_says_when_its_task_ran_and_only_the_rollback_marks_a_rollback():
+    for doc in rendered():
+        for template in doc["spec"]["templates"]:
+            for task in template.get("dag", {}).get("tasks", []):
+                name = task["name"]
+                values = {
+                    p["name"]: p["value"] for p in task["hooks"]["exit"]["arguments"]["parameters"]
+                }
+                assert values["started"] == f"{{{{tasks.{name}.startedAt}}}}"
+                assert values["finished"] == f"{{{{tasks.{name}.finishedAt}}}}"
+                assert values.get("rolled-back", "false") == (
+                    "true" if name == unified.ROLLBACK else "false"
+                )
+    notify = next(t for t in rendered()[0]["spec"]["templates"] if t["name"] == common.NOTIFY)
+    args = notify["container"]["args"]
+    for flag, value in (
+        ("--started", "{{inputs.parameters.started}}"),
+        ("--finished", "{{inputs.parameters.finished}}"),
+        ("--rolled-back", "{{inputs.parameters.rolled-back}}"),
+        ("--commit", "{{workflow.parameters.git-commit-sha}}"),
+        ("--commit-time", "{{workflow.parameters.commit-time}}"),
+        ("--template", "unified-release"),
+    ):
+        assert args[args.index(flag) + 1] == value
+
+
+def test_a_runs_own_event_carries_its_change_and_may_look_up_the_commit_time():
+    docs = by_name(rendered())
+    expected = {  # template -> (commit, repository)
+        unified.NAME: (
+            "{{workflow.parameters.git-commit-sha}}",
+            "{{workflow.parameters.repository}}",
+        ),
+        train.DEPLOYER: ("{{workflow.parameters.revision}}", "acme/infrastructure"),
+        train.CHUNK: ("{{workflow.parameters.revision}}", "acme/infrastructure"),
+    }
+    for name, (commit, repository) in expected.items():
+        on_exit = next(t for t in docs[name]["spec"]["templates"] if t["name"] == common.ON_EXIT)
+        args = on_exit["container"]["args"]
+        assert args[args.index("--template") + 1] == name
+        assert args[args.index("--commit") + 1] == commit
+        assert args[args.index("--repository") + 1] == repository
+        assert args[args.index("--started") + 1] == "{{workflow.creationTimestamp}}"
+        assert args[args.index("--github-token-file") + 1] == "/var/run/railyard/github/token"
+        (volume,) = on_exit["volumes"]
+        assert volume["secret"] == {"secretName": common.GITHUB_TOKEN_SECRET, "optional": True}
+        declared = {p["name"] for p in docs[name]["spec"]["arguments"]["parameters"]}
+        assert common.COMMIT_TIME in declared
+    params = {
+        p["name"]: p.get("value") for p in docs[unified.NAME]["spec"]["arguments"]["parameters"]
+    }
+    assert params["repository"] == "acme/backend"  # by hand: the backend's
+
+
+def test_each_lane_is_delivered_by_a_task_of_that_lane_in_the_unified_release():
+    from railyard_runtime.events import LANE_DELIVERY_TASKS
+
+    tasks = dag(rendered()[0], "release")
+    for lane, task in LANE_DELIVERY_TASKS.items():
+        assert unified.LANES[task] == lane.value
+        hook = {
+            p["name"]: p["value"] for p in tasks[task]["hooks"]["exit"]["arguments"]["parameters"]
+        }
+        assert hook["lane"] == lane.value
