@@ -36,6 +36,7 @@ bench: $(VENV)/.installed  ## runtime and Kanban bridge on loopback, release cri
 		$(PY) bench/runtime_bench.py
 	$(PY) bench/release_bench.py
 	$(PY) bench/kanban_bench.py
+	$(PY) bench/report_bench.py
 	$(PY) bench/plan_bench.py
 
 VALIDATE_ARGO ?= ../shared/tools/validate-argo

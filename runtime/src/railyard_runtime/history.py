@@ -22,7 +22,7 @@ from railyard_runtime.files import FileRefused, read_regular
 HASH_KEY, RANGE_KEY, EXPIRES = "env", "at", "expires"
 """The table's key attributes (both strings) and its TTL attribute: the stack creates it so."""
 RETENTION = timedelta(days=400)  # a year of history, and a window that reaches back a month
-MAX_FILE_BYTES = 64 << 20
+MAX_FILE_BYTES = 128 << 20  # 250,000 events of ~400 bytes, with room
 MAX_LINE_BYTES = 64 << 10
 MAX_EVENTS = 250_000
 """Most events one report reads (a busy year of one environment, many times over)."""

@@ -121,6 +121,7 @@ def _print(report: dora.Report):
             "time to restore p50",
             f"{_seconds(report.time_to_restore_p50)} ({report.unrestored} not restored yet)",
         )
+        table.add_row("duration p50 (start → end)", _seconds(report.duration_p50))
         table.add_row("runs going", str(report.in_progress))
         console.print(table)
 
@@ -161,7 +162,8 @@ def metrics_command(
     start, end = window(since, until)
     found = load(events, table, env, start, end)
     lanes = (dora.ALL_LANES, *LANE_DELIVERY_TASKS)
-    reports = [dora.report(found, env, start, end, lane) for lane in lanes]
+    folded = dora.runs(found, env)
+    reports = [dora.report_runs(folded, env, start, end, lane) for lane in lanes]
     data = metrics.metric_data(reports, end)
     put = 0 if dry_run else metrics.put(clouds.aws_client("cloudwatch"), data)
     result = {"namespace": metrics.NAMESPACE, "put": put, "reports": [r.as_json() for r in reports]}

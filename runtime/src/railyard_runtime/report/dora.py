@@ -29,6 +29,7 @@ from railyard_runtime.events import (
     LANE_DELIVERY_TASKS,
     RELEASE_TEMPLATES,
     RUN_TASK,
+    TERMINAL,
     Lane,
     Phase,
     PipelineEvent,
@@ -37,6 +38,7 @@ from railyard_runtime.events import (
 ALL_LANES = "all"
 """The whole run, gates included: what ``--lane`` defaults to."""
 FAILED = (Phase.FAILED, Phase.ERROR)
+END_PHASES = tuple(p for p in Phase if p.value in TERMINAL)
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,15 @@ class Run:
     commit_time: datetime | None = None
     repository: str | None = None
     events: dict[tuple[str, Phase], PipelineEvent] = field(default_factory=dict)
+    rolled_back: bool = False
+    """Some event of the run rolled a lane back."""
 
     def add(self, event: PipelineEvent) -> None:
         key = (event.task, event.phase)
         known = self.events.get(key)
         if known is None or event.time < known.time:  # a duplicate: the first word stands
             self.events[key] = event
+        self.rolled_back = self.rolled_back or event.rolled_back
         self.template = self.template or event.template
         self.started = self.started or (event.started if event.task == RUN_TASK else None)
         self.commit = self.commit or event.commit
@@ -82,15 +87,11 @@ class Run:
     def is_release(self) -> bool:
         return self.template is None or self.template in RELEASE_TEMPLATES
 
-    @property
-    def rolled_back(self) -> bool:
-        return any(e.rolled_back for e in self.events.values())
-
     def outcome(self, lane: str = ALL_LANES) -> Outcome | None:
         """How the run ended (its own event), or one lane: failed if any of its tasks failed
         or rolled back, deployed once its delivering task succeeded; None while the run is
         going, or when the lane neither delivered nor failed (it did not get that far)."""
-        ends = [e for (task, _), e in self.events.items() if task == RUN_TASK and e.terminal]
+        ends = [e for p in END_PHASES if (e := self.events.get((RUN_TASK, p))) is not None]
         if not ends:
             return None
         if lane == ALL_LANES:
@@ -175,6 +176,14 @@ def report(
     until: datetime,
     lane: str = ALL_LANES,
 ) -> Report:
+    """The four keys of ``env`` (and ``lane``) for runs that ended in ``[since, until)``."""
+    return report_runs(runs(events, env), env, since, until, lane)
+
+
+def report_runs(
+    all_runs: list[Run], env: str, since: datetime, until: datetime, lane: str = ALL_LANES
+) -> Report:
+    """``report`` of runs already folded (``runs``): one fold serves every lane."""
     if since.tzinfo is None or until.tzinfo is None:
         raise ValueError("since and until need a time zone")
     if until <= since:
@@ -183,7 +192,6 @@ def report(
         raise ValueError(
             f"lane {lane!r}: use {ALL_LANES} or one of {', '.join(LANE_DELIVERY_TASKS)}"
         )
-    all_runs = runs(events, env)
     ended = sorted(
         ((run, outcome) for run in all_runs if (outcome := run.outcome(lane)) is not None),
         key=lambda pair: (pair[1].end, pair[0].uid),
