@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
@@ -376,3 +377,52 @@ def test_bad_run_fields_exit_2(queue, args, message):
     result, got = run(*RUN_END, *args)
     assert result.exit_code == 2
     assert message in got["error"]
+
+
+def test_a_table_that_does_not_exist_is_named(aws):
+    result, got = run("report", "dora", "--env", "prod", "--table", "no-such-table")
+    assert result.exit_code == 2
+    assert got["error"].startswith("--table: reading the events of prod from no-such-table")
+
+
+@pytest.mark.parametrize("env", ["pro d", "", "x" * 65, "prod\n"])
+def test_an_environment_that_cannot_be_one_is_refused(tmp_path, env):
+    path = tmp_path / "events.jsonl"
+    path.write_text(lines(a_release("r1", T0)))
+    result, got = run("report", "dora", "--env", env, "--events", str(path))
+    assert result.exit_code == 2
+    assert got["error"].startswith("--env ")
+
+
+def test_a_bad_finish_time_names_its_option(queue):
+    result, got = run(*RUN_END, "--finished", "2026-11-23T02:10:00")
+    assert result.exit_code == 2
+    assert got["error"].startswith("--finished: Input should have timezone info")
+
+
+class Trickle(QuietHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        for _ in range(200):  # a byte every 50 ms: 10 s in all, never a whole answer
+            try:
+                self.wfile.write(b" ")
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.05)
+
+
+def test_a_git_host_that_trickles_is_given_up_on_in_its_time():
+    from railyard_runtime import git_host
+
+    server = LocalServer(Trickle)
+    try:
+        began = time.monotonic()
+        found = git_host.commit_time(server.url, "t", "acme/app", SHA, timeout=1)
+        took = time.monotonic() - began
+    finally:
+        server.stop()
+    assert found is None
+    assert took < 3

@@ -152,3 +152,15 @@ def test_a_window_or_lane_that_cannot_be_read_is_refused(since, until, lane, mes
 @pytest.mark.parametrize(("p", "expected"), [(50, 2), (90, 4), (100, 4), (1, 1)])
 def test_percentiles_are_nearest_rank(p, expected):
     assert dora.percentile([4, 1, 3, 2], p) == expected
+
+
+def test_failures_in_a_row_are_one_outage_timed_from_the_first():
+    events = [
+        release("a", at(2, 1)),
+        release("b", at(2, 2), "Failed"),  # the outage starts here
+        release("c", at(2, 3), "Error"),
+        release("d", at(2, 6)),  # and ends here: 4 h, not 3 h from the last failure
+    ]
+    got = dora.report(events, "prod", SINCE, UNTIL)
+    assert (got.time_to_restore_p50, got.time_to_restore_samples) == (4 * 3600, 1)
+    assert (got.failed_changes, got.deployments, got.unrestored) == (2, 2, 0)

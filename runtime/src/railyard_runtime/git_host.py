@@ -8,6 +8,7 @@ lookup is a courtesy to the report: it never holds up or fails the event it belo
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 
 import httpx
@@ -42,6 +43,7 @@ def commit_time(
         "X-GitHub-Api-Version": API_VERSION,
     }
     path = f"/repos/{repository}/commits/{sha}"
+    give_up = time.monotonic() + timeout  # in all: a server trickling bytes gets no longer
     try:
         with (
             httpx.Client(base_url=api_url, headers=headers, timeout=timeout) as http,
@@ -55,6 +57,9 @@ def commit_time(
                 body += chunk
                 if len(body) > MAX_BODY:
                     log.warning("commit time: %s answered more than %s bytes", path, MAX_BODY)
+                    return None
+                if time.monotonic() > give_up:
+                    log.warning("commit time: %s took longer than %s s", path, timeout)
                     return None
         return _Answer.model_validate_json(body).commit.committer.date
     except (httpx.HTTPError, ValidationError) as e:

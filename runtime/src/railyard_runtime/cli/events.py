@@ -84,7 +84,8 @@ def publish_command(
         event = events.PipelineEvent(**fields)
     except ValidationError as e:
         first = e.errors()[0]
-        raise BadInput(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from e
+        field = {"time": "finished"}.get(str(first["loc"][0]), str(first["loc"][0]))
+        raise BadInput(f"--{field.replace('_', '-')}: {first['msg']}") from e
     event = _with_commit_time(event, github_token_file, github_api_url)
     message_id = events.publish(clouds.aws_client("sqs"), queue_url, event)
     result = {"messageId": message_id, "deduplicationId": event.deduplication_id}

@@ -7,17 +7,20 @@ from the table the bridge keeps (``--table``, stack output ``eventsTable``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from rich.table import Table
 
 from railyard_runtime import clouds, history
 from railyard_runtime.cli.output import current, step
 from railyard_runtime.environment import StepsEnv
-from railyard_runtime.errors import BadInput
+from railyard_runtime.errors import BadInput, StepError, Unreachable
 from railyard_runtime.events import LANE_DELIVERY_TASKS, PipelineEvent
 from railyard_runtime.files import FileRefused
 from railyard_runtime.report import dora, metrics, timeline
@@ -72,7 +75,38 @@ def window(since: str, until: str) -> tuple[datetime, datetime]:
     return start, end
 
 
+_ENV = re.compile(r"^[!-~]{1,64}$")  # what an event's env may be
+
+
+@contextmanager
+def aws_call(what: str, option: str = "") -> Iterator[None]:
+    """What the AWS SDK raises for ``what``, as an error that names it and exits 1, 2 or 3."""
+    try:
+        yield
+    except ClientError as e:
+        error = e.response.get("Error", {})
+        code, message = error.get("Code", "?"), error.get("Message", "")
+        if code == "ResourceNotFoundException" and option:
+            raise BadInput(
+                f"{option}: {what}: not found ({message}); the stack output names it"
+            ) from None
+        raise StepError(f"{what}: {code}: {message}") from None
+    except NoCredentialsError:
+        raise BadInput(
+            f"{what}: no AWS credentials (IRSA in the cluster, a profile outside)"
+        ) from None
+    except BotoCoreError as e:
+        raise Unreachable(f"{what}: {e}") from None
+
+
+def check_env(env: str) -> str:
+    if not _ENV.fullmatch(env):
+        raise BadInput(f"--env {env[:80]!r}: an environment name, e.g. prod (printable, no spaces)")
+    return env
+
+
 def load(events: Path | None, table: str, env: str, since: datetime, until: datetime):
+    check_env(env)
     if events is not None:
         try:
             return history.read_file(events)
@@ -82,7 +116,8 @@ def load(events: Path | None, table: str, env: str, since: datetime, until: date
         raise BadInput("--events or --table: say where the events are")
     store = history.EventHistory(clouds.aws_client("dynamodb"), table)
     try:
-        return store.read(env, since - LOOKBACK, until)
+        with aws_call(f"reading the events of {env} from {table}", "--table"):
+            return store.read(env, since - LOOKBACK, until)
     except history.HistoryError as e:
         raise BadInput(f"--table {e}") from None
 
@@ -165,7 +200,10 @@ def metrics_command(
     folded = dora.runs(found, env)
     reports = [dora.report_runs(folded, env, start, end, lane) for lane in lanes]
     data = metrics.metric_data(reports, end)
-    put = 0 if dry_run else metrics.put(clouds.aws_client("cloudwatch"), data)
+    put = 0
+    if not dry_run:
+        with aws_call(f"putting {len(data)} values to CloudWatch {metrics.NAMESPACE}"):
+            put = metrics.put(clouds.aws_client("cloudwatch"), data)
     result = {"namespace": metrics.NAMESPACE, "put": put, "reports": [r.as_json() for r in reports]}
     current(ctx).result(
         result,
