@@ -52,7 +52,7 @@ def state(rollout: object) -> tuple[str, str]:
 
 @dataclass
 class ClusterApi:
-    """GET of one Rollout from the Kubernetes API."""
+    """GETs from the Kubernetes API: one Rollout here, workloads and pods for drift."""
 
     base_url: str
     token: str
@@ -74,13 +74,26 @@ class ClusterApi:
         port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
         return cls(f"https://{host}:{port}", token, str(SERVICE_ACCOUNT / "ca.crt"))
 
+    def get(self, client: httpx.Client, path: str, **params: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return client.get(self.base_url + path, headers=headers, params=params or None)
+
+    @staticmethod
+    def body(answer: httpx.Response, what: str) -> object:
+        """The answer's JSON, bounded; StepError naming ``what`` for one that is not."""
+        if len(answer.content) > MAX_BODY:
+            raise StepError(f"{what}: the API's answer is over {MAX_BODY} bytes")
+        try:
+            return answer.json()
+        except ValueError:
+            raise StepError(f"{what}: the API answered with something not JSON") from None
+
     def rollout(self, client: httpx.Client, namespace: str, name: str) -> object:
         path = (
             f"/apis/argoproj.io/v1alpha1/namespaces/{quote(namespace, safe='')}"
             f"/rollouts/{quote(name, safe='')}"
         )
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        answer = client.get(self.base_url + path, headers=headers)
+        answer = self.get(client, path)
         if answer.status_code == 404:
             raise BadInput(f"no rollout/{name} in namespace {namespace!r}")
         if answer.status_code in (401, 403):
@@ -90,12 +103,7 @@ class ClusterApi:
             )
         if answer.status_code >= 400:
             raise httpx.HTTPStatusError("API error", request=answer.request, response=answer)
-        if len(answer.content) > MAX_BODY:
-            raise StepError(f"rollout/{name}: the API's answer is over {MAX_BODY} bytes")
-        try:
-            return answer.json()
-        except ValueError:
-            raise StepError(f"rollout/{name}: the API answered with something not JSON") from None
+        return self.body(answer, f"rollout/{name}")
 
 
 def wait(

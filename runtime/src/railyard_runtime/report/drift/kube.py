@@ -16,8 +16,7 @@ MAX_POD_PAGES = 40
 
 
 def _get(http: httpx.Client, api: rollout.ClusterApi, path: str, what: str, **params) -> dict:
-    headers = {"Authorization": f"Bearer {api.token}"} if api.token else {}
-    answer = http.get(api.base_url + path, headers=headers, params=params or None)
+    answer = api.get(http, path, **params)
     if answer.status_code == 404:
         raise StepError(f"the Kubernetes API has no {what}")
     if answer.status_code in (401, 403):
@@ -27,12 +26,7 @@ def _get(http: httpx.Client, api: rollout.ClusterApi, path: str, what: str, **pa
         )
     if answer.status_code >= 400:
         raise StepError(f"the Kubernetes API answered {answer.status_code} for {what}")
-    if len(answer.content) > rollout.MAX_BODY:
-        raise StepError(f"{what}: the API's answer is over {rollout.MAX_BODY} bytes")
-    try:
-        found = answer.json()
-    except ValueError:
-        raise StepError(f"{what}: the API answered with something not JSON") from None
+    found = api.body(answer, what)
     if not isinstance(found, dict):
         raise StepError(f"{what}: the API answered something that is not an object")
     return found
