@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -108,45 +109,41 @@ class ReleasePipeline(pulumi.ComponentResource):
         alibaba_role, alibaba_idp = self._alibaba_role(name, args)
         self._env(args, alibaba_role, alibaba_idp)
         self._secrets(args)
-        # rendered once the steps image's digest is known (an output of the image build)
-        names = [d["metadata"]["name"] for d in render_all(s)]
-        self.template_names = names
-        self.templates = []
-        bodies = pulumi.Output.from_input(args.steps_image).apply(
-            lambda ref: render_all(dataclasses.replace(s, steps_image=ref))
-        )
-        for i, template_name in enumerate(names):
-            template = k8s.apiextensions.CustomResource(
-                f"template-{template_name}",
-                api_version="argoproj.io/v1alpha1",
-                kind="WorkflowTemplate",
-                metadata=bodies.apply(lambda b, i=i: b[i]["metadata"]),
-                spec=bodies.apply(lambda b, i=i: b[i]["spec"]),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.crds, account]),
-            )
-            self.templates.append(template)
-        self._schedules(s, args, account)
+        after = [*args.crds, account]
+        self.templates = self._install(args, render_all, "WorkflowTemplate", "template", after)
+        self.template_names = [d["metadata"]["name"] for d in render_all(s)]
+        # the schedules run the templates' steps image and may be read beside them
+        self._install(args, render_schedules, "CronWorkflow", "cron", [*after, *self.templates])
         self.role_arn = role.arn
         self.alibaba_role_arn = alibaba_role
         self.register_outputs({"roleArn": role.arn, "alibabaRoleArn": alibaba_role})
 
-    def _schedules(self, s: common.ReleaseSettings, args: ReleasePipelineArgs, account) -> None:
-        """The delivery-metrics and drift-check CronWorkflows (steps image by digest)."""
-        names = [d["metadata"]["name"] for d in render_schedules(s)]
+    def _install(
+        self,
+        args: ReleasePipelineArgs,
+        render: Callable[[common.ReleaseSettings], list[dict]],
+        kind: str,
+        prefix: str,
+        after: list[pulumi.Resource],
+    ) -> list[pulumi.Resource]:
+        """Argo objects of one kind, rendered once the steps image's digest is known (an output
+        of the image build)."""
+        s = args.settings
+        names = [d["metadata"]["name"] for d in render(s)]
         bodies = pulumi.Output.from_input(args.steps_image).apply(
-            lambda ref: render_schedules(dataclasses.replace(s, steps_image=ref))
+            lambda ref: render(dataclasses.replace(s, steps_image=ref))
         )
-        for i, cron_name in enumerate(names):
+        return [
             k8s.apiextensions.CustomResource(
-                f"cron-{cron_name}",
+                f"{prefix}-{object_name}",
                 api_version="argoproj.io/v1alpha1",
-                kind="CronWorkflow",
+                kind=kind,
                 metadata=bodies.apply(lambda b, i=i: b[i]["metadata"]),
                 spec=bodies.apply(lambda b, i=i: b[i]["spec"]),
-                opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[*args.crds, account, *self.templates]
-                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after),
             )
+            for i, object_name in enumerate(names)
+        ]
 
     def _irsa_role(self, name, args: ReleasePipelineArgs) -> aws.iam.Role:
         """The workflow service account's AWS role (IRSA) and what release steps may do on AWS."""

@@ -289,7 +289,7 @@ def canary_command(
     ] = 900,
     poll: Annotated[int, typer.Option(min=1, max=120, help="Seconds between looks.")] = 15,
 ) -> None:
-    """Wait for the PWA canary's first run after --after; fail if it failed (the post-deploy gate)."""  # noqa: E501
+    """The post-deploy gate: pass or fail with the canary's first run after --after."""
     if not name.strip():
         raise BadInput(
             f"--name: no canary; the stack sets {StepsEnv.PWA_CANARY} in the release ConfigMap"
