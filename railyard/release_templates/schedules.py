@@ -15,6 +15,7 @@ from hera.workflows import models as m
 
 from railyard.release_templates.common import (
     ReleaseSettings,
+    alibaba_federation,
     env_mutex,
     metadata,
     on_workflow_nodes,
@@ -39,7 +40,9 @@ def _cron(
     args: list[str],
     deadline: int,
     synchronization: m.Synchronization | None = None,
+    **template_fields,
 ) -> m.CronWorkflow:
+    container = template_fields.pop("container", {})
     return m.CronWorkflow(
         api_version="argoproj.io/v1alpha1",
         kind="CronWorkflow",
@@ -62,10 +65,11 @@ def _cron(
                 templates=[
                     m.Template(
                         name="main",
-                        container=steps_container(s, args),
+                        container=steps_container(s, args, **container),
                         retry_strategy=retry(),
                         active_deadline_seconds=m.IntOrString(deadline),
                         **on_workflow_nodes(),
+                        **template_fields,
                     )
                 ],
             ),
@@ -93,6 +97,8 @@ def drift_check(s: ReleaseSettings) -> m.CronWorkflow:
         # never while a release is changing what it compares: it would see the new commit
         # half-deployed and call that drift
         synchronization=env_mutex("release"),
+        # the PWA's OSS bucket and the APK bucket are read as the release reads them
+        **alibaba_federation(),
     )
 
 

@@ -92,6 +92,22 @@ def test_pods_get_the_role_and_a_projected_token_not_a_secret(stack_plan):
     assert "ALIBABA_CLOUD_ACCESS_KEY" not in json.dumps(unified.inputs)
 
 
+def test_the_drift_check_reads_oss_with_the_same_projected_token(stack_plan):
+    (drift,) = [
+        c
+        for c in stack_plan.of_type("kubernetes:argoproj.io/v1alpha1:CronWorkflow")
+        if c.inputs["metadata"]["name"] == "drift-check"
+    ]
+    (main,) = drift.inputs["spec"]["workflowSpec"]["templates"]
+    (volume,) = main["volumes"]
+    (source,) = volume["projected"]["sources"]
+    assert source["serviceAccountToken"]["audience"] == "sts.aliyuncs.com"
+    (mount,) = [m for m in main["container"]["volumeMounts"] if m["name"] == volume["name"]]
+    env = {e["name"]: e.get("value") for e in main["container"]["env"]}
+    assert env["ALIBABA_CLOUD_OIDC_TOKEN_FILE"] == f"{mount['mountPath']}/token"
+    assert "ALIBABA_CLOUD_ACCESS_KEY" not in json.dumps(drift.inputs)
+
+
 def test_fingerprints_are_pinned_when_configured():
     fingerprint = "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67"
     plan = run_offline("dev", {"railyard:alibabaOidcFingerprints": [fingerprint]})
