@@ -31,6 +31,7 @@ SCRIPT = Path(__file__).parent / "canary" / "pwa_canary.js"
 RUNTIME_VERSION = "syn-nodejs-puppeteer-13.0"
 HANDLER = "canary.handler"
 SCRIPT_PATH = "nodejs/node_modules/canary.js"  # the layout every puppeteer runtime loads
+RUNS_PREFIX = "runs/"  # screenshots, logs and HAR files of each run: these expire, the code stays
 SCHEDULE = "rate(5 minutes)"
 TIMEOUT_SECONDS = 120  # provider: 3-840
 MEMORY_MB = 1536  # provider: at least 960, a multiple of 64
@@ -79,7 +80,9 @@ class PwaCanary(pulumi.ComponentResource):
         bucket = PrivateS3Bucket(
             f"{name}-canary",
             PrivateS3BucketArgs(
-                keep_noncurrent_versions=1, expire_after_days=args.expire_artifacts_days
+                keep_noncurrent_versions=1,
+                expire_after_days=args.expire_artifacts_days,
+                expire_prefix=RUNS_PREFIX,
             ),
             opts=child,
         )
@@ -90,7 +93,7 @@ class PwaCanary(pulumi.ComponentResource):
             source=pulumi.AssetArchive({SCRIPT_PATH: pulumi.FileAsset(str(SCRIPT))}),
             opts=child,
         )
-        role = self._role(name, bucket.arn)
+        role, policy = self._role(name, bucket.arn)
         canary = aws.synthetics.Canary(
             f"{name}-canary",
             name=self.name,
@@ -99,7 +102,7 @@ class PwaCanary(pulumi.ComponentResource):
             s3_bucket=bucket.name,
             s3_key=code.key,
             execution_role_arn=role.arn,
-            artifact_s3_location=pulumi.Output.concat("s3://", bucket.name, "/runs/"),
+            artifact_s3_location=pulumi.Output.concat("s3://", bucket.name, "/", RUNS_PREFIX),
             artifact_config=aws.synthetics.CanaryArtifactConfigArgs(
                 s3_encryption=aws.synthetics.CanaryArtifactConfigS3EncryptionArgs(
                     encryption_mode="SSE_S3"
@@ -115,12 +118,15 @@ class PwaCanary(pulumi.ComponentResource):
             failure_retention_period=RETENTION_DAYS[1],
             start_canary=True,
             delete_lambda=True,  # the function AWS made for it goes with it
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[code]),
+            # AWS checks the role can do its work when the canary is created and started
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[code, policy]),
         )
         self.arn = canary.arn
         self.register_outputs({"name": self.name, "arn": canary.arn})
 
-    def _role(self, name: str, bucket_arn: pulumi.Output[str]) -> aws.iam.Role:
+    def _role(
+        self, name: str, bucket_arn: pulumi.Output[str]
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-canary",
@@ -138,13 +144,13 @@ class PwaCanary(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        aws.iam.RolePolicy(
+        policy = aws.iam.RolePolicy(
             f"{name}-canary",
             role=role.id,
             policy=bucket_arn.apply(lambda arn: execution_policy(arn, self.name)),
             opts=child,
         )
-        return role
+        return role, policy
 
 
 def canary_environment(args: PwaCanaryArgs) -> dict[str, pulumi.Input[str]]:

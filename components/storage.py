@@ -23,6 +23,8 @@ class PrivateS3BucketArgs:
     """Days an older version lives at least (S3 needs both a count and an age)."""
     expire_after_days: int | None = None
     """Delete current objects after this many days (None: keep)."""
+    expire_prefix: str = ""
+    """Only objects under this prefix expire (empty: all of them)."""
 
 
 class PrivateS3Bucket(pulumi.ComponentResource):
@@ -87,15 +89,29 @@ class PrivateS3Bucket(pulumi.ComponentResource):
             expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
                 days=args.expire_after_days
             )
-            if args.expire_after_days
+            if args.expire_after_days and not args.expire_prefix
             else aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
                 expired_object_delete_marker=True
             ),
         )
+        rules = [rule]
+        if args.expire_after_days and args.expire_prefix:  # the rest of the bucket is kept
+            rules.append(
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-prefix",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(
+                        prefix=args.expire_prefix
+                    ),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                        days=args.expire_after_days
+                    ),
+                )
+            )
         aws.s3.BucketLifecycleConfiguration(
             name,
             bucket=self.bucket.id,
-            rules=[rule],
+            rules=rules,
             # lifecycle rules on noncurrent versions need versioning on first
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )

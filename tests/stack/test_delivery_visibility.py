@@ -249,3 +249,23 @@ def test_the_pwa_gate_waits_for_the_canary_before_android_is_published(stack):
         "pwa", "canary", "--after", "{{inputs.parameters.verified}}", "--deadline", "900",
     ]  # fmt: skip
     assert LANE_DELIVERY_TASKS["pwa"] == "pwa-canary"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_canary_s_runs_expire_its_code_stays_and_it_waits_for_its_rights(stack):
+    plan = plan_for(stack)
+    c = canary(plan)
+    (lifecycle,) = [
+        r
+        for r in plan.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+        if r.name == f"railyard-{stack}-canary"
+    ]
+    rules = {rule["id"]: rule for rule in lifecycle.inputs["rules"]}
+    assert rules["expire-prefix"]["filter"] == {"prefix": pwa_canary.RUNS_PREFIX}
+    assert rules["expire-prefix"]["expiration"] == {"days": 31}
+    assert "days" not in rules["keep-recent-versions"]["expiration"]  # the code is kept
+    assert not c.inputs["s3Key"].startswith(pwa_canary.RUNS_PREFIX)
+    (policy,) = [
+        p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-canary")
+    ]
+    assert policy.urn in c.dependencies
