@@ -77,11 +77,11 @@ def test_the_four_keys_of_a_week():
     got = dora.report(history(), "prod", SINCE, UNTIL)
 
     assert got.finished == 9 and got.in_progress == 1
-    assert got.deployments == 4  # r1, r3, r4, r7
-    assert got.deployments_per_day == round(4 / 7, 4)
+    assert got.deployments == 5  # r1, r3, r4, r7 and r8: it ended Succeeded
+    assert got.deployments_per_day == round(5 / 7, 4)
     assert (got.lead_time_p50, got.lead_time_p90, got.lead_time_samples) == (5400, 9000, 3)
     assert got.failed_changes == 5  # r2, r5, r6, r8 (rolled back), r9
-    assert got.change_failure_rate == round(5 / 9, 4)
+    assert got.change_failure_rate == round(5 / 9, 4)  # over all 9 finished runs
     assert (got.time_to_restore_p50, got.time_to_restore_samples) == (7200, 2)
     assert got.unrestored == 1  # r8 + r9 wait for a success
     assert got.duration_p50 == 1800  # r1 1800, r3 3600: nearest rank of two is the first

@@ -8,13 +8,16 @@ delivered and the outcome of each lane. The rules for what counts (docs/metrics.
 - only releases count: ``unified-release`` and ``release-train`` runs (a train's chunk
   Workflows are parts of their deployer's run); events from before runs were named count too;
 - duplicates (same run, task and phase) count once, whatever order events arrive in;
-- a run (or lane) *deployed* when it ended Succeeded and nothing was rolled back; it is a
-  *failed change* when it ended Failed or Error, or rolled a lane back;
+- a run (or lane) is a *deployment* when it ended Succeeded; it is a *failed change* when it
+  ended Failed or Error, or rolled a lane back (a run can be both); it *delivered* its change
+  when it was a deployment and rolled nothing back;
 - a run belongs to the window when it ended in ``[since, until)``;
-- lead time: commit time → end of the first successful run that delivered that commit (a
-  later run of the same commit is a deployment, not a second lead time);
-- time to restore: from the end of the first failed run after a success to the end of the next
-  successful run in that environment; a failure not yet followed by one is ``unrestored``;
+- change failure rate: failed changes over all runs that ended in the window;
+- lead time: commit time → end of the first run that delivered that commit (a later run of
+  the same commit is a deployment, not a second lead time);
+- time to restore: from the end of the first failed change after a delivery to the end of the
+  next run that delivered in that environment; a failure not yet followed by one is
+  ``unrestored``;
 - percentiles are nearest-rank: the smallest sample with at least p% of samples at or below it.
 """
 
@@ -51,7 +54,13 @@ class Outcome:
 
     @property
     def deployed(self) -> bool:
-        return self.phase is Phase.SUCCEEDED and not self.rolled_back
+        """Ended Succeeded: a deployment, even one that rolled a lane back on its way."""
+        return self.phase is Phase.SUCCEEDED
+
+    @property
+    def delivered(self) -> bool:
+        """Deployed and nothing undone: the change is out (lead time ends, an outage too)."""
+        return self.deployed and not self.rolled_back
 
     @property
     def failed(self) -> bool:
@@ -200,7 +209,6 @@ def report_runs(
     in_progress = sum(1 for run in all_runs if run.outcome() is None)
     deployed = [(r, o) for r, o in in_window if o.deployed]
     failed = [(r, o) for r, o in in_window if o.failed]
-    counted = len(deployed) + len(failed)
     lead_times = _lead_times(ended, since, until)
     restores, unrestored = _restores(in_window)
     durations = [
@@ -221,7 +229,7 @@ def report_runs(
         lead_time_p90=percentile(lead_times, 90),
         lead_time_samples=len(lead_times),
         failed_changes=len(failed),
-        change_failure_rate=round(len(failed) / counted, 4) if counted else None,
+        change_failure_rate=round(len(failed) / len(in_window), 4) if in_window else None,
         time_to_restore_p50=percentile(restores, 50),
         time_to_restore_samples=len(restores),
         unrestored=unrestored,
@@ -234,7 +242,7 @@ def _lead_times(ended: list[tuple[Run, Outcome]], since: datetime, until: dateti
     window; a commit time after the delivery (a skewed clock) gives no sample."""
     first: dict[tuple[str | None, str], tuple[Run, Outcome]] = {}
     for run, outcome in ended:  # in order of their end
-        if outcome.deployed and run.commit:
+        if outcome.delivered and run.commit:
             first.setdefault((run.repository, run.commit), (run, outcome))
     return [
         (o.end - r.commit_time).total_seconds()
@@ -248,7 +256,7 @@ def _restores(in_window: list[tuple[Run, Outcome]]) -> tuple[list[float], int]:
     for _, outcome in in_window:
         if outcome.failed:
             broken_since = broken_since or outcome.end
-        elif outcome.deployed and broken_since is not None:
+        elif outcome.delivered and broken_since is not None:
             samples.append((outcome.end - broken_since).total_seconds())
             broken_since = None
     return samples, int(broken_since is not None)

@@ -79,7 +79,7 @@ def last_release(events: Iterable[PipelineEvent], env: str) -> Run | None:
         if run.template != UNIFIED_RELEASE or not run.commit:
             continue
         outcome = run.outcome()
-        if outcome is None or not outcome.deployed:
+        if outcome is None or not outcome.delivered:
             continue
         if best is None or (outcome.end, run.uid) > best[:2]:
             best = (outcome.end, run.uid, run)
