@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
@@ -426,3 +427,49 @@ def test_a_git_host_that_trickles_is_given_up_on_in_its_time():
         server.stop()
     assert found is None
     assert took < 3
+
+
+def test_the_bridge_process_keeps_the_history_it_is_given(
+    feed,
+    board,
+    events_table,
+    tmp_path,
+    monkeypatch,
+):
+    from test_kanban_bridge import start_bridge, stop, wait_until
+
+    store = EventHistory(feed[1], events_table)
+    monkeypatch.setenv("RAILYARD_EVENTS_TABLE", events_table)  # as the stack sets them
+    monkeypatch.setenv("RAILYARD_CLOUDWATCH_METRICS", "on")
+    process, _ = start_bridge(feed, board, tmp_path)
+    try:
+        events = a_release("r1", T0)
+        publish(feed[0], feed[2], events)
+        window = (T0, T0 + timedelta(days=1))
+        assert wait_until(lambda: len(store.read("prod", *window)) == len(events))
+        assert store.read("prod", *window) == events
+    finally:
+        stop(process)
+
+
+def test_a_bridge_told_a_metrics_mode_it_does_not_know_stops_with_exit_2(tmp_path):
+    from test_hostile_bridge import bridge_command
+
+    (tmp_path / "board.json").write_text('{"url": "http://127.0.0.1:9/board"}')
+    (tmp_path / "secret").write_text("s")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAILYARD_", "AWS_"))}
+    env |= {
+        "RAILYARD_EVENTS_QUEUE_URL": "http://127.0.0.1:9/q.fifo",
+        "RAILYARD_EVENTS_DLQ_URL": "http://127.0.0.1:9/dlq.fifo",
+        "RAILYARD_CARDS_TABLE": "cards",
+        "RAILYARD_BOARD": "webhook",
+        "RAILYARD_BOARD_CONFIG": str(tmp_path / "board.json"),
+        "RAILYARD_BOARD_SECRET_FILE": str(tmp_path / "secret"),
+        "RAILYARD_CLOUDWATCH_METRICS": "yes please",
+    }
+    done = subprocess.run(
+        bridge_command(), env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert "RAILYARD_CLOUDWATCH_METRICS: 'yes please' is not on or off" in done.stderr
+    assert "Traceback" not in done.stderr
