@@ -369,8 +369,9 @@ def test_only_a_successful_rollback_is_marked(queue):
     [
         (("--commit-time", "2026-11-23T01:15:00"), "--commit-time: Input should have timezone"),
         (("--rolled-back", "yes"), "--rolled-back 'yes': use true or false"),
-        (("--commit", "not-hex"), "--commit: String should match pattern"),
-        (("--repository", "../etc"), "--repository: Value error, a repository name has no"),
+        (("--commit", "main branch"), "--commit: String should match pattern"),
+        (("--commit", "../../x"), "--commit: Value error, has an empty, . or .. segment"),
+        (("--repository", "../etc"), "--repository: Value error, has an empty, . or .. segment"),
         (("--started", "soon"), "--started: Input should be a valid datetime"),
     ],
 )
@@ -473,3 +474,13 @@ def test_a_bridge_told_a_metrics_mode_it_does_not_know_stops_with_exit_2(tmp_pat
     assert done.returncode == 2, done.stderr
     assert "RAILYARD_CLOUDWATCH_METRICS: 'yes please' is not on or off" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_train_started_at_a_branch_names_it_as_its_commit(queue):
+    args = list(RUN_END)
+    args[args.index("--commit") + 1] = "release/2026.11"
+    args[args.index("--template") + 1] = "release-train"
+    result, _ = run(*args)
+    assert result.exit_code == 0, result.output
+    body = sent(queue)
+    assert (body["commit"], body["template"]) == ("release/2026.11", "release-train")

@@ -12,6 +12,7 @@ sent before these fields existed still parse; they simply count for less.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -73,8 +74,9 @@ class PipelineEvent(BaseModel):
     run was created."""
     template: str | None = Field(default=None, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]*$")
     """The WorkflowTemplate the run was submitted from."""
-    commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{7,64}$")
-    """The commit the run delivers."""
+    commit: str | None = Field(default=None, max_length=255, pattern=r"^[A-Za-z0-9._/-]+$")
+    """The commit the run delivers: its id, or the branch or tag a train was started at by
+    hand (a revision the git host resolves)."""
     commit_time: AwareDatetime | None = None
     """When that commit was made (its committer time): where lead time starts."""
     repository: str | None = Field(
@@ -84,12 +86,20 @@ class PipelineEvent(BaseModel):
     rolled_back: bool = False
     """The lane's release was undone (the rollback task succeeded): a failed change."""
 
-    @field_validator("repository")
+    @field_validator("repository", "commit")
     @classmethod
     def _no_dot_segments(cls, value: str | None) -> str | None:
-        # it becomes a path on the git host's API: ../ must not climb out of /repos
-        if value is not None and {".", ".."} & set(value.split("/")):
-            raise ValueError("a repository name has no . or .. segments")
+        # they become a path on the git host's API: ../ must not climb out of /repos
+        if value is not None and {".", "..", ""} & set(value.split("/")):
+            raise ValueError("has an empty, . or .. segment")
+        return value
+
+    @field_validator("commit")
+    @classmethod
+    def _ids_in_lowercase(cls, value: str | None) -> str | None:
+        # one commit, one spelling: GitHub sends ids in lowercase, a person may not
+        if value is not None and re.fullmatch(r"[0-9A-Fa-f]{7,64}", value):
+            return value.lower()
         return value
 
     @property

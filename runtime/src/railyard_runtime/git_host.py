@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
+from urllib.parse import quote
 
 import httpx
 from pydantic import AwareDatetime, BaseModel, ValidationError
@@ -42,7 +43,7 @@ def commit_time(
         "Accept": "application/vnd.github+json",
         "X-GitHub-Api-Version": API_VERSION,
     }
-    path = f"/repos/{repository}/commits/{sha}"
+    path = f"/repos/{repository}/commits/{quote(sha, safe='')}"
     give_up = time.monotonic() + timeout  # in all: a server trickling bytes gets no longer
     try:
         with (

@@ -75,7 +75,7 @@ def publish_command(
         "started": started or None,
         **({"time": finished} if finished else {}),
         "template": template or None,
-        "commit": commit.lower() or None,
+        "commit": commit or None,
         "commit_time": commit_time or None,
         "repository": repository or None,
         "rolled_back": rolled_back == "true" and phase is events.Phase.SUCCEEDED,
