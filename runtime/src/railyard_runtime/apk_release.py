@@ -30,6 +30,11 @@ class ApkRelease(BaseModel):
     published_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
+def latest_key(env: str) -> str:
+    """The pointer to ``env``'s released APK."""
+    return f"releases/{env}/latest.json"
+
+
 def parse_apk_url(url: str) -> tuple[str, str]:
     match = _OSS_URL.match(url.strip())
     if not match:
@@ -50,10 +55,10 @@ def publish(client, apk_url: str, env: str, commit: str, feature: str) -> tuple[
     if built is None and bucket.get(key) is None:
         raise StepError(f"{apk_url}: no such object; did the build upload it?")
     target = f"releases/{env}/{commit}.apk"
-    latest = bucket.get_model(f"releases/{env}/latest.json", ApkRelease)
+    latest = bucket.get_model(latest_key(env), ApkRelease)
     if latest and latest.apk == target and latest.built_from == apk_url:
         return latest, False
     bucket.copy(key, target)
     record = ApkRelease(env=env, commit=commit, feature=feature, apk=target, built_from=apk_url)
-    bucket.put_model(f"releases/{env}/latest.json", record)
+    bucket.put_model(latest_key(env), record)
     return record, True

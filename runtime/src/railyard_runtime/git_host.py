@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
-from railyard_runtime.scans.code import API_VERSION
+from railyard_runtime.scans.code import github_headers
 
 log = logging.getLogger("railyard.git_host")
 MAX_BODY = 4 << 20  # a commit with a huge diff still has its date in the first screen
@@ -38,16 +38,11 @@ def commit_time(
 ) -> datetime | None:
     """The committer time of ``repository@sha``, or None (with a warning) if the API cannot
     say: unreachable, refused, not found, or an answer without a zoned date."""
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Accept": "application/vnd.github+json",
-        "X-GitHub-Api-Version": API_VERSION,
-    }
     path = f"/repos/{repository}/commits/{quote(sha, safe='')}"
     give_up = time.monotonic() + timeout  # in all: a server trickling bytes gets no longer
     try:
         with (
-            httpx.Client(base_url=api_url, headers=headers, timeout=timeout) as http,
+            httpx.Client(base_url=api_url, headers=github_headers(token), timeout=timeout) as http,
             http.stream("GET", path) as answer,
         ):
             if answer.status_code != 200:

@@ -153,14 +153,9 @@ def drift_command(
         oss = clouds.oss_client(alibaba_region, oss_endpoint or None)
         return drift.check_android(Bucket(oss, apk_bucket, "--apk-bucket"), env, commit)
 
-    expected = {
-        "backend": f"images tagged {commit}",
-        "pwa": f"release {commit}",
-        "android": f"commit {commit}",
-    }
     checks = {"backend": backend, "pwa": pwa, "android": android}
     # building a target's clients may fail too: that target is not checked, the others are
-    findings = [drift.guarded(t, expected[t], checks[t]) for t in drift.TARGETS]
+    findings = [drift.guarded(t, drift.expectation(t, commit), checks[t]) for t in drift.TARGETS]
     drifted = [f for f in findings if f.drifted]
     sent: list[str] = []
     try:

@@ -46,11 +46,11 @@ def verify(
         raise BadInput("no CDN URL to verify: set --cloudfront-url and/or --alibaba-cdn-url")
     started = {t.name: _live_record(t, release_id) for t in with_cdn}
     live = {name: record for name, (_, record) in started.items()}
-    expected = [(t, url, sha) for t in with_cdn for url, sha in _expected(t, live[t.name])]
+    expected = [(t, url, sha) for t in with_cdn for url, sha in entrypoints(t, live[t.name])]
     give_up = time.monotonic() + deadline_seconds
     with httpx.Client(timeout=10, follow_redirects=True) as http:
         while True:
-            checks = [_check(http, t, url, sha) for t, url, sha in expected]
+            checks = [check_served(http, t, url, sha) for t, url, sha in expected]
             if on_attempt:
                 on_attempt(checks)
             if all(c.ok for c in checks) or time.monotonic() + interval_seconds > give_up:
@@ -93,12 +93,14 @@ def _live_record(t: Target, release_id: str | None) -> tuple[bytes, rel.Release]
     return raw, record
 
 
-def _expected(t: Target, record: rel.Release) -> list[tuple[str, str]]:
+def entrypoints(t: Target, record: rel.Release) -> list[tuple[str, str]]:
+    """(URL on the target's CDN, SHA-256 the release has) of what decides the release served."""
     keys = ["sw.js", MANIFEST if MANIFEST in record.files else "index.html"]
     return [(f"{t.cdn.url}/{k}", record.files[k].sha256) for k in keys]
 
 
-def _check(http: httpx.Client, t: Target, url: str, expected: str) -> Check:
+def check_served(http: httpx.Client, t: Target, url: str, expected: str) -> Check:
+    """What ``url`` serves now, against ``expected``; an error serves nothing."""
     try:
         response = http.get(url, headers={"Cache-Control": "no-cache"})
         served = hashlib.sha256(response.content).hexdigest() if response.is_success else None

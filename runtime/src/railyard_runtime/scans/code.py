@@ -29,6 +29,15 @@ class CodeVerdict:
         return sum(self.open_alerts.values())
 
 
+def github_headers(token: str) -> dict[str, str]:
+    """What every call of GitHub's REST API sends: the token and the pinned API version."""
+    return {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/vnd.github+json",
+        "X-GitHub-Api-Version": API_VERSION,
+    }
+
+
 def parse_block(value: str) -> tuple[str, ...]:
     levels = tuple(s.strip().lower() for s in value.split(",") if s.strip())
     if not levels or any(s not in SEVERITIES for s in levels):
@@ -62,12 +71,7 @@ def check(
 ) -> CodeVerdict:
     if repository.count("/") != 1:
         raise BadInput(f"--repository {repository!r}: expected <owner>/<name>")
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Accept": "application/vnd.github+json",
-        "X-GitHub-Api-Version": API_VERSION,
-    }
-    with httpx.Client(base_url=api_url, headers=headers, timeout=timeout) as http:
+    with httpx.Client(base_url=api_url, headers=github_headers(token), timeout=timeout) as http:
         base = f"/repos/{repository}/code-scanning"
         analyses = _get(http, f"{base}/analyses", {"sha": commit, "per_page": 100})
         if not analyses:

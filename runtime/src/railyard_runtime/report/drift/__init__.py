@@ -22,9 +22,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import cast
 
+from railyard_runtime.apk_release import latest_key
 from railyard_runtime.events import RUN_TASK, UNIFIED_RELEASE, Lane, PipelineEvent
 from railyard_runtime.report.dora import Run, runs
-from railyard_runtime.report.drift.android import check_android, latest_key
+from railyard_runtime.report.drift.android import check_android
 from railyard_runtime.report.drift.backend import (
     check_backend,
     ecr_region,
@@ -36,6 +37,7 @@ from railyard_runtime.report.drift.findings import (
     NOT_CHECKED,
     Finding,
     TargetName,
+    expectation,
     guarded,
     not_checked,
 )
@@ -53,6 +55,7 @@ __all__ = [
     "check_pwa",
     "drift_task",
     "ecr_region",
+    "expectation",
     "feature_of",
     "guarded",
     "last_release",
@@ -66,9 +69,8 @@ __all__ = [
 
 TARGETS = cast("tuple[TargetName, ...]", DRIFT_TARGETS)
 """The targets, in the order they are checked: the Drift metric's ``Target`` values."""
-LANES: dict[str, Lane] = {"backend": Lane.BACKEND, "pwa": Lane.PWA, "android": Lane.ANDROID}
-"""Pods the backend check asks the Kubernetes API for a page; ``kube.list_pods`` reads it
-from here when it lists, so setting it on the package takes effect."""
+LANES: dict[str, Lane] = {target: Lane(target) for target in TARGETS}
+"""The lane a target's drift is reported in: the one of the same name."""
 
 
 def last_release(events: Iterable[PipelineEvent], env: str) -> Run | None:

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from railyard_runtime.apk_release import ApkRelease
+from railyard_runtime.apk_release import ApkRelease, latest_key
 from railyard_runtime.pwa.store import Bucket
-from railyard_runtime.report.drift.findings import Finding, guarded
-
-
-def latest_key(env: str) -> str:
-    return f"releases/{env}/latest.json"
+from railyard_runtime.report.drift.findings import Finding, expectation, guarded
 
 
 def check_android(bucket: Bucket, env: str, commit: str) -> Finding:
-    return guarded("android", f"commit {commit}", lambda: _check_android(bucket, env, commit))
+    expected = expectation("android", commit)
+    return guarded("android", expected, lambda: _check_android(bucket, env, commit))
 
 
 def _check_android(bucket: Bucket, env: str, commit: str) -> Finding:
     key = latest_key(env)
-    expected = f"commit {commit}"
+    expected = expectation("android", commit)
     latest = bucket.get_model(key, ApkRelease)
     if latest is None:
         return Finding(

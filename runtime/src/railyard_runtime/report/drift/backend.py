@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from railyard_runtime import rollout
 from railyard_runtime.errors import StepError
 from railyard_runtime.report.drift import kube
-from railyard_runtime.report.drift.findings import Finding, guarded
+from railyard_runtime.report.drift.findings import Finding, expectation, guarded
 
 # <account>.dkr.ecr.<region>.amazonaws.com[.cn]: which account and region to ask
 ECR_HOST = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
@@ -77,7 +77,7 @@ def check_backend(
 ) -> Finding:
     return guarded(
         "backend",
-        f"images tagged {commit}",
+        expectation("backend", commit),
         lambda: _check_backend(
             ecr, api, namespace, workload, registry, repositories, commit, timeout
         ),

@@ -12,6 +12,16 @@ from railyard_runtime.errors import StepError
 
 TargetName = Literal["backend", "pwa", "android"]
 NOT_CHECKED = "could not be checked"
+_EXPECTED: dict[TargetName, str] = {
+    "backend": "images tagged {commit}",
+    "pwa": "release {commit}",
+    "android": "commit {commit}",
+}
+
+
+def expectation(target: TargetName, commit: str) -> str:
+    """What a target should run, in a finding's words (a check knows it more exactly)."""
+    return _EXPECTED[target].format(commit=commit)
 
 
 class Finding(BaseModel):

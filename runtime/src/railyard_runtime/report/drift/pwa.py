@@ -10,12 +10,12 @@ from railyard_runtime.errors import StepError
 from railyard_runtime.pwa import release as rel
 from railyard_runtime.pwa import verify
 from railyard_runtime.pwa.publish import Target as PwaTarget
-from railyard_runtime.report.drift.findings import Finding, guarded
+from railyard_runtime.report.drift.findings import Finding, expectation, guarded
 
 
 def check_pwa(targets: Sequence[PwaTarget], commit: str, deadline_seconds: float = 10) -> Finding:
     return guarded(
-        "pwa", f"release {commit}", lambda: _check_pwa(targets, commit, deadline_seconds)
+        "pwa", expectation("pwa", commit), lambda: _check_pwa(targets, commit, deadline_seconds)
     )
 
 
@@ -46,9 +46,9 @@ def _check_pwa(targets: Sequence[PwaTarget], commit: str, deadline_seconds: floa
         record = t.bucket.get_model(rel.record_key(live.release), rel.Release)
         if record is None:
             raise StepError(f"{t.name}: the live release {live.release!r} has no record")
-        wanted += [(t, url, sha) for url, sha in verify._expected(t, record)]
+        wanted += [(t, url, sha) for url, sha in verify.entrypoints(t, record)]
     with httpx.Client(timeout=deadline_seconds, follow_redirects=True) as http:
-        checks = [verify._check(http, t, url, sha) for t, url, sha in wanted]
+        checks = [verify.check_served(http, t, url, sha) for t, url, sha in wanted]
     problems += [
         f"{c.url} served {c.served_sha256 or 'nothing'}, the release has {c.expected_sha256}"
         for c in checks
