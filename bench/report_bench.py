@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from railyard_runtime.events import LANE_DELIVERY_TASKS, Phase, PipelineEvent
+from railyard_runtime.events import Phase, PipelineEvent
 from railyard_runtime.history import read_file
 from railyard_runtime.report import dora
 
@@ -88,10 +88,7 @@ def main(runs: Annotated[int, typer.Option(help="Releases in the history.")] = 1
     until = since + timedelta(days=400)
     began = time.perf_counter()
     folded = dora.runs(read, "prod")  # as `report metrics` does: one fold, every lane
-    reports = [
-        dora.report_runs(folded, "prod", since, until, lane)
-        for lane in (dora.ALL_LANES, *LANE_DELIVERY_TASKS)
-    ]
+    reports = [dora.report_runs(folded, "prod", since, until, lane) for lane in dora.LANES]
     computing = time.perf_counter() - began
     every = reports[0]
     print(f"history: {runs:,} runs, {len(read):,} events ({size / 1e6:.1f} MB)")

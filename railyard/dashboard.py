@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from railyard_runtime.events import LANE_DELIVERY_TASKS
 from railyard_runtime.report import metrics as m
-from railyard_runtime.report.dora import ALL_LANES
+from railyard_runtime.report.dora import ALL_LANES, LANES
 
-LANES = (ALL_LANES, *(lane.value for lane in LANE_DELIVERY_TASKS))
 HOUR, FIVE_MINUTES = 3600, 300
 WIDTH = 24  # CloudWatch's grid
 

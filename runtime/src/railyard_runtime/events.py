@@ -15,8 +15,18 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 
@@ -55,14 +65,25 @@ LANE_DELIVERY_TASKS = {
 PWA's: the canary after the publish)."""
 RUN_TASK = "workflow"
 """The ``task`` of a run's own exit event (the workflow's ``onExit``)."""
-TERMINAL = frozenset({"Succeeded", "Failed", "Error", "Skipped", "Omitted"})
+TERMINAL = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.ERROR, Phase.SKIPPED, Phase.OMITTED})
+# SQS group and deduplication ids take printable ASCII without spaces
+ENV_NAME = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[!-~]+$")]
+
+
+def is_env_name(value: str) -> bool:
+    """Whether ``value`` can be an event's environment (what a report may be asked for)."""
+    try:
+        TypeAdapter(ENV_NAME).validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 class PipelineEvent(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
     # SQS group and deduplication ids take printable ASCII without spaces
     feature: str = Field(min_length=1, max_length=128, pattern=r"^[!-~]+$")
-    env: str = Field(min_length=1, max_length=64, pattern=r"^[!-~]+$")
+    env: ENV_NAME
     lane: Lane
     phase: Phase
     workflow_uid: str = Field(min_length=1, max_length=64, pattern=r"^[!-~]+$")
@@ -104,7 +125,7 @@ class PipelineEvent(BaseModel):
 
     @property
     def terminal(self) -> bool:
-        return self.phase.value in TERMINAL
+        return self.phase in TERMINAL
 
     @property
     def deduplication_id(self) -> str:

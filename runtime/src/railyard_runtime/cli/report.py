@@ -21,7 +21,7 @@ from railyard_runtime import clouds, history
 from railyard_runtime.cli.output import current, step
 from railyard_runtime.environment import StepsEnv
 from railyard_runtime.errors import BadInput, StepError, Unreachable
-from railyard_runtime.events import LANE_DELIVERY_TASKS, PipelineEvent
+from railyard_runtime.events import PipelineEvent, is_env_name
 from railyard_runtime.files import FileRefused
 from railyard_runtime.report import dora, metrics, timeline
 
@@ -75,9 +75,6 @@ def window(since: str, until: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-_ENV = re.compile(r"^[!-~]{1,64}$")  # what an event's env may be
-
-
 @contextmanager
 def aws_call(what: str, option: str = "") -> Iterator[None]:
     """What the AWS SDK raises for ``what``, as an error that names it and exits 1, 2 or 3."""
@@ -100,7 +97,7 @@ def aws_call(what: str, option: str = "") -> Iterator[None]:
 
 
 def check_env(env: str) -> str:
-    if not _ENV.fullmatch(env):
+    if not is_env_name(env):
         raise BadInput(f"--env {env[:80]!r}: an environment name, e.g. prod (printable, no spaces)")
     return env
 
@@ -123,10 +120,10 @@ def load(events: Path | None, table: str, env: str, since: datetime, until: date
 
 
 def _lane(lane: str) -> str:
-    if lane != dora.ALL_LANES and lane not in LANE_DELIVERY_TASKS:
-        lanes = ", ".join(LANE_DELIVERY_TASKS)
-        raise BadInput(f"--lane {lane!r}: use {dora.ALL_LANES} or one of {lanes}")
-    return lane
+    try:
+        return dora.check_lane(lane)
+    except ValueError as e:
+        raise BadInput(f"--{e}") from None
 
 
 def _seconds(value: float | None) -> str:
@@ -196,9 +193,8 @@ def metrics_command(
     """Every lane's keys, put as CloudWatch metrics (the release dashboard draws them)."""
     start, end = window(since, until)
     found = load(events, table, env, start, end)
-    lanes = (dora.ALL_LANES, *LANE_DELIVERY_TASKS)
     folded = dora.runs(found, env)
-    reports = [dora.report_runs(folded, env, start, end, lane) for lane in lanes]
+    reports = [dora.report_runs(folded, env, start, end, lane) for lane in dora.LANES]
     data = metrics.metric_data(reports, end)
     put = 0
     if not dry_run:

@@ -40,8 +40,10 @@ from railyard_runtime.events import (
 
 ALL_LANES = "all"
 """The whole run, gates included: what ``--lane`` defaults to."""
+LANES = (ALL_LANES, *(lane.value for lane in LANE_DELIVERY_TASKS))
+"""What a report can be about: the whole run, or one lane that delivers."""
 FAILED = (Phase.FAILED, Phase.ERROR)
-END_PHASES = tuple(p for p in Phase if p.value in TERMINAL)
+END_PHASES = tuple(p for p in Phase if p in TERMINAL)  # in Phase order: a fixed one
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,12 @@ def runs(events: Iterable[PipelineEvent], env: str) -> list[Run]:
     return [run for run in found.values() if run.is_release]
 
 
+def check_lane(lane: str) -> str:
+    if lane not in LANES:
+        raise ValueError(f"lane {lane!r}: use {ALL_LANES} or one of {', '.join(LANES[1:])}")
+    return lane
+
+
 def percentile(samples: list[float], p: float) -> float | None:
     if not samples:
         return None
@@ -197,10 +205,7 @@ def report_runs(
         raise ValueError("since and until need a time zone")
     if until <= since:
         raise ValueError("until must be after since")
-    if lane != ALL_LANES and lane not in LANE_DELIVERY_TASKS:
-        raise ValueError(
-            f"lane {lane!r}: use {ALL_LANES} or one of {', '.join(LANE_DELIVERY_TASKS)}"
-        )
+    check_lane(lane)
     ended = sorted(
         ((run, outcome) for run in all_runs if (outcome := run.outcome(lane)) is not None),
         key=lambda pair: (pair[1].end, pair[0].uid),
