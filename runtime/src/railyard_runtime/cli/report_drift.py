@@ -11,16 +11,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError
 from rich.table import Table
 
 from railyard_runtime import clouds, rollout
 from railyard_runtime import events as pipeline_events
 from railyard_runtime.cli.output import current, err, step
 from railyard_runtime.cli.pwa import TargetOptions
-from railyard_runtime.cli.report import Env, Events, TableName, app, load
+from railyard_runtime.cli.report import Env, Events, TableName, app, aws_call, load
 from railyard_runtime.environment import StepsEnv
-from railyard_runtime.errors import BadInput, StepError, Unreachable
+from railyard_runtime.errors import BadInput
 from railyard_runtime.pwa.store import Bucket
 from railyard_runtime.report import drift, metrics
 
@@ -158,7 +157,7 @@ def drift_command(
     findings = [drift.guarded(t, drift.expectation(t, commit), checks[t]) for t in drift.TARGETS]
     drifted = [f for f in findings if f.drifted]
     sent: list[str] = []
-    try:
+    with aws_call("drift"):
         put = (
             metrics.put(
                 clouds.aws_client("cloudwatch"),
@@ -182,11 +181,6 @@ def drift_command(
                 )
                 pipeline_events.publish(sqs, queue_url, event)
                 sent.append(event.deduplication_id)
-    except ClientError as e:
-        error = e.response.get("Error", {})
-        raise StepError(f"drift: {error.get('Code', '?')}: {error.get('Message', e)}") from e
-    except BotoCoreError as e:
-        raise Unreachable(f"drift: {e}") from e
     result = {
         "release": {"workflowUid": release.uid, "commit": commit, "feature": feature},
         "findings": findings,
