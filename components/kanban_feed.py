@@ -26,6 +26,7 @@ import pulumi_random as random
 from components import irsa
 from components.owned_namespace import network_policy, owned_namespace
 from railyard import node_pools, pod_security
+from railyard.iam_policies import put_metrics
 from railyard_runtime import history
 from railyard_runtime.environment import (
     BOARD_CONFIG_FILE,
@@ -345,12 +346,7 @@ def _bridge_policy(queue_arn: str, dlq_arn: str, table_arn: str, events_arn: str
                     "Resource": table_arn,
                 },
                 {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": events_arn},
-                {
-                    "Effect": "Allow",
-                    "Action": "cloudwatch:PutMetricData",
-                    "Resource": "*",  # PutMetricData has no resource; the namespace is the limit
-                    "Condition": {"StringEquals": {"cloudwatch:namespace": metrics.NAMESPACE}},
-                },
+                put_metrics(metrics.NAMESPACE),
             ],
         }
     )

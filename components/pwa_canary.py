@@ -22,6 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.storage import PrivateS3Bucket, PrivateS3BucketArgs
+from railyard.iam_policies import put_metrics, service_trust
 from railyard_runtime.environment import CanaryEnv
 from railyard_runtime.report import metrics
 
@@ -130,18 +131,7 @@ class PwaCanary(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-canary",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=service_trust("lambda.amazonaws.com"),  # Synthetics runs it
             opts=child,
         )
         policy = aws.iam.RolePolicy(
@@ -184,15 +174,8 @@ def execution_policy(bucket_arn: str, name: str) -> str:
                     "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                     "Resource": f"arn:aws:logs:*:*:log-group:/aws/lambda/cwsyn-{name}-*",
                 },
-                *(
-                    {
-                        "Effect": "Allow",
-                        "Action": "cloudwatch:PutMetricData",
-                        "Resource": "*",
-                        "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
-                    }
-                    for namespace in ("CloudWatchSynthetics", metrics.NAMESPACE)
-                ),
+                put_metrics("CloudWatchSynthetics"),
+                put_metrics(metrics.NAMESPACE),
             ],
         }
     )

@@ -26,6 +26,7 @@ import pulumi_kubernetes as k8s
 from components import irsa
 from components.owned_namespace import owned_namespace
 from railyard import ram_policies
+from railyard.iam_policies import put_metrics
 from railyard.release_templates import common, render_all, render_schedules
 from railyard_runtime.environment import FederationEnv, StepsEnv
 from railyard_runtime.report import metrics
@@ -351,12 +352,7 @@ def _workflow_policy(
                 {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn},
                 # the delivery reports: read the bridge's history, put the figures
                 {"Effect": "Allow", "Action": "dynamodb:Query", "Resource": events_table_arn},
-                {
-                    "Effect": "Allow",
-                    "Action": "cloudwatch:PutMetricData",
-                    "Resource": "*",  # PutMetricData has no resource; the namespace is the limit
-                    "Condition": {"StringEquals": {"cloudwatch:namespace": metrics.NAMESPACE}},
-                },
+                put_metrics(metrics.NAMESPACE),
                 # the post-deploy gate waits on the PWA canary's runs
                 {"Effect": "Allow", "Action": "synthetics:GetCanaryRuns", "Resource": canary_arn},
                 # release-train jobs: code of existing functions and APIs, nothing else

@@ -24,3 +24,14 @@ def service_trust(service: str, source_account: str = "", source_arn: str = "") 
     if conditions:
         statement["Condition"] = conditions
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def put_metrics(namespace: str) -> dict:
+    """The statement that lets a role put CloudWatch metrics to ``namespace`` and no other:
+    PutMetricData takes no resource, so the namespace condition is the whole limit."""
+    return {
+        "Effect": "Allow",
+        "Action": "cloudwatch:PutMetricData",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
+    }
