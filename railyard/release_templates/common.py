@@ -145,6 +145,24 @@ def steps_container(s: ReleaseSettings, args: list[str], **extra) -> m.Container
     )
 
 
+def step_template(
+    s: ReleaseSettings, name: str, args: list[str], deadline: int, **extra
+) -> m.Template:
+    """A template running ``railyard-steps <args>`` on the workflows pool, retried and bounded.
+
+    ``extra``: more template fields; ``container`` holds more container fields.
+    """
+    container_extra = extra.pop("container", {})
+    return m.Template(
+        name=name,
+        container=steps_container(s, args, **container_extra),
+        retry_strategy=extra.pop("retry_strategy", retry()),
+        active_deadline_seconds=m.IntOrString(deadline),
+        **on_workflow_nodes(),
+        **extra,
+    )
+
+
 def alibaba_federation() -> dict:
     """Template pieces of a step that reaches Alibaba: the token volume, its mount and path.
 

@@ -18,11 +18,9 @@ from railyard.release_templates.common import (
     alibaba_federation,
     env_mutex,
     metadata,
-    on_workflow_nodes,
     param,
     pod_spec_fields,
-    retry,
-    steps_container,
+    step_template,
 )
 from railyard_runtime import events
 
@@ -42,7 +40,6 @@ def _cron(
     synchronization: m.Synchronization | None = None,
     **template_fields,
 ) -> m.CronWorkflow:
-    container = template_fields.pop("container", {})
     return m.CronWorkflow(
         api_version="argoproj.io/v1alpha1",
         kind="CronWorkflow",
@@ -62,16 +59,7 @@ def _cron(
                 # waiting for the release's lock counts: up to a release's own four hours
                 active_deadline_seconds=deadline + (5 * 3600 if synchronization else 60),
                 pod_gc=m.PodGC(strategy="OnPodSuccess"),
-                templates=[
-                    m.Template(
-                        name="main",
-                        container=steps_container(s, args, **container),
-                        retry_strategy=retry(),
-                        active_deadline_seconds=m.IntOrString(deadline),
-                        **on_workflow_nodes(),
-                        **template_fields,
-                    )
-                ],
+                templates=[step_template(s, "main", args, deadline, **template_fields)],
             ),
         ),
     )

@@ -32,7 +32,7 @@ from railyard.release_templates.common import (
     retry,
     secret_mount,
     secret_volume,
-    steps_container,
+    step_template,
     task_exit_hook,
 )
 from railyard_runtime import events
@@ -106,18 +106,6 @@ def dag_tasks(s: ReleaseSettings) -> list[m.DAGTask]:
     return tasks
 
 
-def _step(s: ReleaseSettings, name: str, args: list[str], deadline: int, **extra) -> m.Template:
-    container_extra = extra.pop("container", {})
-    return m.Template(
-        name=name,
-        container=steps_container(s, args, **container_extra),
-        retry_strategy=extra.pop("retry_strategy", retry()),
-        active_deadline_seconds=m.IntOrString(deadline),
-        **on_workflow_nodes(),
-        **extra,
-    )
-
-
 def _kubectl(s: ReleaseSettings, name: str, args: list[str], deadline: int, **extra) -> m.Template:
     return m.Template(
         name=name,
@@ -176,7 +164,7 @@ def _backend_templates(s: ReleaseSettings) -> list[m.Template]:
         if wait
         # the steps read the Rollout from the API: done only once the controller has seen
         # this spec, and a Degraded canary fails at once (exit 1) instead of at the timeout
-        else _step(
+        else step_template(
             s,
             "backend-rollout",
             [
@@ -201,13 +189,13 @@ def templates(s: ReleaseSettings) -> list[m.Template]:
     pwa_dist = "/work/dist"
     out = [
         m.Template(name="release", dag=m.DAGTemplate(tasks=dag_tasks(s))),
-        _step(
+        step_template(
             s,
             "scan-images",
             ["scan", "images", *images, "--block", block, "--deadline", "900"],
             deadline=1200,
         ),
-        _step(
+        step_template(
             s,
             "static-analysis",
             [
@@ -226,7 +214,7 @@ def templates(s: ReleaseSettings) -> list[m.Template]:
             volumes=[secret_volume("github", GITHUB_TOKEN_SECRET, optional=True)],
         ),
         *_backend_templates(s),
-        _step(
+        step_template(
             s,
             "pwa-publish",
             [
@@ -246,14 +234,14 @@ def templates(s: ReleaseSettings) -> list[m.Template]:
                 ]
             ),
         ),
-        _step(
+        step_template(
             s,
             "pwa-verify",
             ["pwa", "verify", "--release", SHA],
             deadline=900,
             **alibaba_federation(),
         ),
-        _step(
+        step_template(
             s,
             "pwa-canary",
             [
@@ -268,7 +256,7 @@ def templates(s: ReleaseSettings) -> list[m.Template]:
             retry_strategy=retry(exit_codes=(3,)),
             inputs=m.Inputs(parameters=[param("verified")]),
         ),
-        _step(
+        step_template(
             s,
             "android-build",
             [
@@ -291,7 +279,7 @@ def templates(s: ReleaseSettings) -> list[m.Template]:
                 parameters=[m.Parameter(name="apk", value_from=m.ValueFrom(path="/tmp/apk"))]
             ),
         ),
-        _step(
+        step_template(
             s,
             "android-publish",
             [
