@@ -111,8 +111,8 @@ class ReleasePipeline(pulumi.ComponentResource):
         self._env(args, alibaba_role, alibaba_idp)
         self._secrets(args)
         after = [*args.crds, account]
-        self.templates = self._install(args, render_all, "WorkflowTemplate", "template", after)
-        self.template_names = [d["metadata"]["name"] for d in render_all(s)]
+        installed = self._install(args, render_all, "WorkflowTemplate", "template", after)
+        self.template_names, self.templates = list(installed), list(installed.values())
         # the schedules run the templates' steps image and may be read beside them
         self._install(args, render_schedules, "CronWorkflow", "cron", [*after, *self.templates])
         self.role_arn = role.arn
@@ -126,16 +126,16 @@ class ReleasePipeline(pulumi.ComponentResource):
         kind: str,
         prefix: str,
         after: list[pulumi.Resource],
-    ) -> list[pulumi.Resource]:
-        """Argo objects of one kind, rendered once the steps image's digest is known (an output
-        of the image build)."""
+    ) -> dict[str, pulumi.Resource]:
+        """Argo objects of one kind by name, rendered once the steps image's digest is known
+        (an output of the image build)."""
         s = args.settings
         names = [d["metadata"]["name"] for d in render(s)]
         bodies = pulumi.Output.from_input(args.steps_image).apply(
             lambda ref: render(dataclasses.replace(s, steps_image=ref))
         )
-        return [
-            k8s.apiextensions.CustomResource(
+        return {
+            object_name: k8s.apiextensions.CustomResource(
                 f"{prefix}-{object_name}",
                 api_version="argoproj.io/v1alpha1",
                 kind=kind,
@@ -144,7 +144,7 @@ class ReleasePipeline(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=after),
             )
             for i, object_name in enumerate(names)
-        ]
+        }
 
     def _irsa_role(self, name, args: ReleasePipelineArgs) -> aws.iam.Role:
         """The workflow service account's AWS role (IRSA) and what release steps may do on AWS."""
