@@ -191,7 +191,6 @@ class Bridge:
             self.metrics.events.labels(outcome.value).inc()
             self.sync_board(card)
         except BoardUnavailable as e:
-            self.metrics.board_errors.labels("unavailable").inc()
             self._count_error(BridgeError.BOARD_UNAVAILABLE)
             delay = self._retry_later(message)
             log.warning("board unavailable (%s); %s again in %ss", e, event.feature, delay)
@@ -202,7 +201,6 @@ class Bridge:
             log.warning("card store unavailable (%s); %s again in %ss", e, event.feature, delay)
             return False
         except BoardRejected as e:
-            self.metrics.board_errors.labels("rejected").inc()
             self._count_error(BridgeError.BOARD_REJECTED)
             self._dead_letter(message, f"board refused: {e}")
         except Exception as e:
@@ -215,9 +213,13 @@ class Bridge:
         return True
 
     def _count_error(self, kind: BridgeError) -> None:
+        """In Prometheus at once; for CloudWatch, tallied until the batch ends."""
         if kind is BridgeError.POISON:
             self.metrics.events.labels("poison").inc()
-        self._errors[kind] += 1
+        elif kind in (BridgeError.BOARD_UNAVAILABLE, BridgeError.BOARD_REJECTED):
+            self.metrics.board_errors.labels(kind.value.removeprefix("board-")).inc()
+        if self.cloudwatch is not None:
+            self._errors[kind] += 1
 
     def flush_errors(self) -> None:
         """The batch's error counts to CloudWatch, one call; a failed put is only logged (the
