@@ -280,6 +280,7 @@ def test_a_board_that_is_down_costs_one_call_per_batch_not_one_per_message(feed,
     assert bridge.poll_once() == 9
     assert len(BoardHandler.requests) == 1
     assert bridge.metrics.events.labels("applied")._value.get() == 1  # the rest wait unread
+    assert bridge.metrics.board_errors.labels("unavailable")._value.get() == 1
     sqs, _, queue, _ = feed
     hidden = sqs.get_queue_attributes(
         QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
@@ -552,7 +553,9 @@ def test_a_board_refusing_a_move_dead_letters_the_event_and_keeps_the_card(feed,
     publish(sqs, queue, release_events()[:1])
     settings = BridgeSettings(queue_url=queue, dlq_url=dlq, wait_seconds=1)
     wrong_secret = WebhookBoard(board, "not-the-secret")  # the board answers 401
-    drain(Bridge(sqs, CardStore(ddb, "cards"), wrong_secret, cards.DEFAULT_RULES, settings))
+    refused = Bridge(sqs, CardStore(ddb, "cards"), wrong_secret, cards.DEFAULT_RULES, settings)
+    drain(refused)
+    assert refused.metrics.board_errors.labels("rejected")._value.get() == 1
     dead = sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"])["Messages"]
     assert dead[0]["MessageAttributes"]["reason"]["StringValue"].startswith("board refused")
     card = CardStore(ddb, "cards").get("PROJ-1")
