@@ -23,6 +23,18 @@ def by_id(plan: OfflinePlan, type_token: str) -> dict[str, RegisteredResource]:
     return {r.id: r for r in plan.of_type(type_token)}
 
 
+def k8s_named(plan: OfflinePlan, kind: str, name: str) -> RegisteredResource:
+    """The one Kubernetes object of ``kind`` (``Secret``, ``CronWorkflow``) named ``name``."""
+    (found,) = [
+        r
+        for r in plan.resources
+        if r.type.startswith("kubernetes:")
+        and r.type.endswith(f":{kind}")
+        and r.inputs.get("metadata", {}).get("name") == name
+    ]
+    return found
+
+
 def string_leaves(value, path=""):
     """(dotted path, string) for every string inside nested inputs, paths as ``is_secret`` takes."""
     if isinstance(value, dict):

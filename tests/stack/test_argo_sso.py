@@ -5,7 +5,7 @@ import pytest
 from components.argo_sso import CLIENT_SECRET, READ_ONLY, RELEASE_MANAGER, group_rule
 from offline.runner import run_offline
 from railyard.config import ConfigError
-from tests.harness import plan_for
+from tests.harness import k8s_named, plan_for
 
 SSO = "railyard:eks:ArgoSso"
 
@@ -13,17 +13,6 @@ SSO = "railyard:eks:ArgoSso"
 def server_values(plan):
     (chart,) = plan.of_type("kubernetes:helm.sh/v3:Release", under="railyard:eks:ArgoWorkflows")
     return chart, chart.inputs["values"]["server"]
-
-
-def k8s_named(plan, kind, name):
-    (found,) = [
-        r
-        for r in plan.resources
-        if r.type.startswith("kubernetes:")
-        and r.type.endswith(f":{kind}")
-        and r.inputs.get("metadata", {}).get("name") == name
-    ]
-    return found
 
 
 def test_prod_signs_in_with_oidc_and_keeps_cli_tokens():

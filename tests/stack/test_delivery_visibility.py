@@ -15,7 +15,7 @@ from railyard_runtime import history
 from railyard_runtime.environment import BridgeEnv, CanaryEnv, StepsEnv
 from railyard_runtime.events import LANE_DELIVERY_TASKS
 from railyard_runtime.report import metrics
-from tests.harness import plan_for
+from tests.harness import k8s_named, plan_for
 
 STACKS = ("dev", "prod")
 TABLE = "aws:dynamodb/table:Table"
@@ -62,11 +62,7 @@ def test_the_events_history_is_keyed_by_environment_and_time_and_expires(stack):
 def test_the_bridge_keeps_the_history_and_may_only_append_to_it(stack):
     plan = plan_for(stack)
     table = events_table(plan)
-    bridge = next(
-        d
-        for d in plan.of_type("kubernetes:apps/v1:Deployment")
-        if d.inputs["metadata"]["name"] == "railyard-bridge"
-    )
+    bridge = k8s_named(plan, "Deployment", "railyard-bridge")
     env = {
         e["name"]: e["value"]
         for e in bridge.inputs["spec"]["template"]["spec"]["containers"][0]["env"]
@@ -97,11 +93,7 @@ def test_release_pods_read_the_history_put_the_figures_and_watch_the_canary(stac
     assert gate in granted
     (put_metrics,) = [s for s in granted if s["Action"] == "cloudwatch:PutMetricData"]
     assert put_metrics["Condition"]["StringEquals"]["cloudwatch:namespace"] == metrics.NAMESPACE
-    config = next(
-        c
-        for c in plan.of_type("kubernetes:core/v1:ConfigMap")
-        if c.inputs["metadata"]["name"] == "railyard-release-env"
-    ).inputs["data"]
+    config = k8s_named(plan, "ConfigMap", "railyard-release-env").inputs["data"]
     assert config[StepsEnv.EVENTS_TABLE] == table.id
     assert config[StepsEnv.PWA_CANARY] == f"railyard-{stack}-pwa"
     assert config[StepsEnv.SCAN_IMAGES] == "backend/api,backend/worker"
@@ -229,11 +221,7 @@ def test_the_dashboard_draws_what_the_reports_and_the_feed_put(stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_pwa_gate_waits_for_the_canary_before_android_is_published(stack):
     plan = plan_for(stack)
-    unified = next(
-        t.inputs["spec"]
-        for t in plan.of_type(TEMPLATE)
-        if t.inputs["metadata"]["name"] == "unified-release"
-    )
+    unified = k8s_named(plan, "WorkflowTemplate", "unified-release").inputs["spec"]
     dag = {
         t["name"]: t
         for t in next(x for x in unified["templates"] if x["name"] == "release")["dag"]["tasks"]

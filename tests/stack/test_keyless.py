@@ -13,7 +13,7 @@ import pytest
 
 from offline.runner import run_offline
 from railyard import ram_policies
-from tests.harness import plan_for
+from tests.harness import k8s_named, plan_for
 
 IDP = "alicloud:ims/oidcProvider:OidcProvider"
 ROLE = "alicloud:ram/role:Role"
@@ -93,11 +93,7 @@ def test_pods_get_the_role_and_a_projected_token_not_a_secret(stack_plan):
 
 
 def test_the_drift_check_reads_oss_with_the_same_projected_token(stack_plan):
-    (drift,) = [
-        c
-        for c in stack_plan.of_type("kubernetes:argoproj.io/v1alpha1:CronWorkflow")
-        if c.inputs["metadata"]["name"] == "drift-check"
-    ]
+    drift = k8s_named(stack_plan, "CronWorkflow", "drift-check")
     (main,) = drift.inputs["spec"]["workflowSpec"]["templates"]
     (volume,) = main["volumes"]
     (source,) = volume["projected"]["sources"]

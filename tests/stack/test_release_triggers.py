@@ -8,21 +8,10 @@ from offline.recorder import OfflinePlan
 from offline.runner import SECRET_MASK, run_offline
 from railyard.config import ConfigError
 from railyard.release_templates import render_all
-from tests.harness import plan_for
+from tests.harness import k8s_named, plan_for
 
 BINDING = "kubernetes:argoproj.io/v1alpha1:WorkflowEventBinding"
 TEMPLATE = "kubernetes:argoproj.io/v1alpha1:WorkflowTemplate"
-
-
-def named(plan: OfflinePlan, type_suffix: str, name: str):
-    (found,) = [
-        r
-        for r in plan.resources
-        if r.type.startswith("kubernetes:")
-        and r.type.endswith(type_suffix)
-        and r.inputs.get("metadata", {}).get("name") == name
-    ]
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +22,13 @@ def with_apps() -> OfflinePlan:
 def test_the_train_binding_submits_its_installed_template_after_it(stack_plan):
     (binding,) = stack_plan.of_type(BINDING)
     spec = binding.inputs["spec"]
-    template = named(stack_plan, ":WorkflowTemplate", spec["submit"]["workflowTemplateRef"]["name"])
+    template = k8s_named(
+        stack_plan, "WorkflowTemplate", spec["submit"]["workflowTemplateRef"]["name"]
+    )
     assert template.name == "template-release-train"
     assert template.urn in binding.dependencies
     assert binding.inputs["metadata"]["namespace"] == template.inputs["metadata"]["namespace"]
-    clients = named(stack_plan, ":Secret", CLIENTS_SECRET)
+    clients = k8s_named(stack_plan, "Secret", CLIENTS_SECRET)
     assert clients.urn in binding.dependencies
     selector = spec["event"]["selector"]
     manifest = f'"releases/{stack_plan.stack}.yaml"'
@@ -74,14 +65,14 @@ def test_application_repositories_get_the_unified_release(with_apps):
     )
     params = {p["name"] for p in unified["submit"]["arguments"]["parameters"]}
     assert params == {"git-commit-sha", "repository", "feature", "commit-time"}
-    template = named(with_apps, ":WorkflowTemplate", "unified-release")
+    template = k8s_named(with_apps, "WorkflowTemplate", "unified-release")
     declared = {p["name"] for p in template.inputs["spec"]["arguments"]["parameters"]}
     assert params <= declared
     assert template.urn in bindings["unified-release-on-push"].dependencies
 
 
 def test_the_hmac_secret_is_generated_secret_and_exported_as_one(stack_plan):
-    clients = named(stack_plan, ":Secret", CLIENTS_SECRET)
+    clients = k8s_named(stack_plan, "Secret", CLIENTS_SECRET)
     assert clients.inputs["metadata"]["namespace"] == "workflows"
     assert clients.is_secret("stringData")
     (entry,) = clients.inputs["stringData"].items()
@@ -101,32 +92,32 @@ def test_the_hmac_secret_is_generated_secret_and_exported_as_one(stack_plan):
 
 
 def test_the_client_account_has_a_token_and_no_more_rights_than_a_match_needs(stack_plan):
-    account = named(stack_plan, ":ServiceAccount", CLIENT_ACCOUNT)
+    account = k8s_named(stack_plan, "ServiceAccount", CLIENT_ACCOUNT)
     assert account.inputs["automountServiceAccountToken"] is False
     assert account.inputs["metadata"]["annotations"] == {
         "workflows.argoproj.io/service-account-token.name": TOKEN_SECRET
     }
-    token = named(stack_plan, ":Secret", TOKEN_SECRET)
+    token = k8s_named(stack_plan, "Secret", TOKEN_SECRET)
     assert token.inputs["type"] == "kubernetes.io/service-account-token"
     assert token.inputs["metadata"]["annotations"] == {
         "kubernetes.io/service-account.name": CLIENT_ACCOUNT
     }
     assert account.urn in token.dependencies
-    role = named(stack_plan, ":Role", "webhook-client")
+    role = k8s_named(stack_plan, "Role", "webhook-client")
     assert sorted((r["resources"][0], r["verbs"][0]) for r in role.inputs["rules"]) == [
         ("workfloweventbindings", "list"),
         ("workflows", "create"),
         ("workflowtemplates", "get"),
     ]
     assert all(r["apiGroups"] == ["argoproj.io"] for r in role.inputs["rules"])
-    binding = named(stack_plan, ":RoleBinding", "webhook-client")
+    binding = k8s_named(stack_plan, "RoleBinding", "webhook-client")
     assert binding.inputs["subjects"] == [
         {"kind": "ServiceAccount", "name": CLIENT_ACCOUNT, "namespace": "workflows"}
     ]
 
 
 def test_argo_server_reads_the_client_by_name_only(stack_plan):
-    role = named(stack_plan, ":Role", "argo-server-webhooks")
+    role = k8s_named(stack_plan, "Role", "argo-server-webhooks")
     assert role.inputs["metadata"]["namespace"] == "workflows"
     assert {
         (r["resources"][0], tuple(r["resourceNames"]), tuple(r["verbs"]))
@@ -135,7 +126,7 @@ def test_argo_server_reads_the_client_by_name_only(stack_plan):
         ("secrets", (CLIENTS_SECRET, TOKEN_SECRET), ("get",)),
         ("serviceaccounts", (CLIENT_ACCOUNT,), ("get",)),
     }
-    binding = named(stack_plan, ":RoleBinding", "argo-server-webhooks")
+    binding = k8s_named(stack_plan, "RoleBinding", "argo-server-webhooks")
     assert binding.inputs["subjects"] == [
         {"kind": "ServiceAccount", "name": SERVER_ACCOUNT, "namespace": ARGO_NAMESPACE}
     ]
@@ -219,7 +210,7 @@ def test_with_a_webhook_token_the_stack_creates_the_push_webhooks():
         config = hook.inputs["configuration"]
         assert (config["url"], config["contentType"], config["insecureSsl"]) == (url, "json", False)
         assert hook.is_secret("configuration.secret")
-        clients = named(plan, ":Secret", CLIENTS_SECRET)
+        clients = k8s_named(plan, "Secret", CLIENTS_SECRET)
         assert config["secret"] in clients.inputs["stringData"][CLIENT_ACCOUNT]
 
 
