@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from offline.recorder import OfflinePlan, RegisteredResource
@@ -33,6 +35,14 @@ def k8s_named(plan: OfflinePlan, kind: str, name: str) -> RegisteredResource:
         and r.inputs.get("metadata", {}).get("name") == name
     ]
     return found
+
+
+def role_policy_statements(plan: OfflinePlan, role_suffix: str) -> list[dict]:
+    """The statements of the one inline role policy whose name ends in ``role_suffix``."""
+    (policy,) = [
+        p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith(role_suffix)
+    ]
+    return json.loads(policy.inputs["policy"])["Statement"]
 
 
 def string_leaves(value, path=""):

@@ -15,19 +15,12 @@ from railyard_runtime import history
 from railyard_runtime.environment import BridgeEnv, CanaryEnv, StepsEnv
 from railyard_runtime.events import LANE_DELIVERY_TASKS
 from railyard_runtime.report import metrics
-from tests.harness import k8s_named, plan_for
+from tests.harness import k8s_named, plan_for, role_policy_statements
 
 STACKS = ("dev", "prod")
 TABLE = "aws:dynamodb/table:Table"
 CRON = "kubernetes:argoproj.io/v1alpha1:CronWorkflow"
 TEMPLATE = "kubernetes:argoproj.io/v1alpha1:WorkflowTemplate"
-
-
-def statements(plan, role_suffix: str) -> list[dict]:
-    (policy,) = [
-        p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith(role_suffix)
-    ]
-    return json.loads(policy.inputs["policy"])["Statement"]
 
 
 def events_table(plan):
@@ -69,7 +62,7 @@ def test_the_bridge_keeps_the_history_and_may_only_append_to_it(stack):
     }
     assert env[BridgeEnv.EVENTS_TABLE] == table.id
     assert env[BridgeEnv.CLOUDWATCH_METRICS] == "on"
-    granted = statements(plan, "-kanban-bridge")
+    granted = role_policy_statements(plan, "-kanban-bridge")
     assert {
         "Effect": "Allow",
         "Action": "dynamodb:PutItem",
@@ -82,7 +75,7 @@ def test_the_bridge_keeps_the_history_and_may_only_append_to_it(stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_release_pods_read_the_history_put_the_figures_and_watch_the_canary(stack):
     plan = plan_for(stack)
-    granted = statements(plan, "-release-workflows")
+    granted = role_policy_statements(plan, "-release-workflows")
     table = events_table(plan)
     assert {"Effect": "Allow", "Action": "dynamodb:Query", "Resource": table_arn(table)} in granted
     gate = {
@@ -161,7 +154,7 @@ def test_the_canary_runs_as_lambda_with_only_what_synthetics_documents(stack):
             "Action": "sts:AssumeRole",
         }
     ]
-    granted = statements(plan, "-canary")
+    granted = role_policy_statements(plan, "-canary")
     namespaces = [
         s["Condition"]["StringEquals"]["cloudwatch:namespace"]
         for s in granted

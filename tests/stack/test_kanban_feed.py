@@ -13,7 +13,7 @@ from offline.runner import run_offline
 from railyard.config import ConfigError
 from railyard_runtime.events import Lane, Phase, PipelineEvent
 from railyard_runtime.kanban import cards
-from tests.harness import plan_for
+from tests.harness import plan_for, role_policy_statements
 
 FEED = "railyard:kanban:KanbanFeed"
 PINNED = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -24,13 +24,6 @@ def cards_table(plan):
     return table
 
 
-def policy_of(plan, role_suffix: str) -> list[dict]:
-    (policy,) = [
-        p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith(role_suffix)
-    ]
-    return json.loads(policy.inputs["policy"])["Statement"]
-
-
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_bridge_may_only_consume_the_queue_and_write_the_cards(stack):
     plan = plan_for(stack)
@@ -38,7 +31,7 @@ def test_bridge_may_only_consume_the_queue_and_write_the_cards(stack):
     queue = queues[f"railyard-{stack}-kanban-events.fifo"]
     dlq = queues[f"railyard-{stack}-kanban-events-dlq.fifo"]
     table = cards_table(plan)
-    statements = policy_of(plan, "-kanban-bridge")
+    statements = role_policy_statements(plan, "-kanban-bridge")
     by_resource = {
         s["Resource"]: set(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
         for s in statements
@@ -59,7 +52,7 @@ def test_bridge_may_only_consume_the_queue_and_write_the_cards(stack):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_workflow_pods_may_only_send_to_the_queue(stack):
     plan = plan_for(stack)
-    statements = policy_of(plan, "-release-workflows")
+    statements = role_policy_statements(plan, "-release-workflows")
     sqs = [
         s
         for s in statements
