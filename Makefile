@@ -16,7 +16,7 @@ plan: $(VENV)/.installed  ## offline plan of $(STACK): nothing is deployed
 	$(PY) -m offline.plan $(STACK)
 
 WORKERS ?= auto
-test: $(VENV)/.installed  ## the whole test suite, one worker per core (WORKERS=0: one process)
+test: $(VENV)/.installed  ## the whole test suite, two workers per core (tests/scheduling.py; WORKERS=0: one process)
 	$(PY) -m pytest -n $(WORKERS)
 
 diagram: $(VENV)/.installed  ## maintainers: the picture README embeds (needs Graphviz for the SVG)
@@ -31,13 +31,14 @@ doc-pictures: $(VENV)/.installed  ## docs/images: a release's timeline and the r
 config-files: $(VENV)/.installed  ## Pulumi.yaml's config block and docs/config.md's key table, from railyard/config/model.py
 	$(PY) -m offline.config_files
 
-bench: $(VENV)/.installed  ## runtime and Kanban bridge on loopback, release critical path and train size, the offline plan against its import floor (prints numbers)
+bench: $(VENV)/.installed  ## runtime and Kanban bridge on loopback, release critical path and train size, the offline plan against its import floor, the whole suite (prints numbers)
 	AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_DEFAULT_REGION=us-east-1 \
 		$(PY) bench/runtime_bench.py
 	$(PY) bench/release_bench.py
 	$(PY) bench/kanban_bench.py
 	$(PY) bench/report_bench.py
 	$(PY) bench/plan_bench.py
+	$(PY) bench/suite_bench.py
 
 VALIDATE_ARGO ?= ../shared/tools/validate-argo
 validate-argo: $(VENV)/.installed  ## every Argo object of dev and prod, and the Rollout examples, against the upstream CRDs
