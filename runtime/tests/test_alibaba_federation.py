@@ -192,7 +192,7 @@ def test_a_missing_token_file_names_the_mount(federated, tmp_path):
     [
         (b"", "does not hold a JWT"),
         (b"\xff\xfe not utf-8 \x00", "does not hold a JWT"),
-        (b"x" * (70 * 1024), "over 65536 bytes"),
+        (b"x" * (70 * 1024), "is larger than 65,536 bytes"),
     ],
 )
 def test_a_token_file_that_is_not_a_token_is_bad_input(federated, tmp_path, content, why):
@@ -211,5 +211,5 @@ def test_a_directory_as_token_file_is_bad_input(federated, tmp_path, monkeypatch
     result = world.run(
         "pwa", "publish", str(make_build(tmp_path, "v1")), "--release", "r1", ok=False
     )
-    assert result.exit_code == 2 and "is not a file" in result.output
+    assert result.exit_code == 2 and "is a directory, not a regular file" in result.output
     assert not sts.requests

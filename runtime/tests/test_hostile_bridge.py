@@ -499,7 +499,7 @@ BAD_SETTINGS = {
         None,
         None,
         "RAILYARD_BOARD_SECRET_FILE",
-        f"is not a regular file; {SECRET_FIX}",
+        f"is a directory, not a regular file; {SECRET_FIX}",
     ),
     "token on two lines": (
         "jira",

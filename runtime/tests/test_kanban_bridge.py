@@ -593,7 +593,7 @@ def test_the_bridge_process_names_every_bad_setting_and_exits_2(tmp_path):
         "RAILYARD_EVENTS_QUEUE_URL: not set",
         "RAILYARD_EVENTS_DLQ_URL: not set",
         "RAILYARD_CARDS_TABLE: not set",
-        "RAILYARD_BOARD_CONFIG: cannot read",
+        f"RAILYARD_BOARD_CONFIG: {tmp_path / 'missing.json'} cannot read it (No such file",
         "RAILYARD_BOARD_SECRET_FILE:",
         "RAILYARD_BOARD: 'trello'; use webhook, github-projects or jira",
         f"RAILYARD_COLUMN_RULES: {tmp_path / 'rules.json'}: rules.0.lane: Input should be",

@@ -22,6 +22,7 @@ import os
 import boto3
 from botocore.config import Config as BotoConfig
 
+from railyard_runtime import files
 from railyard_runtime.environment import FederationEnv
 from railyard_runtime.errors import BadInput, StepError, Unreachable
 
@@ -181,12 +182,10 @@ def _check_token_file(path: str) -> None:
     """The projected token: a regular file holding one ASCII JWT, or a named error."""
     fix = "Fix: mount the projected service-account token there (audience sts.aliyuncs.com)"
     key = FederationEnv.OIDC_TOKEN_FILE
-    if not os.path.isfile(path):
-        raise BadInput(f"{key}: {path[:200]} is not a file. {fix}")
-    if os.path.getsize(path) > MAX_TOKEN_BYTES:
-        raise BadInput(f"{key}: {path[:200]} is over {MAX_TOKEN_BYTES} bytes, not a token. {fix}")
-    with open(path, "rb") as f:
-        token = f.read(MAX_TOKEN_BYTES).strip()
+    try:
+        token = files.read_regular(path, MAX_TOKEN_BYTES).strip()
+    except files.FileRefused as e:
+        raise BadInput(f"{key}: {path[:200]} {e.problem}. {fix}") from None
     if not token or not token.isascii() or len(token.split(b".")) != 3:
         raise BadInput(f"{key}: {path[:200]} does not hold a JWT (header.payload.signature). {fix}")
 

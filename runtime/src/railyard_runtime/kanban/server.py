@@ -34,7 +34,6 @@ import logging
 import os
 import re
 import signal
-import stat
 import sys
 import threading
 import time
@@ -43,6 +42,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from railyard_runtime import files
 from railyard_runtime.environment import BridgeEnv
 from railyard_runtime.errors import BadInput
 from railyard_runtime.kanban import cards
@@ -98,17 +98,9 @@ def _text_file(name: str, fix: str, problems: list[str]) -> tuple[str, str | Non
     if not path:
         return path, None
     try:
-        # stat first: opening a FIFO (or a device) would block the start or never end
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            problems.append(f"{name}: {path} is not a regular file; {fix}")
-            return path, None
-        with open(path, "rb") as f:
-            data = f.read(MAX_SETTING_FILE + 1)
-    except OSError as e:
-        problems.append(f"{name}: cannot read {path} ({e.strerror}); {fix}")
-        return path, None
-    if len(data) > MAX_SETTING_FILE:
-        problems.append(f"{name}: {path} is larger than {MAX_SETTING_FILE} bytes; {fix}")
+        data = files.read_regular(path, MAX_SETTING_FILE)
+    except files.FileRefused as e:
+        problems.append(f"{name}: {path} {e.problem}; {fix}")
         return path, None
     try:
         text = data.decode("utf-8-sig")
