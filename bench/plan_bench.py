@@ -8,7 +8,9 @@ Each figure is the median of fresh Python processes (nothing cached in memory):
   ``pulumi_aws.ec2`` at the first VPC), so their top level alone, also printed, holds almost
   nothing a program that creates resources needs;
 - plan: ``run_offline("prod")`` from a cold process, imports included, split into the SDK
-  module imports, railyard's own imports and the program run under mocks (a warm rerun).
+  module imports, railyard's own imports and the program run under mocks (a warm rerun);
+- the CLI: ``python -m offline.plan prod`` as ``make plan STACK=prod`` runs it, start to exit:
+  the plan, the policy pack, the printed tree and the interpreter's exit.
 
     python bench/plan_bench.py [--runs 3]
 """
@@ -19,6 +21,7 @@ import json
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -80,6 +83,21 @@ def _seconds(code: str) -> float:
     return float(_python(code))
 
 
+def _cli_seconds() -> float:
+    """`make plan STACK=prod` without make: the whole process, start to exit, output discarded."""
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "offline.plan", "prod"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the plan CLI failed:\n{done.stderr.decode()[-2000:]}")
+    return time.perf_counter() - t0
+
+
 def main(runs: Annotated[int, typer.Option(min=1, max=9, help="Fresh processes per figure.")] = 3):
     modules = json.loads(_python(_SDK_MODULES))
     # import_module, then an attribute: the SDKs load service modules lazily, on first use
@@ -91,6 +109,7 @@ def main(runs: Annotated[int, typer.Option(min=1, max=9, help="Fresh processes p
     module_floor = [_seconds(timed.format(imports)) for _ in range(runs)]
     plan = [_seconds(_PLAN) for _ in range(runs)]
     parts = [json.loads(_python(_PARTS.format(imports=imports))) for _ in range(runs)]
+    cli = [_cli_seconds() for _ in range(runs)]
     med = statistics.median
     sdk, own, first, warm = (med(p[i] for p in parts) for i in range(4))
     table = Table(title=f"offline plan of prod, median of {runs} fresh processes")
@@ -105,7 +124,11 @@ def main(runs: Annotated[int, typer.Option(min=1, max=9, help="Fresh processes p
     table.add_row("  where it goes: railyard's own modules", f"{own:.2f}")
     table.add_row("  where it goes: the first run under mocks", f"{first:.2f}")
     table.add_row("  (a second run in the same process)", f"{warm:.2f}")
+    table.add_row("python -m offline.plan prod: policies, printing, exit", f"{med(cli):.2f}")
     table.add_row("plan / import floor", f"{med(plan) / med(module_floor):.2f}")
+    table.add_row(
+        "  (python -m offline.plan prod / import floor)", f"{med(cli) / med(module_floor):.2f}"
+    )
     table.add_row("  (plan / the packages' top level)", f"{med(plan) / med(package_floor):.2f}")
     Console().print(table)
 

@@ -132,3 +132,22 @@ def test_bad_policy_config_or_diagram_path_exit_2(args, message, tmp_path):
     code, output = plan_in_process("dev", *args)
     assert code == 2
     assert message in output
+
+
+def test_the_sdk_objects_are_frozen_before_the_interpreter_tears_down():
+    """The interpreter's last collections would walk every SDK object once more at exit; the
+    offline run registers gc.freeze to run first (exit handlers run last-registered first,
+    so the one registered here runs after it and sees what it did)."""
+    code = (
+        "import atexit, gc\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "from offline.runner import collect_less_often\n"
+        "collect_less_often()\n"
+        "collect_less_often()\n"
+        "print('thresholds:', *gc.get_threshold())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["thresholds: 100000 50 100", "frozen at exit: True"]
