@@ -6,7 +6,8 @@
   takes one of them first imports about 1,400 provider SDK modules and records both stacks, a
   few CPU-seconds each time. Those tests run together on one worker, which pays that once; the
   runtime's tests (``runtime/tests``), which import none of it, go one at a time to whichever
-  worker is free, as xdist's default ``load`` distribution does.
+  worker is free, as xdist's default ``load`` distribution does. (So ``pytest -n 4 tests/``
+  runs on one worker; without ``-n`` a subset runs in the pytest process itself.)
 """
 
 from __future__ import annotations
