@@ -2,9 +2,10 @@
 
 - Two workers per core: the runtime's tests spend much of their time waiting on real agent
   and bridge processes, moto and socket timeouts, and a second worker runs while one waits.
-- Every test under ``tests/`` runs the stack program or reads its recorded plans: a worker that
+- Most tests under ``tests/`` run the stack program or read its recorded plans: a worker that
   takes one of them first imports about 1,400 provider SDK modules and records both stacks, a
-  few CPU-seconds each time. Those tests run together on one worker, which pays that once; the
+  few CPU-seconds each time. The tests under ``tests/`` run together on one worker, which pays
+  that once; the
   runtime's tests (``runtime/tests``), which import none of it, go one at a time to whichever
   worker is free, as xdist's default ``load`` distribution does. (So ``pytest -n 4 tests/``
   runs on one worker; without ``-n`` a subset runs in the pytest process itself.)
