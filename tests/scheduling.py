@@ -5,10 +5,9 @@
 - Most tests under ``tests/`` run the stack program or read its recorded plans: a worker that
   takes one of them first imports about 1,400 provider SDK modules and records both stacks, a
   few CPU-seconds each time. The tests under ``tests/`` run together on one worker, which pays
-  that once; the
-  runtime's tests (``runtime/tests``), which import none of it, go one at a time to whichever
-  worker is free, as xdist's default ``load`` distribution does. (So ``pytest -n 4 tests/``
-  runs on one worker; without ``-n`` a subset runs in the pytest process itself.)
+  that once; the runtime's tests (``runtime/tests``), which import none of it, go one at a time
+  to whichever worker is free, as xdist's default ``load`` distribution does. (So
+  ``pytest -n 4 tests/`` runs on one worker; without ``-n`` a subset runs in pytest's process.)
 """
 
 from __future__ import annotations
