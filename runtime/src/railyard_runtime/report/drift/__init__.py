@@ -12,8 +12,9 @@ each giving one ``Finding`` and each independent of the others:
   must be the commit and every CDN must serve its entrypoints' bytes;
 - android: ``releases/<env>/latest.json`` in the APK bucket must name the commit.
 
-A check that cannot be made (an API out of reach, a missing bucket, settings missing) is a
-finding with ``ok`` and ``checked`` false and a detail saying so, never an exception.
+A check raises what stops it (an API out of reach, a missing bucket, settings missing);
+``guarded``, around the check and the building of its clients, turns that into a finding with
+``ok`` and ``checked`` false and a detail saying so, never an exception.
 """
 
 from __future__ import annotations

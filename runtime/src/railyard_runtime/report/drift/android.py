@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from railyard_runtime.apk_release import ApkRelease, latest_key
 from railyard_runtime.pwa.store import Bucket
-from railyard_runtime.report.drift.findings import Finding, expectation, guarded
+from railyard_runtime.report.drift.findings import Finding, expectation
 
 
 def check_android(bucket: Bucket, env: str, commit: str) -> Finding:
-    expected = expectation("android", commit)
-    return guarded("android", expected, lambda: _check_android(bucket, env, commit))
-
-
-def _check_android(bucket: Bucket, env: str, commit: str) -> Finding:
     key = latest_key(env)
     expected = expectation("android", commit)
     latest = bucket.get_model(key, ApkRelease)

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from railyard_runtime import rollout
 from railyard_runtime.errors import StepError
 from railyard_runtime.report.drift import kube
-from railyard_runtime.report.drift.findings import Finding, expectation, guarded
+from railyard_runtime.report.drift.findings import Finding
 
 # <account>.dkr.ecr.<region>.amazonaws.com[.cn]: which account and region to ask
 ECR_HOST = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
@@ -74,25 +74,6 @@ def check_backend(
     repositories: Sequence[str],
     commit: str,
     timeout: float = 10,
-) -> Finding:
-    return guarded(
-        "backend",
-        expectation("backend", commit),
-        lambda: _check_backend(
-            ecr, api, namespace, workload, registry, repositories, commit, timeout
-        ),
-    )
-
-
-def _check_backend(
-    ecr,
-    api: rollout.ClusterApi,
-    namespace: str,
-    workload: str,
-    registry: str,
-    repositories: Sequence[str],
-    commit: str,
-    timeout: float,
 ) -> Finding:
     registry = normalize_registry(registry)
     if not registry or not repositories:

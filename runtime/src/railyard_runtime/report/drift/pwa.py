@@ -10,16 +10,10 @@ from railyard_runtime.errors import StepError
 from railyard_runtime.pwa import release as rel
 from railyard_runtime.pwa import verify
 from railyard_runtime.pwa.publish import Target as PwaTarget
-from railyard_runtime.report.drift.findings import Finding, expectation, guarded
+from railyard_runtime.report.drift.findings import Finding
 
 
 def check_pwa(targets: Sequence[PwaTarget], commit: str, deadline_seconds: float = 10) -> Finding:
-    return guarded(
-        "pwa", expectation("pwa", commit), lambda: _check_pwa(targets, commit, deadline_seconds)
-    )
-
-
-def _check_pwa(targets: Sequence[PwaTarget], commit: str, deadline_seconds: float) -> Finding:
     """``pwa verify``'s comparison, once, and without marking anything last-known-good: a
     scheduled check reads, it never writes to the buckets."""
     with_cdn = [t for t in targets if t.cdn is not None]
