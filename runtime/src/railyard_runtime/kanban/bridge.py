@@ -228,13 +228,9 @@ class Bridge:
             return
         now = datetime.now(UTC)
         data = [
-            {
-                "MetricName": delivery_metrics.BRIDGE_ERRORS,
-                "Dimensions": [{"Name": "Kind", "Value": kind.value}],
-                "Timestamp": now,
-                "Value": float(count),
-                "Unit": "Count",
-            }
+            delivery_metrics.datum(
+                delivery_metrics.BRIDGE_ERRORS, {"Kind": kind.value}, now, count, "Count"
+            )
             for kind, count in sorted(self._errors.items())
         ]
         self._errors.clear()

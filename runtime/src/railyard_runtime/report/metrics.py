@@ -7,7 +7,7 @@ report puts are the figures the dashboard asks for.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
 
@@ -49,25 +49,26 @@ DRIFT_TARGETS = ("backend", "pwa", "android")
 BATCH = 150  # PutMetricData takes up to 1,000 values a call; a few calls keep each one small
 
 
+def datum(name: str, dimensions: Mapping[str, str], at: datetime, value: float, unit: str) -> dict:
+    """One value as PutMetricData takes it; dimensions in the order given."""
+    return {
+        "MetricName": name,
+        "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+        "Timestamp": at,
+        "Value": float(value),
+        "Unit": unit,
+    }
+
+
 def metric_data(reports: Iterable[Report], at: datetime) -> list[dict]:
     """A value per key and report; a key a window has no samples for is left out (an empty
     window is no data, not a zero)."""
-    data = []
-    for report in reports:
-        dims = [{"Name": "Env", "Value": report.env}, {"Name": "Lane", "Value": report.lane}]
-        for name, (unit, attribute) in KEYS.items():
-            value = getattr(report, attribute)
-            if value is not None:
-                data.append(
-                    {
-                        "MetricName": name,
-                        "Dimensions": dims,
-                        "Timestamp": at,
-                        "Value": float(value),
-                        "Unit": unit,
-                    }
-                )
-    return data
+    return [
+        datum(name, {"Env": report.env, "Lane": report.lane}, at, value, unit)
+        for report in reports
+        for name, (unit, attribute) in KEYS.items()
+        if (value := getattr(report, attribute)) is not None
+    ]
 
 
 def put(cloudwatch, data: list[dict]) -> int:

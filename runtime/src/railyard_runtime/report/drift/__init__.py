@@ -43,7 +43,7 @@ from railyard_runtime.report.drift.findings import (
     not_checked,
 )
 from railyard_runtime.report.drift.pwa import check_pwa
-from railyard_runtime.report.metrics import DRIFT_TARGETS
+from railyard_runtime.report.metrics import DRIFT_TARGETS, datum
 
 __all__ = [
     "LANES",
@@ -103,12 +103,6 @@ def drift_task(finding: Finding, drifted: Sequence[Finding]) -> str:
 def metric_data(findings: Iterable[Finding], env: str, at: datetime, name: str) -> list[dict]:
     """A value per finding: 1 where it is not known to match (drift, or not checked), 0 else."""
     return [
-        {
-            "MetricName": name,
-            "Dimensions": [{"Name": "Env", "Value": env}, {"Name": "Target", "Value": f.target}],
-            "Timestamp": at,
-            "Value": 0.0 if f.ok else 1.0,
-            "Unit": "Count",
-        }
+        datum(name, {"Env": env, "Target": f.target}, at, 0.0 if f.ok else 1.0, "Count")
         for f in findings
     ]
