@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from railyard_runtime.events import PipelineEvent
-from railyard_runtime.report import dora
+from railyard_runtime.report import dora, metrics
 
 SINCE = datetime(2026, 11, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 8, tzinfo=UTC)  # 7 days
@@ -164,3 +164,25 @@ def test_failures_in_a_row_are_one_outage_timed_from_the_first():
     got = dora.report(events, "prod", SINCE, UNTIL)
     assert (got.time_to_restore_p50, got.time_to_restore_samples) == (4 * 3600, 1)
     assert (got.failed_changes, got.deployments, got.unrestored) == (2, 2, 0)
+
+
+def test_each_key_is_put_with_its_unit_and_a_key_without_samples_not_at_all():
+    week = dora.report(history(), "prod", SINCE, UNTIL)
+    empty = dora.report([], "prod", SINCE, UNTIL, "android")
+    data = metrics.metric_data([week, empty], UNTIL)
+
+    put = {(d["MetricName"], d["Dimensions"][1]["Value"]): d for d in data}
+    assert put[("LeadTimeP90", "all")] == {
+        "MetricName": "LeadTimeP90",
+        "Dimensions": [{"Name": "Env", "Value": "prod"}, {"Name": "Lane", "Value": "all"}],
+        "Timestamp": UNTIL,
+        "Value": 9000.0,
+        "Unit": "Seconds",
+    }
+    assert {(name, d["Unit"]) for (name, lane), d in put.items() if lane == "all"} == {
+        (name, unit) for name, (unit, _) in metrics.KEYS.items()
+    }
+    # an empty window: counts of zero, no rates, percentiles or durations
+    assert sorted(name for name, lane in put if lane == "android") == [
+        "Deployments", "DeploymentsPerDay", "FailedChanges", "InProgress", "Unrestored",
+    ]  # fmt: skip
