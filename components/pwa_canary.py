@@ -24,6 +24,7 @@ import pulumi_aws as aws
 from components.storage import PrivateS3Bucket, PrivateS3BucketArgs
 from railyard.iam_policies import put_metrics, service_trust
 from railyard_runtime.environment import CanaryEnv
+from railyard_runtime.pwa.canary import NAME
 from railyard_runtime.report import metrics
 
 SCRIPT = Path(__file__).parent / "canary" / "pwa_canary.js"
@@ -37,7 +38,6 @@ SCHEDULE = "rate(5 minutes)"
 TIMEOUT_SECONDS = 120  # provider: 3-840
 MEMORY_MB = 1536  # provider: at least 960, a multiple of 64
 RETENTION_DAYS = (7, 31)  # passed, failed runs; provider: 1-455
-_NAME = re.compile(r"^[0-9a-z_\-]{1,255}$")
 
 
 @dataclass
@@ -56,7 +56,7 @@ class PwaCanaryArgs:
 def canary_name(prefix: str) -> str:
     """What AWS accepts (lowercase letters, digits, - and _), from the stack's prefix."""
     name = re.sub(r"[^0-9a-z_\-]", "-", f"{prefix}-pwa".lower())
-    if not _NAME.fullmatch(name):
+    if not NAME.fullmatch(name):
         raise ValueError(f"canary name {name!r}: 1-255 of a-z, 0-9, - and _")
     return name
 
